@@ -1,0 +1,86 @@
+"""Data quality: nulls and duplicates, from the fused per-table summary scan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.context import CheckContext
+from auditor.model import CheckResult, Threshold, table
+from auditor.registry import check
+from auditor.sql import quote_ident
+from auditor.summary import summary_sql
+
+
+@check("data.null_rate", title="Null rate",
+       defaults={"warn": 0.05, "fail": 0.20, "jump_points": 0.05, "jump_factor": 2.0, "columns": {}},
+       needs=("current",))
+def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Share of missing values per column, against thresholds and against the reference."""
+    current = ctx.summary("current")
+    reference = ctx.summary("reference") if ctx.dataset("reference") and ctx.dataset("reference").rows else {}
+    sql = [summary_sql(ctx.dataset("current"))]
+    for col, cur in current.items():
+        opts = ctx.column_options(col)
+        threshold = ctx.threshold(options=opts)
+        rate = cur.null_rate
+        ref = reference.get(col)
+        ref_rate = ref.null_rate if ref else None
+        metrics = {"null_rate_current": rate, "null_rate_reference": ref_rate, "nulls_current": cur.nulls,
+                   "rows_current": cur.rows}
+        status = None
+        message = f"{rate:.1%} of '{col}' is missing ({cur.nulls:,} of {cur.rows:,} rows)."
+        if ref_rate is not None:
+            rise = rate - ref_rate
+            metrics["null_rate_change"] = rise
+            # A jump is judged against the reference: 2% -> 12% fails even under the absolute line.
+            if rise >= opts["jump_points"] and rate >= opts["jump_factor"] * ref_rate:
+                status = "fail"
+                message = (f"'{col}' went from {ref_rate:.1%} missing in the reference to {rate:.1%} now "
+                           f"(+{rise * 100:.1f} points).")
+            else:
+                message = message[:-1] + f"; the reference had {ref_rate:.1%}."
+        yield ctx.result(subject=col, value=rate, threshold=threshold, metrics=metrics, message=message,
+                         status=status, evidence={"sql": sql})
+
+
+DUPLICATE_IDS_SQL = """SELECT count({id}) - count(DISTINCT {id}) AS extra_rows,
+  (SELECT count(*) FROM (SELECT {id} FROM {view} WHERE {id} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)) AS ids
+FROM {view}"""
+DUPLICATE_ID_SAMPLE_SQL = """SELECT {id}::VARCHAR AS id, count(*) AS n FROM {view} WHERE {id} IS NOT NULL
+GROUP BY ALL HAVING count(*) > 1 ORDER BY n DESC, id LIMIT ?"""
+DUPLICATE_ROWS_SQL = "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {view})) FROM {view}"
+
+
+@check("data.duplicates", title="Duplicates", defaults={"sample": 20, "rows_warn": 1},
+       needs=("current",))
+def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Duplicated ids (any fails) and duplicated whole rows (warn), in the current and reference data."""
+    for name in ("current", "reference"):
+        ds = ctx.run.datasets.get(name)
+        if ds is None or ds.rows == 0:
+            continue
+        prefix = "" if name == "current" else "reference: "
+        id_col = ctx.roles.id
+        if id_col and ds.column(id_col):
+            ident = quote_ident(id_col)
+            query = DUPLICATE_IDS_SQL.format(id=ident, view=ds.view)
+            extra, ids = ctx.engine.query_one(query)
+            sample_sql = DUPLICATE_ID_SAMPLE_SQL.format(id=ident, view=ds.view)
+            sample = ctx.engine.query(sample_sql, [ctx.options["sample"]]) if extra else []
+            message = (f"{ids:,} ids of '{id_col}' appear more than once in {name} ({extra:,} extra rows)."
+                       if extra else f"Every non-null '{id_col}' in {name} is unique.")
+            yield ctx.result(
+                subject=f"{prefix}{id_col}", value=extra, threshold=Threshold(warn=None, fail=1),
+                message=message, metrics={"dataset": name, "duplicated_ids": ids, "extra_rows": extra, "rows": ds.rows},
+                evidence={"tables": [table("Duplicated ids", ["id", "rows"], [list(r) for r in sample], total_rows=ids)]
+                          if sample else [], "sql": [query, sample_sql]},
+            )
+        query = DUPLICATE_ROWS_SQL.format(view=ds.view)
+        extra_rows = ctx.engine.query_one(query)[0]
+        yield ctx.result(
+            subject=f"{prefix}(whole rows)", value=extra_rows,
+            threshold=Threshold(warn=ctx.options["rows_warn"], fail=None),
+            message=(f"{extra_rows:,} rows of {name} repeat another row exactly." if extra_rows
+                     else f"No row of {name} is an exact copy of another."),
+            metrics={"dataset": name, "duplicate_rows": extra_rows, "rows": ds.rows}, evidence={"sql": [query]},
+        )

@@ -1,0 +1,181 @@
+"""The `auditor` command line. `main(argv) -> exit code`.
+
+Exit codes: 0 passed (warnings allowed unless --fail-on warn), 1 checks
+failed, 2 usage or config error, 3 data or runtime error. Progress goes to
+stderr when it is a terminal or with -v; a successful run is otherwise quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import auditor
+from auditor.errors import AuditorError, ConfigError
+from auditor.model import STAGES
+
+FORMATS = ("json", "html", "md", "email", "junit")
+
+
+class UsageError(ConfigError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises (exit 2, one line) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _formats(text: str) -> list[str]:
+    formats = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    return formats
+
+
+def _stages(text: str) -> list[str]:
+    stages = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown stage {', '.join(bad)}; choose from {', '.join(STAGES)}")
+    return stages
+
+
+def _as_of(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-27 or 2026-11-27T02:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="auditor", description="Audit an ML project: data, model, deployment. Writes reports.")
+    parser.add_argument("--version", action="version", version=f"auditor {auditor.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="progress and details on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    run = sub.add_parser("run", help="run the audit a config describes and write reports")
+    run.add_argument("config", type=Path, help="the audit.yaml")
+    run.add_argument("--out", type=Path, help="report folder (default: outputs.dir of the config)")
+    run.add_argument("--format", type=_formats, help=f"comma-separated: {','.join(FORMATS)}")
+    run.add_argument("--stage", type=_stages, action="append", help="only these stages (repeatable, or comma-separated)")
+    run.add_argument("--fail-on", choices=("warn", "fail"), default="fail", help="lowest status that exits 1")
+    run.add_argument("--as-of", type=_as_of, help="the audit's 'now' for freshness and windows (default: now)")
+    run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    render = sub.add_parser("render", help="render a saved report.json again, without touching data")
+    render.add_argument("report", type=Path, help="a report.json")
+    render.add_argument("--format", type=_formats, default=["html", "md"], help="formats to write (default html,md)")
+    render.add_argument("--out", type=Path, help="folder to write to (default: beside the report)")
+
+    sub.add_parser("checks", help="list the checks auditor can run")
+    sub.add_parser("config-schema", help="print the JSON Schema of audit.yaml (for editor autocompletion)")
+    return parser
+
+
+def _now() -> datetime:
+    # SOURCE_DATE_EPOCH pins the clock so reports are byte-for-byte reproducible.
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now(UTC)
+
+
+def cmd_run(args: argparse.Namespace, err) -> int:
+    from auditor.config import load_config
+    from auditor.output import write_reports
+    from auditor.runner import run_audit
+
+    config = load_config(args.config)
+    verbose = args.verbose or err.isatty()
+    progress = (lambda msg: print(f"auditor: {msg}", file=err, flush=True)) if verbose else None
+    stages = [s for group in args.stage for s in group] if args.stage else None
+    report = run_audit(config, stages=stages, as_of=args.as_of, now=_now, progress=progress)
+    out_dir = args.out or config.resolve(config.outputs.dir)
+    formats = args.format or list(config.outputs.formats)
+    if "json" not in formats:
+        formats = ["json", *formats]  # report.json is the source of truth: always written
+    written = write_reports(report, out_dir, formats)
+    status, counts = report.status, report.counts
+    failed = status in ("fail", "error") or (args.fail_on == "warn" and status == "warn")
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("fail", "error", "warn", "pass", "skip") if counts[s])
+    if verbose or failed:
+        print(f"auditor: {status.upper()} ({summary}); reports in {out_dir}", file=err)
+    if verbose:
+        for path in written:
+            print(f"  {path}", file=err)
+    return 1 if failed else 0
+
+
+def cmd_render(args: argparse.Namespace, err) -> int:
+    from auditor.output import FILENAMES, load_report, render_all, write_atomic
+
+    if not args.report.is_file():
+        raise ConfigError(f"{args.report}: report file not found")
+    try:
+        report = load_report(args.report)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{args.report}: not an auditor report.json ({exc})") from None
+    out_dir = args.out or args.report.parent
+    for fmt, payload in render_all(report, args.format).items():
+        write_atomic(out_dir / FILENAMES[fmt], payload)
+    return 0
+
+
+def cmd_checks(args: argparse.Namespace, out) -> int:
+    from auditor.registry import catalogue
+
+    specs = catalogue()
+    width = max(len(s.id) for s in specs)
+    for spec in specs:
+        print(f"{spec.id:<{width}}  {spec.description}", file=out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = None
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(file=out)
+            return 2
+        if args.command == "run":
+            return cmd_run(args, err)
+        if args.command == "render":
+            return cmd_render(args, err)
+        if args.command == "checks":
+            return cmd_checks(args, out)
+        if args.command == "config-schema":
+            from auditor.config import config_json_schema
+
+            print(json.dumps(config_json_schema(), indent=2), file=out)
+            return 0
+        raise UsageError(f"unknown command {args.command}")
+    except AuditorError as exc:
+        print(f"auditor: error: {exc}", file=err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("auditor: interrupted", file=err)
+        return 130
+    except Exception as exc:  # never a bare traceback for a user; -v shows it
+        if args is not None and getattr(args, "verbose", False):
+            traceback.print_exc(file=err)
+        print(f"auditor: error: unexpected {type(exc).__name__}: {exc} (run with -v for details)", file=err)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,451 @@
+"""Draw chart specs (plain data stored in ``check.evidence["charts"]``) as SVG or PNG.
+
+Checks keep charts as data; only this module draws them, with matplotlib's object
+API (``matplotlib.figure.Figure``, never pyplot: no global figure state, no GUI
+backend, safe to call from a library). Every spec has ``kind`` and ``title``;
+numbers may be null (undefined) anywhere a list of numbers is expected.
+
+histogram
+    ``{"kind": "histogram", "title", "edges": [e0..ek], "series": {"reference": [k],
+    "current": [k]}, "x_label"}``: k bins of proportions (drawn as %). The outer
+    edges may be null (open-ended, labelled −∞ / +∞). Up to 20 bins are drawn by
+    index as side-by-side bars with the edges as tick labels between them (decile
+    bins are irregular; a numeric axis would squash most of them). More bins with
+    finite edges are drawn on a numeric axis as overlaid steps.
+bars
+    ``{"kind": "bars", "title", "categories": [str], "series": {name: [values]},
+    "x_label"?, "y_label"?}``: grouped bars. The first 20 categories are drawn and
+    the title says "+N more". Horizontal when there are more than 6 categories or
+    long names, so labels stay readable.
+line
+    ``{"kind": "line", "title", "x": [labels], "series": {name: [values|null]},
+    "thresholds": [{"value", "label"}], "y_label"?}``: one line per series over
+    time windows; nulls are gaps; thresholds are dashed horizontal lines.
+interval
+    ``{"kind": "interval", "title", "categories": [groups], "values": [..],
+    "lower": [..], "upper": [..], "reference_line": {"value", "label"} | null,
+    "x_label"}``: a dot and error bar per group (e.g. Wilson intervals); a null
+    value is written "undefined" in its row. At most 30 groups are drawn.
+reliability
+    ``{"kind": "reliability", "title", "predicted": [..], "observed": [..],
+    "counts": [..]}``: calibration curve against the diagonal, with the rows per
+    bin in a side panel.
+
+Anything else (an unknown kind, a malformed spec) becomes a small text
+placeholder: one bad chart never breaks a report.
+
+Output is byte-deterministic: fixed ``svg.hashsalt``, no date metadata, text as
+``<text>`` (``svg.fonttype: none``: about half the size of glyph paths, and the
+report must stay under 1 MB for 50 columns), coordinates rounded to 0.01 pt.
+Ids are prefixed with ``figure_id`` so several inline SVGs on one page don't clash.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+from html import escape
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+__all__ = ["chart_svg", "chart_png", "CHART_KINDS"]
+
+log = logging.getLogger(__name__)
+
+# Okabe-Ito: distinguishable under the common colour-vision deficiencies.
+REFERENCE = "#0072B2"
+CURRENT = "#E69F00"
+OTHERS = ("#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#666666", "#000000")
+INK = "#333333"
+GUIDE = "#555555"
+
+WIDTH, HEIGHT = 5.5, 2.6
+MAX_CATEGORIES = 20
+MAX_GROUPS = 30
+FONT_STACK = "'DejaVu Sans', 'Bitstream Vera Sans', Verdana, Arial, sans-serif"
+
+_RC = {
+    "svg.hashsalt": "auditor",
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: same metrics everywhere
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 8,
+    "axes.edgecolor": "#888888",
+    "axes.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.axisbelow": True,
+    "axes.grid": True,
+    "grid.color": "#e3e3e3",
+    "grid.linewidth": 0.6,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.frameon": False,
+    "legend.fontsize": 7,
+    "text.color": INK,
+    "text.usetex": False,
+}
+
+
+class SpecError(ValueError):
+    """A chart spec that cannot be drawn; turned into a placeholder."""
+
+
+# --- small helpers -------------------------------------------------------------------
+
+
+def _txt(value: Any, limit: int = 60) -> str:
+    """Text for matplotlib: `$` would start mathtext (and can fail to parse)."""
+    s = "" if value is None else str(value)
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s.replace("$", r"\$")
+
+
+def _legend_label(name: Any) -> str:
+    # matplotlib hides legend entries whose label starts with "_".
+    s = _txt(name, 30)
+    return " " + s if s.startswith("_") else s
+
+
+def _nums(values: Any, key: str, n: int | None = None) -> np.ndarray:
+    if not isinstance(values, (list, tuple)):
+        raise SpecError(f"{key} must be a list")
+    out = []
+    for v in values:
+        if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+            out.append(math.nan)
+        else:
+            out.append(float(v))
+    if n is not None and len(out) != n:
+        raise SpecError(f"{key} has {len(out)} values, expected {n}")
+    return np.array(out, dtype=float)
+
+
+def _short(v: float) -> str:
+    """Compact number for tick labels: 3 significant digits, k/M suffixes."""
+    if not math.isfinite(v):
+        return "—"
+    a = abs(v)
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= scale:
+            return f"{v / scale:.3g}{suffix}"
+    return "0" if v == 0 else f"{v:.3g}"
+
+
+def _series(spec: dict, n: int) -> list[tuple[str, np.ndarray, str]]:
+    series = spec.get("series")
+    if not isinstance(series, dict) or not series:
+        raise SpecError("series must be a non-empty mapping")
+    others = iter(OTHERS * 4)
+    out = []
+    for name, values in series.items():
+        colour = {"reference": REFERENCE, "current": CURRENT}.get(str(name)) or next(others)
+        out.append((str(name), _nums(values, f"series[{name!r}]", n), colour))
+    return out
+
+
+def _figure(height: float = HEIGHT) -> Figure:
+    return Figure(figsize=(WIDTH, height), layout="constrained", facecolor="white")
+
+
+def _thin_ticks(labels: list[str], most: int) -> list[str]:
+    """Blank out labels so at most `most` remain, keeping the first and evenly spaced ones."""
+    step = max(1, math.ceil(len(labels) / most))
+    return [lab if i % step == 0 else "" for i, lab in enumerate(labels)]
+
+
+def _legend(ax: Any, n_series: int) -> None:
+    if n_series > 1:
+        ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=min(n_series, 4), borderaxespad=0.2)
+
+
+# --- one function per kind -----------------------------------------------------------
+
+
+def _histogram(spec: dict) -> Figure:
+    edges_raw = spec.get("edges")
+    if not isinstance(edges_raw, list) or len(edges_raw) < 2:
+        raise SpecError("edges must list at least two edges")
+    k = len(edges_raw) - 1
+    series = _series(spec, k)
+    edges = _nums(edges_raw, "edges")
+    fig = _figure()
+    ax = fig.add_subplot()
+    if k > MAX_CATEGORIES and np.isfinite(edges).all():
+        # Many finite bins: a true numeric axis reads better than 40 tick labels.
+        for j, (name, vals, colour) in enumerate(series):
+            ax.stairs(np.nan_to_num(vals), edges, fill=j == 0, alpha=0.35 if j == 0 else 1,
+                      color=colour, linewidth=1.4, label=_legend_label(name))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _short(v)))
+    else:
+        x = np.arange(k)
+        width = 0.8 / len(series)
+        for j, (name, vals, colour) in enumerate(series):
+            ax.bar(x - 0.4 + width * (j + 0.5), vals, width, color=colour, label=_legend_label(name))
+        labels = [_short(e) for e in edges]
+        if math.isnan(edges[0]):
+            labels[0] = "−∞"
+        if math.isnan(edges[-1]):
+            labels[-1] = "+∞"
+        ax.set_xticks(np.arange(k + 1) - 0.5, _thin_ticks(labels, 12))
+        ax.set_xlim(-0.6, k - 0.4)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel("share of rows")
+    ax.set_xlabel(_txt(spec.get("x_label")))
+    ax.set_title(_txt(spec.get("title")))
+    _legend(ax, len(series))
+    return fig
+
+
+def _bars(spec: dict) -> Figure:
+    cats_raw = spec.get("categories")
+    if not isinstance(cats_raw, list):
+        raise SpecError("categories must be a list")
+    cats = [_txt(c, 24) for c in cats_raw]
+    series = _series(spec, len(cats))
+    hidden = max(0, len(cats) - MAX_CATEGORIES)
+    cats = cats[:MAX_CATEGORIES]
+    series = [(n, v[:MAX_CATEGORIES], c) for n, v, c in series]
+    horizontal = len(cats) > 6 or any(len(c) > 10 for c in cats)
+    height = max(HEIGHT, 0.9 + 0.14 * len(cats) * len(series)) if horizontal else HEIGHT
+    fig = _figure(min(height, 6.0))
+    ax = fig.add_subplot()
+    pos = np.arange(len(cats))
+    width = 0.8 / len(series)
+    for j, (name, vals, colour) in enumerate(series):
+        offs = pos - 0.4 + width * (j + 0.5)
+        if horizontal:
+            ax.barh(offs, vals, width, color=colour, label=_legend_label(name))
+        else:
+            ax.bar(offs, vals, width, color=colour, label=_legend_label(name))
+    value_label, cat_label = _txt(spec.get("y_label")), _txt(spec.get("x_label"))
+    if horizontal:
+        ax.set_yticks(pos, cats)
+        ax.set_ylim(len(cats) - 0.5, -0.5)  # first category on top
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", visible=True)
+        ax.set_xlabel(value_label)
+        ax.set_ylabel(cat_label)
+    else:
+        ax.set_xticks(pos, cats)
+        ax.set_xlabel(cat_label)
+        ax.set_ylabel(value_label)
+    title = _txt(spec.get("title"))
+    ax.set_title(f"{title} (+{hidden} more not shown)" if hidden else title)
+    _legend(ax, len(series))
+    return fig
+
+
+def _line(spec: dict) -> Figure:
+    x_raw = spec.get("x")
+    if not isinstance(x_raw, list):
+        raise SpecError("x must be a list")
+    series = _series(spec, len(x_raw))
+    fig = _figure()
+    ax = fig.add_subplot()
+    xs = np.arange(len(x_raw))
+    for name, vals, colour in series:
+        # NaN breaks the line: a window without data is a gap, not a zero.
+        ax.plot(xs, vals, color=colour, linewidth=1.5, marker="o", markersize=3, label=_legend_label(name))
+    for t in spec.get("thresholds") or []:
+        value = t.get("value") if isinstance(t, dict) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            continue
+        ax.axhline(value, color=GUIDE, linestyle="--", linewidth=0.9)
+        ax.annotate(_txt(t.get("label"), 30), xy=(1, value), xycoords=("axes fraction", "data"),
+                    ha="right", va="bottom", fontsize=6.5, color=GUIDE)
+    ax.set_xticks(xs, _thin_ticks([_txt(v, 16) for v in x_raw], 8))
+    if len(x_raw) > 0:
+        ax.set_xlim(-0.5, len(x_raw) - 0.5)
+    ax.set_ylabel(_txt(spec.get("y_label")))
+    ax.set_title(_txt(spec.get("title")))
+    _legend(ax, len(series))
+    return fig
+
+
+def _interval(spec: dict) -> Figure:
+    cats_raw = spec.get("categories")
+    if not isinstance(cats_raw, list):
+        raise SpecError("categories must be a list")
+    n = len(cats_raw)
+    values = _nums(spec.get("values"), "values", n)
+    lower = _nums(spec.get("lower") or [None] * n, "lower", n)
+    upper = _nums(spec.get("upper") or [None] * n, "upper", n)
+    hidden = max(0, n - MAX_GROUPS)
+    n = min(n, MAX_GROUPS)
+    fig = _figure(min(max(1.9, 0.9 + 0.2 * n), 7.0))
+    ax = fig.add_subplot()
+    undefined_at = ax.get_yaxis_transform()  # x in axes fraction, y in data
+    for i in range(n):
+        v = values[i]
+        if math.isnan(v):
+            ax.text(0.01, i, "undefined", transform=undefined_at, va="center", fontsize=7,
+                    color=GUIDE, style="italic")
+            continue
+        lo, hi = lower[i], upper[i]
+        xerr = None
+        if math.isfinite(lo) and math.isfinite(hi):
+            xerr = [[max(v - lo, 0.0)], [max(hi - v, 0.0)]]
+        ax.errorbar([v], [i], xerr=xerr, fmt="o", color=REFERENCE, markersize=4, capsize=2.5,
+                    elinewidth=1.2)
+    ref = spec.get("reference_line")
+    if isinstance(ref, dict) and isinstance(ref.get("value"), (int, float)) and math.isfinite(ref["value"]):
+        ax.axvline(ref["value"], color=CURRENT, linestyle="--", linewidth=1.1)
+        ax.annotate(_txt(ref.get("label"), 40), xy=(ref["value"], 1), xycoords=("data", "axes fraction"),
+                    xytext=(3, 0), textcoords="offset points", ha="left", va="top", fontsize=6.5,
+                    color=INK)
+    ax.set_yticks(np.arange(n), [_txt(c, 28) for c in cats_raw[:n]])
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", visible=True)
+    ax.set_xlabel(_txt(spec.get("x_label")))
+    title = _txt(spec.get("title"))
+    ax.set_title(f"{title} (+{hidden} more not shown)" if hidden else title)
+    return fig
+
+
+def _reliability(spec: dict) -> Figure:
+    predicted = _nums(spec.get("predicted"), "predicted")
+    n = len(predicted)
+    observed = _nums(spec.get("observed"), "observed", n)
+    counts = _nums(spec.get("counts") or [None] * n, "counts", n)
+    fig = _figure()
+    ax, side = fig.subplots(1, 2, width_ratios=[3, 2])
+    ax.plot([0, 1], [0, 1], color=GUIDE, linestyle="--", linewidth=0.9, label="perfectly calibrated")
+    ok = ~(np.isnan(predicted) | np.isnan(observed))
+    ax.plot(predicted[ok], observed[ok], color=CURRENT, marker="o", markersize=3.5, linewidth=1.5,
+            label="model")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted score")
+    ax.set_ylabel("observed rate")
+    ax.set_title(_txt(spec.get("title"), 40))
+    ax.legend(loc="upper left")
+    has = ~(np.isnan(predicted) | np.isnan(counts))
+    side.bar(predicted[has], counts[has], width=0.8 / max(n, 1), color=REFERENCE)
+    side.set_xlim(0, 1)
+    side.set_xlabel("mean predicted score")
+    side.set_title("rows per bin", fontweight="normal", fontsize=8)
+    side.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _short(v)))
+    return fig
+
+
+_DRAW = {
+    "histogram": _histogram,
+    "bars": _bars,
+    "line": _line,
+    "interval": _interval,
+    "reliability": _reliability,
+}
+CHART_KINDS: tuple[str, ...] = tuple(_DRAW)
+
+
+def _draw(spec: Any) -> Figure:
+    if not isinstance(spec, dict):
+        raise SpecError("a chart spec must be a mapping")
+    kind = spec.get("kind")
+    if kind not in _DRAW:
+        raise SpecError(f"chart kind {kind!r} is not supported")
+    return _DRAW[kind](spec)
+
+
+# --- SVG ------------------------------------------------------------------------------
+
+_ID_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_NUMBER = re.compile(r"-?\d+\.\d{3,}")
+_GEOMETRY_ATTR = re.compile(r' (d|x|y|transform|points)="([^"]*)"')
+
+
+def _round_numbers(text: str) -> str:
+    def one(m: re.Match) -> str:
+        s = f"{float(m.group(0)):.2f}".rstrip("0").rstrip(".")
+        return "0" if s == "-0" else s
+
+    return _NUMBER.sub(one, text)
+
+
+def _tidy_svg(svg: str, figure_id: str, label: str) -> str:
+    """Make matplotlib's SVG small, inline-able and unique on a page."""
+    svg = svg[svg.index("<svg"):]  # no XML declaration / DOCTYPE: not allowed inline in HTML
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF with external URLs
+    # Work on tags only: text content is data (a category may well be called 'url(#x)').
+    parts = re.split(r"(<[^>]*>)", svg)
+    tags = range(1, len(parts), 2)
+    referenced = {ref for i in tags for ref in re.findall(r'(?:href="#|url\(#)([^")]+)', parts[i])}
+
+    def ident(m: re.Match) -> str:
+        # Keep only ids something refers to (clip paths, markers), prefixed with the figure id.
+        return f' id="{figure_id}-{m.group(1)}"' if m.group(1) in referenced else ""
+
+    for i in tags:
+        tag = parts[i].replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+        tag = tag.replace("xlink:href=", "href=")  # SVG 2 / HTML: no xlink namespace needed
+        tag = _GEOMETRY_ATTR.sub(lambda m: f' {m.group(1)}="{_round_numbers(" ".join(m.group(2).split()))}"', tag)
+        tag = tag.replace("font-family: 'DejaVu Sans'; ", "").replace("; font-family: 'DejaVu Sans'", "")
+        tag = re.sub(r' transform="rotate\(-?0 [^)]*\)"', "", tag)  # matplotlib writes no-op rotations
+        tag = re.sub(r' id="([^"]*)"', ident, tag)
+        parts[i] = re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{figure_id}-{m.group(2)}", tag)
+    for i in range(0, len(parts), 2):
+        if not parts[i].strip():
+            parts[i] = "\n" if "\n" in parts[i] else parts[i]
+    svg = "".join(parts).strip()
+    head = f'<svg class="chart" role="img" aria-label="{escape(label)}" font-family="{escape(FONT_STACK)}" '
+    return head + svg[len("<svg "):] + "\n"
+
+
+def _placeholder_svg(message: str) -> str:
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-placeholder" role="img" '
+        'width="396pt" height="30pt" viewBox="0 0 396 30">'
+        '<rect x="0.5" y="0.5" width="395" height="29" rx="3" fill="#f6f6f6" stroke="#cccccc"/>'
+        f'<text x="10" y="19" font-family="{escape(FONT_STACK)}" font-size="9" fill="#555555">'
+        f"{escape(message[:110])}</text></svg>\n"
+    )
+
+
+def chart_svg(spec: dict, *, figure_id: str) -> str:
+    """One chart spec as an inline-able ``<svg>`` element (no XML declaration).
+
+    Ids inside are prefixed with `figure_id` (reduced to [A-Za-z0-9_-]); callers
+    give each figure on a page a different one. Never raises on a bad spec.
+    """
+    fid = _ID_SAFE.sub("-", figure_id).strip("-") or "fig"
+    try:
+        with matplotlib.rc_context(_RC):
+            fig = _draw(spec)
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", metadata={"Date": None})
+        return _tidy_svg(buf.getvalue(), fid, str(spec.get("title") or spec.get("kind") or "chart"))
+    except SpecError as exc:
+        return _placeholder_svg(f"Chart not drawn: {exc}")
+    except Exception as exc:  # a report must survive one undrawable chart
+        log.warning("chart %s could not be drawn: %r", fid, exc)
+        return _placeholder_svg(f"Chart not drawn: {type(exc).__name__}")
+
+
+def chart_png(spec: dict, *, dpi: int = 100) -> bytes:
+    """One chart spec as PNG bytes (for email, where inline SVG is not supported)."""
+    with matplotlib.rc_context(_RC):
+        try:
+            fig = _draw(spec)
+        except Exception as exc:  # same contract as chart_svg: a placeholder, not a crash
+            if not isinstance(exc, SpecError):
+                log.warning("chart could not be drawn: %r", exc)
+            fig = Figure(figsize=(WIDTH, 0.45), facecolor="#f6f6f6")
+            fig.text(0.02, 0.5, _txt(f"Chart not drawn: {exc}", 110), va="center", fontsize=8, color=GUIDE)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
