@@ -53,6 +53,7 @@ def is_temporal(duck_type: str) -> bool:
 class QueryLog:
     sql: str
     seconds: float
+    rows_fetched: int | None = None  # how many rows came back to Python (None: streamed or not fetched)
 
 
 @dataclass
@@ -83,14 +84,20 @@ class Engine:
             self.log.append(QueryLog(sql=sql, seconds=time.perf_counter() - started))
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        return self.execute(sql, params).fetchall()
+        rows = self.execute(sql, params).fetchall()
+        self.log[-1].rows_fetched = len(rows)
+        return rows
 
     def query_one(self, sql: str, params: list[Any] | None = None) -> tuple:
-        return self.execute(sql, params).fetchone()
+        row = self.execute(sql, params).fetchone()
+        self.log[-1].rows_fetched = 1
+        return row
 
     def query_df(self, sql: str, params: list[Any] | None = None):
         """A small result as pandas. Only for aggregates: never select a whole table here."""
-        return self.execute(sql, params).df()
+        df = self.execute(sql, params).df()
+        self.log[-1].rows_fetched = len(df)
+        return df
 
     def close(self) -> None:
         self.con.close()

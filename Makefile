@@ -1,0 +1,45 @@
+# auditor: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXAMPLE := examples/credit_scoring
+DEMO_OUT := reports/demo
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint golden bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/auditor: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/auditor  ## create .venv and install auditor with its test tools
+
+$(EXAMPLE)/data/current.parquet: $(BIN)/auditor $(EXAMPLE)/generate.py
+	$(BIN)/python $(EXAMPLE)/generate.py
+
+demo: $(BIN)/auditor $(EXAMPLE)/data/current.parquet  ## generate the example data, audit it, say where the reports are
+	@$(BIN)/auditor run $(EXAMPLE)/audit.yaml --as-of 2026-11-27T00:00:00 --out $(DEMO_OUT) \
+	  --format json,html,md; code=$$?; \
+	  if [ $$code -gt 1 ]; then exit $$code; fi; \
+	  echo "Reports written to $(DEMO_OUT)/: report.html (open it in a browser), report.md, report.json"; \
+	  if [ $$code -eq 1 ]; then echo "(The audit found problems and would exit 1: the example has them planted on purpose.)"; fi
+
+test: $(BIN)/auditor  ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/auditor  ## check style with ruff
+	$(BIN)/ruff check auditor tests benchmarks examples
+
+golden: $(BIN)/auditor  ## regenerate golden files (review the diff like code)
+	AUDITOR_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -k golden
+
+bench: $(BIN)/auditor  ## scale benchmark: 1M and 10M rows, against the one-pass floor
+	$(BIN)/python benchmarks/run.py
+
+clean:  ## remove the venv, generated data and reports
+	rm -rf $(VENV) $(EXAMPLE)/data reports .pytest_cache build *.egg-info
