@@ -40,7 +40,8 @@ FROM range({n}) t(i)
 def project(tmp_path: Path) -> Callable[..., Path]:
     """Write reference/current Parquet and an audit.yaml; return the config path.
 
-    `project(current="SELECT ...", config={...})` overrides either side or any config key.
+    `project(current="SELECT ...", config={...})` overrides either side or replaces top-level config keys
+    (None removes one).
     """
 
     def make(*, reference: str | None = None, current: str | None = None, n: int = 400,
@@ -60,8 +61,6 @@ def project(tmp_path: Path) -> Callable[..., Path]:
         for key, value in (config or {}).items():
             if value is None:
                 cfg.pop(key, None)
-            elif isinstance(value, dict) and isinstance(cfg.get(key), dict):
-                cfg[key] = {**cfg[key], **value}
             else:
                 cfg[key] = value
         path = tmp_path / "audit.yaml"

@@ -33,7 +33,7 @@ def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
             rise = rate - ref_rate
             metrics["null_rate_change"] = rise
             # A jump is judged against the reference: 2% -> 12% fails even under the absolute line.
-            if rise >= opts["jump_points"] and rate >= opts["jump_factor"] * ref_rate:
+            if rise >= opts["jump_points"] - 1e-12 and rate >= opts["jump_factor"] * ref_rate:
                 status = "fail"
                 message = (f"'{col}' went from {ref_rate:.1%} missing in the reference to {rate:.1%} now "
                            f"(+{rise * 100:.1f} points).")

@@ -1,0 +1,96 @@
+"""Pass, warn and fail cases for the scoping checks and the first data checks, from literal rows."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import BASE_SELECT, results
+
+NULLS = """SELECT i AS id, CASE WHEN i < {k} THEN NULL ELSE i * 1.5 END AS x, ['f', 'm'][1 + i % 2] AS sex,
+                  i % 2 AS label, (i % 10) / 10.0 AS score, i % 2 AS prediction FROM range(100) t(i)"""
+
+
+@pytest.mark.parametrize(("ref_nulls", "cur_nulls", "expected"),
+                         [(0, 1, "pass"), (1, 5, "warn"), (0, 5, "fail"), (0, 20, "fail"), (4, 7, "warn"), (2, 12, "fail"), (3, 8, "fail"),
+                          (10, 14, "warn")])
+def test_null_rate_thresholds_and_jump(project, audit, ref_nulls, cur_nulls, expected):
+    path = project(reference=NULLS.format(k=ref_nulls), current=NULLS.format(k=cur_nulls))
+    result = results(audit(path, stages=["data"]), "data.null_rate")["x"]
+    assert result.status == expected
+    assert result.value == pytest.approx(cur_nulls / 100)
+    assert result.metrics["null_rate_reference"] == pytest.approx(ref_nulls / 100)
+
+
+def test_null_rate_counts_nan_as_missing(project, audit):
+    cur = "SELECT i AS id, CASE WHEN i < 30 THEN 'NaN'::DOUBLE ELSE 1.0 END AS x, 'f' AS sex FROM range(100) t(i)"
+    path = project(reference=cur, current=cur, config={"columns": {"id": "id", "sensitive": ["sex"]}})
+    assert results(audit(path, stages=["data"]), "data.null_rate")["x"].value == pytest.approx(0.3)
+
+
+def test_per_column_null_rate_override(project, audit):
+    path = project(reference=NULLS.format(k=5), current=NULLS.format(k=5),
+                   config={"checks": {"data.null_rate": {"columns": {"x": {"warn": 0.5, "fail": 0.9}}}}})
+    assert results(audit(path, stages=["data"]), "data.null_rate")["x"].status == "pass"
+
+
+def test_duplicates(project, audit):
+    cur = BASE_SELECT.format(n=100).replace("SELECT i AS id", "SELECT i % 90 AS id") + \
+        " UNION ALL " + BASE_SELECT.format(n=3)
+    path = project(current=cur)
+    found = results(audit(path, stages=["data"]), "data.duplicates")
+    assert found["id"].status == "fail"
+    assert found["id"].value == 13  # extra rows: 10 from the modulo and 3 from the appended copies
+    assert found["id"].metrics["duplicated_ids"] == 10
+    assert found["(whole rows)"].status == "warn" and found["(whole rows)"].value == 3
+    assert found["reference: id"].status == "pass"
+    sample = found["id"].evidence["tables"][0]
+    assert sample["total_rows"] == 10 and len(sample["rows"]) == 10
+    assert sample["rows"][:3] == [["0", 3], ["1", 3], ["2", 3]]
+
+
+@pytest.mark.parametrize(("card", "expected"), [
+    ({"problem_statement": "x", "owner": "o", "intended_use": "u", "success_metrics": [{"metric": "m", "target": 1}],
+      "deployment": {"mode": "batch"}}, "pass"),
+    ({"problem_statement": "x", "owner": "o"}, "warn"),
+    ({"owner": "o", "intended_use": "u"}, "fail"),
+])
+def test_project_card(project, audit, card, expected):
+    path = project(config={"project": None})
+    text = path.read_text()
+    import yaml
+    cfg = yaml.safe_load(text)
+    cfg["project"] = {"name": "p", **card}
+    path.write_text(yaml.safe_dump(cfg))
+    (result,) = results(audit(path, stages=["scoping"]), "scoping.project_card").values()
+    assert result.status == expected
+
+
+def test_data_availability_small_groups_and_missing_group(project, audit):
+    cur = """SELECT i AS id, CASE WHEN i < 10 THEN 'tiny' WHEN i < 15 THEN NULL ELSE 'big' END AS sex,
+             i % 2 AS label, 0.5 AS score, 1 AS prediction FROM range(200) t(i)"""
+    path = project(current=cur, reference=cur)
+    found = results(audit(path, stages=["scoping"]), "scoping.data_availability")
+    groups = found["sex"]
+    assert groups.status == "warn" and groups.value == 5
+    assert ["(missing)", 5] in groups.evidence["tables"][0]["rows"]
+    assert found["datasets"].status == "pass"
+    assert found["label coverage"].value == 1.0
+
+
+def test_data_availability_fails_on_empty_reference(project, audit):
+    path = project(reference=BASE_SELECT.format(n=0))
+    found = results(audit(path, stages=["scoping"]), "scoping.data_availability")
+    assert found["datasets"].status == "fail" and "reference" in found["datasets"].message
+
+
+def test_profile_histogram_matches_numpy(project, audit):
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=500)
+    rows = ", ".join(f"({i}, {float(v)!r})" for i, v in enumerate(values))
+    cur = f"SELECT id, x, 'f' AS sex FROM (VALUES {rows}) t(id, x)"
+    path = project(current=cur, reference=cur, config={"columns": {"id": "id", "sensitive": ["sex"]}})
+    prof = results(audit(path, stages=["data"]), "data.profile")["x"]
+    chart = prof.evidence["charts"][0]
+    expected, _ = np.histogram(values, bins=np.asarray(chart["edges"]))
+    assert np.allclose(chart["series"]["current"], expected / expected.sum(), rtol=0, atol=1e-12)
+    assert prof.metrics["p50"] == pytest.approx(np.quantile(values, 0.5), rel=1e-12)
+    assert prof.metrics["std"] == pytest.approx(values.std(), rel=1e-9)
