@@ -61,11 +61,17 @@ def infer_categorical(column: str, duck_type: str, summary: ColumnSummary | None
     return False
 
 
-def resolve_roles(columns: Columns, current: Dataset, summaries: dict[str, ColumnSummary]) -> Roles:
+# Roles a prediction log carries but scored data need not: found in either dataset.
+LOG_ROLES = ("timestamp", "model_version", "latency")
+
+
+def resolve_roles(columns: Columns, current: Dataset, summaries: dict[str, ColumnSummary],
+                  predictions: Dataset | None = None) -> Roles:
     names = set(current.column_names)
+    log_names = set(predictions.column_names) if predictions else set()
     for role in SINGLE_ROLES:
         col = getattr(columns, role)
-        if col and col not in names:
+        if col and col not in names and not (role in LOG_ROLES and col in log_names):
             raise _missing(col, f"columns.{role}", current)
     for i, col in enumerate(columns.sensitive):
         if col not in names:

@@ -95,7 +95,7 @@ def profile(ctx: CheckContext) -> Iterator[CheckResult]:
         if ctx.roles.is_categorical(col) or infer_categorical(col, s.type, s):
             if s.distinct <= max_cats and not s.type.upper().startswith(("TIMESTAMP", "DATE", "TIME")):
                 categorical.append(col)
-        else:
+        elif s.numeric:
             edges = _shared_edges(s, ref_sum.get(col), bins)
             if edges:
                 numeric[col] = edges

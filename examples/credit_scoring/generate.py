@@ -7,6 +7,7 @@ whether --rows is 100 thousand or 100 million.
 
     python examples/credit_scoring/generate.py [--rows N] [--log-rows N] [--out DIR] [--seed 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,18 +35,48 @@ CATEGORIES = {"employment_type": EMPLOYMENT, "region": REGIONS, "sex": SEXES, "m
 # deviations of Wasserstein distance while its PSI stays near 0.07 (the case PSI alone misses).
 INCOME_MEDIAN, INCOME_SIGMA = 42_000.0, 0.5
 # Ground-truth log-odds of repaying, on roughly standardised features; ~80% repay.
-INTERCEPT, COEF_INCOME, COEF_DEBT, COEF_HISTORY = 2.1, 0.9, -0.8, 0.5
-FEMALE_PENALTY = 1.2  # the planted unfairness: the model docks women this much log-odds
-MODEL_NOISE = 0.35  # the model's estimation error, on the log-odds
+INTERCEPT, COEF_INCOME, COEF_DEBT, COEF_HISTORY = 2.0, 1.3, -1.1, 0.7
+FEMALE_PENALTY = 1.6  # the planted unfairness: the model docks women this much log-odds
+MODEL_NOISE = 0.3  # the model's estimation error, on the log-odds
 
 FIELDS = [
-    ("id", pa.int64()), ("ts", pa.timestamp("us")), ("age", pa.int64()), ("income", pa.float64()),
-    ("debt_ratio", pa.float64()), ("credit_history_months", pa.int64()), ("num_accounts", pa.int64()),
-    ("employment_type", pa.string()), ("region", pa.string()), ("sex", pa.string()),
-    ("label", pa.int64()), ("score", pa.float64()), ("prediction", pa.int64()), ("model_version", pa.string()),
+    ("id", pa.int64()),
+    ("ts", pa.timestamp("us")),
+    ("age", pa.int64()),
+    ("income", pa.float64()),
+    ("debt_ratio", pa.float64()),
+    ("credit_history_months", pa.int64()),
+    ("num_accounts", pa.int64()),
+    ("employment_type", pa.string()),
+    ("region", pa.string()),
+    ("sex", pa.string()),
+    ("label", pa.int64()),
+    ("score", pa.float64()),
+    ("prediction", pa.int64()),
+    ("model_version", pa.string()),
 ]
 TABLE_SCHEMA = pa.schema(FIELDS)
 LOG_SCHEMA = pa.schema(FIELDS + [("latency_ms", pa.float64())])
+
+# name: (random stream, first day, day after the last, first id, population). Reference is the
+# clean training period; current plants income x1.15, a tripling of contract work and a debt
+# ratio that goes unreported mostly in the east. Its duplicate ids and bad ages: defect_plan.
+BATCHES = {
+    "reference": (
+        1,
+        "2026-06-01",
+        "2026-09-01",
+        1_000_000_000,
+        {"employment_p": EMPLOYMENT_P_REF, "income_mult": 1.0, "debt_null_p": [0.02] * 4},
+    ),
+    "current": (
+        2,
+        "2026-10-28",
+        "2026-11-27",
+        2_000_000_000,
+        {"employment_p": EMPLOYMENT_P_CUR, "income_mult": 1.15, "debt_null_p": [0.025, 0.025, 0.40, 0.025]},
+    ),
+}
 
 
 def day(iso: str) -> int:
@@ -66,9 +97,10 @@ def timestamps(rng, lo: int, hi: int, n: int, edges: np.ndarray, weights) -> np.
     return (seconds * 1000).astype(np.int64) * 1000  # millisecond resolution
 
 
-def applicants(rng, ts, ids, *, employment_p, income_mult, income_coef, debt_null_p) -> dict:
+def applicants(rng, ts, ids, *, employment_p, income_mult, income_coef, debt_null_p, label_shift=0.0) -> dict:
     """Features, true outcome and the model's score for one chunk. Categoricals are codes, -1 = null;
-    a missing debt ratio is NaN. income_mult and income_coef may vary per row (the log's drifts)."""
+    a missing debt ratio is NaN. income_mult, income_coef and label_shift (added to the true
+    log-odds) may vary per row: that is how the log plants its drifts on given days."""
     n = len(ts)
     age = np.clip(np.rint(rng.normal(41, 12, n)), 18, 90).astype(np.int64)
     income = np.round(np.exp(rng.normal(np.log(INCOME_MEDIAN), INCOME_SIGMA, n)) * income_mult, 2)
@@ -88,17 +120,31 @@ def applicants(rng, ts, ids, *, employment_p, income_mult, income_coef, debt_nul
     z_history = (history - 85.0) / 60.0
     rest = INTERCEPT + COEF_HISTORY * z_history + EMPLOYMENT_LOGIT[employment]
     # Truth: repayment depends on capacity (the real debt ratio, even when unreported), never on sex.
-    label = rng.random(n) < sigmoid(rest + income_coef * z_income + COEF_DEBT * z_debt)
+    label = rng.random(n) < sigmoid(rest + income_coef * z_income + COEF_DEBT * z_debt + label_shift)
     # The model has the right form but imputes a missing debt ratio with the mean, carries
     # estimation noise, and penalises women: same repayment, lower approval.
-    logit = (rest + COEF_INCOME * z_income + COEF_DEBT * np.where(debt_missing, 0.0, z_debt)
-             + rng.normal(0.0, MODEL_NOISE, n) - FEMALE_PENALTY * (sex == 0))
+    logit = (
+        rest
+        + COEF_INCOME * z_income
+        + COEF_DEBT * np.where(debt_missing, 0.0, z_debt)
+        + rng.normal(0.0, MODEL_NOISE, n)
+        - FEMALE_PENALTY * (sex == 0)
+    )
     score = sigmoid(logit)
     return {
-        "id": ids, "ts": ts, "age": age, "income": income,
-        "debt_ratio": np.where(debt_missing, np.nan, debt), "credit_history_months": history,
-        "num_accounts": accounts, "employment_type": employment, "region": region, "sex": sex,
-        "label": label.astype(np.int64), "score": score, "prediction": (score >= 0.5).astype(np.int64),
+        "id": ids,
+        "ts": ts,
+        "age": age,
+        "income": income,
+        "debt_ratio": np.where(debt_missing, np.nan, debt),
+        "credit_history_months": history,
+        "num_accounts": accounts,
+        "employment_type": employment,
+        "region": region,
+        "sex": sex,
+        "label": label.astype(np.int64),
+        "score": score,
+        "prediction": (score >= 0.5).astype(np.int64),
         "model_version": np.zeros(n, np.int64),
     }
 
@@ -107,8 +153,13 @@ def defect_plan(seed: int, n: int) -> dict:
     """Global row positions of the planted current-data defects, all distinct. Only even rows are
     drawn, so a whole-row twin written at p + 1 never crosses a chunk boundary (CHUNK is even)."""
     rows = np.random.default_rng([seed, 99]).choice(n // 2, 315, replace=False) * 2
-    return {"twin": rows[:50], "id_src": rows[50:150], "id_dst": rows[150:250],
-            "age_neg": rows[250:290], "age_150": rows[290:315]}
+    return {
+        "twin": rows[:50],
+        "id_src": rows[50:150],
+        "id_dst": rows[150:250],
+        "age_neg": rows[250:290],
+        "age_150": rows[290:315],
+    }
 
 
 def plant_defects(c: dict, lo: int, hi: int, plan: dict, id_base: int) -> None:
@@ -148,16 +199,15 @@ def write(path: Path, schema: pa.Schema, n: int, make_chunk) -> None:
     print(f"wrote {path} ({n:,} rows)", file=sys.stderr)
 
 
-def write_batch(out: Path, name: str, stream: int, n: int, seed: int, *, start: str, stop: str,
-                id_base: int, employment_p, income_mult: float, debt_null_p, plan=None) -> None:
+def write_batch(out: Path, name: str, n: int, seed: int, plan=None) -> None:
+    stream, start, stop, id_base, population = BATCHES[name]
     edges = np.array([day(start), day(stop)])
 
     def chunk(lo, hi):
         # One generator per (file, chunk): reproducible whatever order or process makes it.
         rng = np.random.default_rng([seed, stream, 1, lo])
-        c = applicants(rng, timestamps(rng, lo, hi, n, edges, [1.0]), id_base + np.arange(lo, hi),
-                       employment_p=employment_p, income_mult=income_mult,
-                       income_coef=COEF_INCOME, debt_null_p=debt_null_p)
+        ts = timestamps(rng, lo, hi, n, edges, [1.0])
+        c = applicants(rng, ts, id_base + np.arange(lo, hi), income_coef=COEF_INCOME, **population)
         if plan is not None:
             plant_defects(c, lo, hi, plan, id_base)
         return c
@@ -175,10 +225,18 @@ def write_log(out: Path, n: int, seed: int) -> None:
         ts = timestamps(rng, lo, hi, n, edges, weights)
         seconds = ts // 1_000_000
         drifted = seconds >= day("2026-11-16")
-        # From 11-16 incomes read 25% higher and repayment stops tracking income (concept drift).
-        c = applicants(rng, ts, 3_000_000_000 + np.arange(lo, hi), employment_p=EMPLOYMENT_P_REF,
-                       income_mult=np.where(drifted, 1.25, 1.0),
-                       income_coef=np.where(drifted, 0.0, COEF_INCOME), debt_null_p=[0.02] * 4)
+        # From 11-16 a new form collects self-declared income: it reads 25% higher, repayment stops
+        # tracking it and defaults rise (concept drift), while the model still trusts it.
+        c = applicants(
+            rng,
+            ts,
+            3_000_000_000 + np.arange(lo, hi),
+            employment_p=EMPLOYMENT_P_REF,
+            income_mult=np.where(drifted, 1.25, 1.0),
+            income_coef=np.where(drifted, 0.0, COEF_INCOME),
+            label_shift=np.where(drifted, -0.8, 0.0),
+            debt_null_p=[0.02] * 4,
+        )
         c["model_version"] = (seconds >= day("2026-11-06")).astype(np.int64)  # v2 ships on 11-06
         # Log-normal latency, p95 = median * exp(1.645 * 0.35): ~120 ms, ~260 ms from 11-13.
         median = np.where(seconds >= day("2026-11-13"), 146.0, 67.5)
@@ -201,13 +259,8 @@ def main(argv=None) -> None:
         parser.error("--rows and --log-rows must be at least 1000 (the planted defects need room)")
     args.out.mkdir(parents=True, exist_ok=True)
 
-    write_batch(args.out, "reference", 1, args.rows, args.seed, start="2026-06-01", stop="2026-09-01",
-                id_base=1_000_000_000, employment_p=EMPLOYMENT_P_REF, income_mult=1.0,
-                debt_null_p=[0.02] * 4)
-    # Current: income x1.15, contract work up, debt_ratio unreported mostly in the east, defects.
-    write_batch(args.out, "current", 2, args.rows, args.seed, start="2026-10-28", stop="2026-11-27",
-                id_base=2_000_000_000, employment_p=EMPLOYMENT_P_CUR, income_mult=1.15,
-                debt_null_p=[0.025, 0.025, 0.40, 0.025], plan=defect_plan(args.seed, args.rows))
+    write_batch(args.out, "reference", args.rows, args.seed)
+    write_batch(args.out, "current", args.rows, args.seed, plan=defect_plan(args.seed, args.rows))
     write_log(args.out, args.log_rows, args.seed)
 
 
