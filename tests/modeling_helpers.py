@@ -1,0 +1,44 @@
+"""Shared by the modeling tests: small frames as DuckDB views, and audit configs in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from auditor.sources import Column, Dataset
+from auditor.sql import Engine, quote_ident, quote_literal
+
+
+def view_of(df: pd.DataFrame, tmp_path: Path, name: str = "data") -> tuple[Engine, Dataset]:
+    """Write `df` to Parquet and attach it as a view, as the runner would."""
+    path = tmp_path / f"{name}.parquet"
+    df.to_parquet(path, index=False)
+    engine = Engine()
+    engine.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({quote_literal(str(path))})")
+    columns = tuple(Column(r[0], str(r[1])) for r in engine.query(f"DESCRIBE {quote_ident(name)}"))
+    return engine, Dataset(name=name, view=quote_ident(name), source=str(path), rows=len(df), columns=columns)
+
+
+def write_project(tmp_path: Path, current: pd.DataFrame, *, reference: pd.DataFrame | None = None,
+                  **config) -> Path:
+    """Parquet files plus an audit.yaml naming them; `config` keys are merged in."""
+    current.to_parquet(tmp_path / "current.parquet", index=False)
+    data = {"version": 1, "datasets": {"current": {"path": "current.parquet"}}}
+    if reference is not None:
+        reference.to_parquet(tmp_path / "reference.parquet", index=False)
+        data["datasets"]["reference"] = {"path": "reference.parquet"}
+    data.update(config)
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run(path: Path, *, check_ids: tuple[str, ...] | None = None):
+    """Run the modeling stage; return its results (only `check_ids` when given)."""
+    from auditor.config import load_config
+    from auditor.runner import run_audit
+
+    report = run_audit(load_config(path), stages=["modeling"])
+    return [c for c in report.checks if check_ids is None or c.id in check_ids]
