@@ -1,0 +1,326 @@
+"""Drift statistics of columns in DuckDB, reference against current, small results out.
+
+Per pair of relations (a view, or a filtered subquery such as one time window):
+  1. reference deciles and standard deviation: one scan of the reference for all
+     numeric columns (cached in the run, so windows reuse it);
+  2. counts per PSI bin or category, and null counts: one scan per side for all
+     columns (the reference's counts are cached too);
+  3. per numeric column, the exact KS statistic D and Wasserstein-1 distance from
+     both ECDFs: the two sides' value counts merged and summed in value order.
+Then auditor.stats turns the counts into PSI, Jensen-Shannon and chi-square.
+
+Edge cases, each with a defined answer (documented in `ColumnDrift.note`):
+  - NULL, and NaN in floating columns, are missing: counted per side, then left out.
+  - ±infinity are values: they take part in KS (ordered below/above every finite
+    value) and land in PSI's open outer bins (a decile that is not finite is not a
+    cut point); Wasserstein distance is undefined (None) when either side has one.
+  - a side with no non-missing values (all-null, or no rows): every statistic is None.
+  - a constant reference: one cut point, two bins; the normalised Wasserstein is
+    None (no scale) unless the distance is 0; PSI still grades the change.
+  - repeated deciles (skewed or discrete data): the distinct ones are the cut points.
+  - categories seen on one side only: a zero share, 1e-4 in PSI, listed as new/vanished.
+  - a single category: PSI 0, JS 0, chi-square 0 with p 1 and dof 0 (scipy's answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from auditor import stats
+from auditor.sql import Engine, is_float, quote_ident
+
+Kind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Rows to compare: a view name or a parenthesised subquery, with its bound parameters."""
+
+    sql: str
+    params: tuple = ()
+
+
+@dataclass(frozen=True)
+class DriftColumn:
+    name: str
+    type: str  # DuckDB type
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class SideCounts:
+    """One side of one column: rows, non-missing values, and counts per bin (int) or category (str)."""
+
+    rows: int
+    values: int
+    bins: dict[Any, int]
+
+    @property
+    def null_rate(self) -> float | None:
+        return (self.rows - self.values) / self.rows if self.rows else None
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    cuts: dict[str, list[float]]  # numeric column -> PSI cut points
+    std: dict[str, float | None]  # numeric column -> population std (None if undefined)
+    counts: dict[str, SideCounts]
+    sql: list[str]
+
+
+@dataclass
+class ColumnDrift:
+    """Everything measured for one column; `metrics` uses report.json's names."""
+
+    column: DriftColumn
+    metrics: dict[str, Any]
+    bin_labels: list[str] = field(default_factory=list)
+    edges: list[float | None] = field(default_factory=list)  # numeric: PSI bin edges, None = open end
+    reference_counts: list[int] = field(default_factory=list)
+    current_counts: list[int] = field(default_factory=list)
+    contributions: list[float] | None = None
+    notes: list[str] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+
+
+def missing_condition(column: DriftColumn) -> str:
+    """SQL true for a value left out of the tests: NULL, and NaN for floating columns."""
+    c = quote_ident(column.name)
+    return f"({c} IS NULL OR isnan({c}))" if is_float(column.type) else f"({c} IS NULL)"
+
+
+def _valid(column: DriftColumn) -> str:
+    return f"NOT {missing_condition(column)}"
+
+
+def _bin_expr(column: DriftColumn, cuts: list[float]) -> tuple[str, list[float]]:
+    """Index of the right-closed bin (c[i-1], c[i]]: how many cut points lie below the value."""
+    if not cuts:
+        return "0", []
+    c = quote_ident(column.name)
+    return " + ".join(f"({c}::DOUBLE > ?)::INTEGER" for _ in cuts), list(cuts)
+
+
+def deciles_sql(rel: Relation, columns: list[DriftColumn]) -> tuple[str, list]:
+    """Reference deciles (quantile_cont, numpy's linear method) and std (ddof=0) of numeric columns, one scan."""
+    parts = []
+    for col in columns:
+        c, valid = quote_ident(col.name), _valid(col)
+        parts.append(f"quantile_cont({c}::DOUBLE, ?::DOUBLE[]) FILTER (WHERE {valid})")
+        parts.append(f"stddev_pop({c}::DOUBLE) FILTER (WHERE {valid})")
+    params = [list(stats.DECILES) for _ in columns]
+    return f"SELECT {', '.join(parts)} FROM {rel.sql}", [*params, *rel.params]
+
+
+def counts_sql(rel: Relation, columns: list[DriftColumn], cuts: dict[str, list[float]]) -> tuple[str, list]:
+    """Rows, non-missing values and counts per PSI bin or category of every column, one scan."""
+    parts, params = ["count(*)"], []
+    for col in columns:
+        valid = _valid(col)
+        parts.append(f"count(*) FILTER (WHERE {valid})")
+        if col.kind == "numeric":
+            expr, bin_params = _bin_expr(col, cuts[col.name])
+            params.extend(bin_params)
+        else:
+            # Categories are compared as text, so 1 and '1' or true and 'true' are one category.
+            expr = f"{quote_ident(col.name)}::VARCHAR"
+        parts.append(f"histogram({expr}) FILTER (WHERE {valid})")
+    # DuckDB numbers `?` in text order: the select list's come before the relation's.
+    return f"SELECT {', '.join(parts)} FROM {rel.sql}", [*params, *rel.params]
+
+
+ECDF_SQL = """WITH value_counts AS (
+  SELECT v, sum(n_ref) AS n_ref, sum(n_cur) AS n_cur FROM (
+    SELECT {col}::DOUBLE AS v, count(*) AS n_ref, 0 AS n_cur FROM {ref} WHERE {valid} GROUP BY 1
+    UNION ALL
+    SELECT {col}::DOUBLE AS v, 0 AS n_ref, count(*) AS n_cur FROM {cur} WHERE {valid} GROUP BY 1
+  ) GROUP BY v),
+ecdf AS (
+  SELECT v, lead(v) OVER (ORDER BY v) AS next_v,
+    sum(n_ref) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) / ? AS f_ref,
+    sum(n_cur) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) / ? AS f_cur
+  FROM value_counts)
+SELECT max(abs(f_ref - f_cur)) AS ks_statistic,
+  coalesce(fsum(abs(f_ref - f_cur) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0) AS wasserstein
+FROM ecdf"""
+
+
+def ecdf_sql(column: DriftColumn, reference: Relation, current: Relation, n_ref: int, n_cur: int) -> tuple[str, list]:
+    """Exact KS D = max |F_ref - F_cur| and Wasserstein-1 = the integral of |F_ref - F_cur|.
+
+    Both ECDFs are evaluated at every distinct value of the union, as scipy does
+    (searchsorted side="right"); between two values they are constant, so the
+    integral is a sum over consecutive values (scipy.stats.wasserstein_distance).
+    """
+    sql = ECDF_SQL.format(col=quote_ident(column.name), ref=reference.sql, cur=current.sql, valid=_valid(column))
+    return sql, [*reference.params, *current.params, float(n_ref), float(n_cur)]
+
+
+VALUES_SQL = "SELECT {col}::DOUBLE FROM {rel} WHERE {valid} LIMIT ?"
+
+
+def fetch_values(engine: Engine, column: DriftColumn, rel: Relation, limit: int) -> np.ndarray:
+    """At most `limit` values (only used when a side has at most KS_EXACT_MAX_N of them)."""
+    sql = VALUES_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=_valid(column))
+    rows = engine.query(sql, [*rel.params, limit])
+    return np.array([r[0] for r in rows], dtype=np.float64)
+
+
+def _counts(row: tuple, columns: list[DriftColumn]) -> dict[str, SideCounts]:
+    rows = int(row[0])
+    out = {}
+    for i, col in enumerate(columns):
+        values, hist = row[1 + 2 * i], row[2 + 2 * i]
+        out[col.name] = SideCounts(rows=rows, values=int(values or 0), bins=dict(hist or {}))
+    return out
+
+
+def profile_reference(engine: Engine, reference: Relation, columns: list[DriftColumn],
+                      *, cache: dict | None = None) -> ReferenceProfile:
+    """Cut points, std and counts of the reference side; cached per relation and columns."""
+    key = ("drift.reference", reference, tuple(columns))
+    if cache is not None and key in cache:
+        return cache[key]
+    numeric = [c for c in columns if c.kind == "numeric"]
+    cuts: dict[str, list[float]] = {}
+    std: dict[str, float | None] = {}
+    sql = []
+    if numeric:
+        query, params = deciles_sql(reference, numeric)
+        row = engine.query_one(query, params)
+        sql.append(query)
+        for i, col in enumerate(numeric):
+            cuts[col.name] = stats.cut_points(row[2 * i])
+            std[col.name] = stats.finite_or_none(row[2 * i + 1])
+    query, params = counts_sql(reference, columns, cuts)
+    counts = _counts(engine.query_one(query, params), columns)
+    sql.append(query)
+    profile = ReferenceProfile(cuts=cuts, std=std, counts=counts, sql=sql)
+    if cache is not None:
+        cache[key] = profile
+    return profile
+
+
+def compare(engine: Engine, reference: Relation, current: Relation, columns: list[DriftColumn],
+            *, cache: dict | None = None) -> dict[str, ColumnDrift]:
+    """Drift statistics of each column, reference against current."""
+    ref = profile_reference(engine, reference, columns, cache=cache)
+    query, params = counts_sql(current, columns, ref.cuts)
+    cur_counts = _counts(engine.query_one(query, params), columns)
+    shared_sql = [*ref.sql, query]
+    out = {}
+    for col in columns:
+        r, c = ref.counts[col.name], cur_counts[col.name]
+        if col.kind == "numeric":
+            drift = _numeric(engine, col, reference, current, ref, r, c)
+        else:
+            drift = _categorical(col, r, c)
+        drift.sql = shared_sql + drift.sql
+        out[col.name] = drift
+    return out
+
+
+def _base_metrics(method: str, r: SideCounts, c: SideCounts) -> dict[str, Any]:
+    return {"method": method, "psi": None, "js_distance": None,
+            "null_rate_reference": r.null_rate, "null_rate_current": c.null_rate,
+            "rows_reference": r.rows, "rows_current": c.rows,
+            "values_reference": r.values, "values_current": c.values}
+
+
+def _empty_side_note(r: SideCounts, c: SideCounts) -> str | None:
+    for name, side in (("reference", r), ("current", c)):
+        if side.rows == 0:
+            return f"the {name} data has no rows"
+        if side.values == 0:
+            return f"every {name} value is missing"
+    return None
+
+
+def _bin_label(edges: list[float | None], i: int) -> str:
+    lo, hi = edges[i], edges[i + 1]
+    lo_text = "-inf" if lo is None else f"{lo:.6g}"
+    hi_text = "+inf)" if hi is None else f"{hi:.6g}]"
+    return f"({lo_text}, {hi_text}"
+
+
+def _numeric(engine: Engine, col: DriftColumn, reference: Relation, current: Relation,
+             ref: ReferenceProfile, r: SideCounts, c: SideCounts) -> ColumnDrift:
+    metrics = _base_metrics("numeric", r, c)
+    metrics.update({"ks_statistic": None, "ks_pvalue": None, "wasserstein": None, "wasserstein_norm": None,
+                    "reference_std": ref.std[col.name]})
+    cuts = ref.cuts[col.name]
+    edges: list[float | None] = [None, *cuts, None]
+    k = len(cuts) + 1
+    ref_bins = [int(r.bins.get(i, 0)) for i in range(k)]
+    cur_bins = [int(c.bins.get(i, 0)) for i in range(k)]
+    drift = ColumnDrift(col, metrics, bin_labels=[_bin_label(edges, i) for i in range(k)], edges=edges,
+                        reference_counts=ref_bins, current_counts=cur_bins)
+    note = _empty_side_note(r, c)
+    if note:
+        drift.notes.append(f"{note}, so no distribution test applies")
+        return drift
+    drift.contributions = stats.psi_contributions(ref_bins, cur_bins)
+    metrics["psi"] = stats.psi(ref_bins, cur_bins)
+    metrics["js_distance"] = stats.js_distance(ref_bins, cur_bins)
+    if k == 1:
+        drift.notes.append("the reference has no finite decile, so PSI has a single bin")
+
+    query, params = ecdf_sql(col, reference, current, r.values, c.values)
+    d, w = engine.query_one(query, params)
+    drift.sql.append(query)
+    if max(r.values, c.values) <= stats.KS_EXACT_MAX_N:
+        # scipy's exact p-value needs the values themselves; there are at most 10,000 per side.
+        d, p = stats.ks_test_small(fetch_values(engine, col, reference, r.values),
+                                   fetch_values(engine, col, current, c.values))
+        drift.notes.append("the KS p-value is scipy's exact one (at most 10,000 values per side)")
+    else:
+        p = stats.ks_pvalue_asymptotic(float(d), r.values, c.values)
+    metrics["ks_statistic"] = float(d)
+    metrics["ks_pvalue"] = p
+    metrics["wasserstein"] = stats.finite_or_none(w)
+    if metrics["wasserstein"] is None:
+        drift.notes.append("infinite values make the Wasserstein distance undefined; PSI and JS grade it")
+    metrics["wasserstein_norm"] = stats.normalised_wasserstein(metrics["wasserstein"], ref.std[col.name])
+    if metrics["wasserstein"] and metrics["wasserstein_norm"] is None:
+        drift.notes.append("the reference is constant, so the Wasserstein distance has no scale to normalise by")
+    return drift
+
+
+def _categorical(col: DriftColumn, r: SideCounts, c: SideCounts) -> ColumnDrift:
+    metrics = _base_metrics("categorical", r, c)
+    metrics.update({"chi2_statistic": None, "chi2_pvalue": None, "chi2_dof": None})
+    categories = sorted(set(r.bins) | set(c.bins))
+    ref_bins = [int(r.bins.get(k, 0)) for k in categories]
+    cur_bins = [int(c.bins.get(k, 0)) for k in categories]
+    new = [k for k in categories if k not in r.bins]
+    vanished = [k for k in categories if k not in c.bins]
+    metrics.update({"categories": len(categories), "new_categories": len(new), "vanished_categories": len(vanished),
+                    "new_category_names": _names(new), "vanished_category_names": _names(vanished)})
+    drift = ColumnDrift(col, metrics, bin_labels=categories, reference_counts=ref_bins, current_counts=cur_bins)
+    note = _empty_side_note(r, c)
+    if note:
+        drift.notes.append(f"{note}, so no distribution test applies")
+        # A side with no values has no categories: nothing appeared or vanished.
+        metrics.update({"new_categories": 0, "vanished_categories": 0,
+                        "new_category_names": None, "vanished_category_names": None})
+        return drift
+    drift.contributions = stats.psi_contributions(ref_bins, cur_bins)
+    metrics["psi"] = stats.psi(ref_bins, cur_bins)
+    metrics["js_distance"] = stats.js_distance(ref_bins, cur_bins)
+    chi = stats.chi_square(ref_bins, cur_bins)
+    if chi is not None:
+        metrics["chi2_statistic"], metrics["chi2_pvalue"], metrics["chi2_dof"] = chi
+    if len(categories) == 1:
+        drift.notes.append("there is a single category, so its distribution cannot change")
+    return drift
+
+
+def _names(categories: list[str], limit: int = 20) -> str | None:
+    """Category names as one metric string (metrics are scalars); None when there are none."""
+    if not categories:
+        return None
+    shown = ", ".join(categories[:limit])
+    return shown + (f" and {len(categories) - limit} more" if len(categories) > limit else "")
