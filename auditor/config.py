@@ -89,6 +89,9 @@ class Columns(Strict):
     latency: str | None = None
     features: list[str] | None = None
     categorical: list[str] | None = None
+    # A second model scored on the same rows, compared by modeling.champion_challenger.
+    challenger_prediction: str | None = None
+    challenger_score: str | None = None
 
     @field_validator("sensitive", mode="before")
     @classmethod
@@ -108,7 +111,22 @@ class Outputs(Strict):
 class EngineSettings(Strict):
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"
-    temp_directory: str | None = None  # where large sorts spill
+    temp_directory: str | None = None  # where large sorts spill (default: a per-run folder, removed after)
+
+    def with_environment(self, environ: typing.Mapping[str, str]) -> EngineSettings:
+        """AUDITOR_THREADS, AUDITOR_MEMORY_LIMIT and AUDITOR_TEMP_DIRECTORY override the config,
+        so one machine's limits need not be written into a shared audit.yaml."""
+        update: dict[str, Any] = {}
+        threads = environ.get("AUDITOR_THREADS", "").strip()
+        if threads:
+            if not threads.isdigit() or int(threads) < 1:
+                raise ConfigError(f"AUDITOR_THREADS: {threads!r} is not a positive whole number")
+            update["threads"] = int(threads)
+        for key in ("memory_limit", "temp_directory"):
+            value = environ.get(f"AUDITOR_{key.upper()}", "").strip()
+            if value:
+                update[key] = value
+        return self.model_copy(update=update)
 
 
 class AuditConfig(Strict):

@@ -8,13 +8,19 @@ count scans, and checks can put their SQL in the evidence.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from auditor.errors import ConfigError
 
 
 def quote_ident(name: str) -> str:
@@ -54,16 +60,24 @@ class QueryLog:
     sql: str
     seconds: float
     rows_fetched: int | None = None  # how many rows came back to Python (None: streamed or not fetched)
+    check: str | None = None  # the check that ran it (None: the runner itself)
 
 
 @dataclass
 class Engine:
-    """One DuckDB connection; `query` returns rows as tuples, `query_df` a small DataFrame."""
+    """One DuckDB connection; `query` returns rows as tuples, `query_df` a small DataFrame.
+
+    Without a `temp_directory`, the engine spills to a folder of its own under the system temp
+    dir, removed when it closes: DuckDB's default (".tmp" in the working directory) would litter
+    the user's checkout, and without one a sort larger than memory dies instead of spilling.
+    """
 
     threads: int | None = None
     memory_limit: str | None = None
     temp_directory: str | None = None
     log: list[QueryLog] = field(default_factory=list)
+    check: str | None = None  # set by the runner while a check runs, so the log says who asked
+    _cleanup: weakref.finalize | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         config: dict[str, Any] = {}
@@ -73,15 +87,23 @@ class Engine:
             config["memory_limit"] = str(self.memory_limit)
         if self.temp_directory:
             Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
-            config["temp_directory"] = str(self.temp_directory)
-        self.con = duckdb.connect(":memory:", config=config)
+        else:
+            self.temp_directory = tempfile.mkdtemp(prefix="auditor-duckdb-")
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self.temp_directory, ignore_errors=True)
+        config["temp_directory"] = str(self.temp_directory)
+        try:
+            self.con = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as exc:  # e.g. memory_limit: "lots"
+            self.close()
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"engine: DuckDB rejected the settings: {message}") from None
 
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         started = time.perf_counter()
         try:
             return self.con.execute(sql, params or [])
         finally:
-            self.log.append(QueryLog(sql=sql, seconds=time.perf_counter() - started))
+            self.log.append(QueryLog(sql=sql, seconds=time.perf_counter() - started, check=self.check))
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         rows = self.execute(sql, params).fetchall()
@@ -99,5 +121,14 @@ class Engine:
         self.log[-1].rows_fetched = len(df)
         return df
 
+    def write_log(self, path: str | Path) -> None:
+        """The statements run so far as JSON (the benchmark counts scans and costs from it)."""
+        entries = [{"check": q.check, "seconds": q.seconds, "rows_fetched": q.rows_fetched, "sql": q.sql}
+                   for q in self.log]
+        Path(path).write_text(json.dumps({"queries": entries}, indent=1), encoding="utf-8")
+
     def close(self) -> None:
-        self.con.close()
+        if getattr(self, "con", None) is not None:
+            self.con.close()
+        if self._cleanup is not None:
+            self._cleanup()  # removes the per-run spill folder (a no-op the second time)

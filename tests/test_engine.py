@@ -1,0 +1,111 @@
+"""Engine plumbing: DuckDB settings from config and environment, the per-run spill folder, the query log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.config import EngineSettings, load_config
+from auditor.errors import ConfigError
+from auditor.runner import run_audit
+from auditor.sql import Engine
+
+
+def setting(engine: Engine, name: str):
+    return engine.query_one("SELECT current_setting(?)", [name])[0]
+
+
+def test_settings_reach_duckdb(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    engine = Engine(threads=1, memory_limit="300MB", temp_directory=str(spill))
+    try:
+        assert setting(engine, "threads") == 1
+        # DuckDB reports the limit in its own units (300MB = 286.1 MiB).
+        assert setting(engine, "memory_limit") == "286.1 MiB"
+        assert Path(setting(engine, "temp_directory")) == spill
+        assert spill.is_dir()
+    finally:
+        engine.close()
+    assert spill.is_dir(), "a folder the user named is theirs: it stays"
+
+
+def test_default_spill_folder_is_per_run_and_removed(tmp_path: Path) -> None:
+    first, second = Engine(), Engine()
+    try:
+        folder = Path(setting(first, "temp_directory"))
+        assert folder != Path(setting(second, "temp_directory"))
+        assert folder.name.startswith("auditor-duckdb-")
+        assert folder.resolve() != (Path.cwd() / ".tmp").resolve()
+    finally:
+        first.close()
+        second.close()
+    assert not folder.exists()
+    first.close()  # closing twice is harmless
+
+
+def test_a_large_sort_spills_to_the_folder_instead_of_dying(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    engine = Engine(threads=1, memory_limit="60MB", temp_directory=str(spill))
+    try:
+        # ~3M 16-byte rows sorted under a 60 MB limit: only possible by spilling.
+        sql = ("SELECT sum(v * r) FROM (SELECT v, row_number() OVER (ORDER BY v) AS r "
+               "FROM (SELECT hash(i) % 1000003 AS v FROM range(3000000) t(i)))")
+        assert engine.query_one(sql)[0] is not None
+    finally:
+        engine.close()
+
+
+def test_bad_memory_limit_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="engine: DuckDB rejected"):
+        Engine(memory_limit="lots")
+
+
+def test_environment_overrides_the_config() -> None:
+    settings = EngineSettings(threads=4, memory_limit="8GB")
+    env = {"AUDITOR_THREADS": "1", "AUDITOR_MEMORY_LIMIT": "512MB", "AUDITOR_TEMP_DIRECTORY": "/tmp/x"}
+    assert settings.with_environment(env) == EngineSettings(threads=1, memory_limit="512MB", temp_directory="/tmp/x")
+    assert settings.with_environment({"AUDITOR_THREADS": " "}) == settings
+    with pytest.raises(ConfigError, match="AUDITOR_THREADS"):
+        settings.with_environment({"AUDITOR_THREADS": "two"})
+    with pytest.raises(ConfigError, match="AUDITOR_THREADS"):
+        settings.with_environment({"AUDITOR_THREADS": "0"})
+
+
+def test_config_engine_section_reaches_the_run(project, tmp_path: Path, monkeypatch) -> None:
+    seen: dict[str, object] = {}
+    original = Engine.close
+
+    def spy(self: Engine) -> None:
+        if getattr(self, "con", None) is not None and not seen:
+            seen.update(threads=setting(self, "threads"), memory=setting(self, "memory_limit"),
+                        temp=setting(self, "temp_directory"))
+        original(self)
+
+    monkeypatch.setattr(Engine, "close", spy)
+    monkeypatch.delenv("AUDITOR_THREADS", raising=False)
+    monkeypatch.delenv("AUDITOR_TEMP_DIRECTORY", raising=False)
+    monkeypatch.setenv("AUDITOR_MEMORY_LIMIT", "1GB")
+    config = project(config={"engine": {"threads": 1, "memory_limit": "4GB", "temp_directory": "spill"}})
+    run_audit(load_config(config), stages=["data"])
+    # threads from the file, memory from the environment, the spill folder relative to the config file.
+    assert seen == {"threads": 1, "memory": "953.6 MiB", "temp": str(tmp_path / "spill")}
+
+
+def test_query_log_names_the_check_behind_each_query(project, tmp_path: Path, monkeypatch) -> None:
+    log_path = tmp_path / "queries.json"
+    monkeypatch.setenv("AUDITOR_QUERY_LOG", str(log_path))
+    run_audit(load_config(project()), stages=["data"])
+    queries = json.loads(log_path.read_text())["queries"]
+    assert queries and all(set(q) == {"check", "seconds", "rows_fetched", "sql"} for q in queries)
+    assert queries[0]["check"] is None  # attaching the datasets
+    # data.duplicates must look for duplicated ids itself: its queries carry its name.
+    assert any(q["check"] == "data.duplicates" and '"id"' in q["sql"] for q in queries)
+    assert all(q["seconds"] >= 0 for q in queries)
+
+
+def test_no_query_log_without_the_variable(project, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("AUDITOR_QUERY_LOG", raising=False)
+    run_audit(load_config(project()), stages=["data"])
+    assert not any(p.suffix == ".json" for p in tmp_path.iterdir())
