@@ -1,0 +1,319 @@
+"""Deployment: the prediction log by time window: latency, volume, model versions, freshness.
+
+Every windowed check reads the log (`datasets.predictions`, else `current`) through the
+same `WindowRange` (auditor/windows.py): windows of `monitoring.window` ending at the
+as-of time, at most `max_windows` of them. Each check is one GROUP BY over the window
+bucket, never one query per window.
+
+What is graded, and why (the same rule in every windowed check):
+- latency, drift and performance grade the *latest* window with data: a nightly run
+  reports the state now, and names the first window where the problem began, so an
+  old incident that has recovered does not keep failing every night;
+- volume grades *every* window of the range: a gap or dip in the log is a hole in
+  what all the other checks could see, however long ago it happened.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from auditor.context import CheckContext
+from auditor.metrics import bind
+from auditor.model import CheckResult, Status, Threshold, grade, table, worst
+from auditor.registry import check
+from auditor.sources import Dataset
+from auditor.sql import is_float, is_numeric, quote_ident
+from auditor.windows import WindowRange, build_range, parse_window, window_label
+
+WINDOW_DEFAULTS: dict[str, Any] = {"max_windows": 90}
+# A line chart with more series than this is unreadable: keep the worst ones.
+MAX_SERIES = 8
+
+
+def log_windows(ctx: CheckContext) -> tuple[Dataset, WindowRange] | CheckResult:
+    """The log and its windows (one timestamp scan per run, shared by every windowed check), or a skip."""
+    log = ctx.dataset("predictions")
+    if log is None or not ctx.roles.timestamp:
+        return ctx.skip("Skipped: needs a prediction log with columns.timestamp.")
+    window = parse_window(ctx.config.monitoring.window)
+    max_windows = int(ctx.options.get("max_windows", WINDOW_DEFAULTS["max_windows"]))
+    key = ("windows", log.name, str(window), ctx.as_of, max_windows)
+    if key not in ctx.run.cache:
+        ctx.run.cache[key] = build_range(ctx.engine, log, ctx.roles.timestamp, window=window,
+                                         as_of=ctx.as_of, max_windows=max_windows)
+    found = ctx.run.cache[key]
+    if isinstance(found, str):
+        return ctx.skip(f"Skipped: {found}.")
+    if not found.starts:
+        return ctx.skip(f"Skipped: the {log.name} data has no row with a timestamp before the as-of time "
+                        f"{found.as_of:%Y-%m-%d %H:%M}.")
+    return log, found
+
+
+def query_windows(ctx: CheckContext, wr: WindowRange, sql: str, **extra: Any) -> list[tuple]:
+    """Run a windowed statement with the range's named parameters (and any extra ones)."""
+    return ctx.engine.query(sql, bind(sql, {**wr.params, **extra}))
+
+
+def line_chart(title: str, wr: WindowRange, series: dict[str, list], *, thresholds: list[dict] | None = None,
+               y_label: str | None = None) -> dict[str, Any]:
+    return {"kind": "line", "title": title, "x": wr.labels(), "series": series,
+            "thresholds": thresholds or [], "y_label": y_label}
+
+
+def latest(values: list[Any]) -> int | None:
+    """The position of the last window with a value (None when every window is empty)."""
+    return next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)
+
+
+def valid_number(column: str, duck_type: str) -> str:
+    c = quote_ident(column)
+    return f"{c} IS NOT NULL AND NOT isnan({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
+
+
+LATENCY_SQL = """SELECT {bucket} AS window_start, count(*) AS n,
+  quantile_cont({lat}::DOUBLE, [0.5, 0.95, 0.99]) AS q
+FROM {view} WHERE {in_range} AND {valid}
+GROUP BY 1 ORDER BY 1"""
+
+
+@check("deployment.latency", title="Latency over time",
+       defaults={**WINDOW_DEFAULTS, "budget_ms": None, "warn_fraction": 0.8}, needs=("predictions", "latency"))
+def latency(ctx: CheckContext) -> Iterator[CheckResult]:
+    """p50/p95/p99 latency per window against the latency budget: p95 over it fails, over 80% of it warns."""
+    found = log_windows(ctx)
+    if isinstance(found, CheckResult):
+        yield found
+        return
+    log, wr = found
+    col = log.column(ctx.roles.latency)
+    deployment = ctx.config.project.deployment
+    budget = ctx.options.get("budget_ms") or (deployment.latency_budget_ms if deployment else None)
+    if col is None or not is_numeric(col.type):
+        yield ctx.skip(f"Skipped: the log has no numeric latency column '{ctx.roles.latency}'.")
+        return
+    if not budget:
+        yield ctx.skip("Skipped: no latency budget (project.deployment.latency_budget_ms or budget_ms).")
+        return
+    sql = LATENCY_SQL.format(bucket=wr.bucket(), lat=quote_ident(col.name), view=log.view,
+                             in_range=wr.filter(), valid=valid_number(col.name, col.type))
+    at = wr.index()
+    p50, p95, p99, counts = ([None] * len(wr.starts) for _ in range(4))
+    for start, n, q in query_windows(ctx, wr, sql):
+        i = at[start]
+        counts[i], (p50[i], p95[i], p99[i]) = int(n), q
+    threshold = Threshold(warn=ctx.options["warn_fraction"] * budget, fail=float(budget))
+    statuses = [grade(v, threshold) if v is not None else None for v in p95]
+    labels = wr.labels()
+    first_over = next((labels[i] for i, s in enumerate(statuses) if s == "fail"), None)
+    first_warn = next((labels[i] for i, s in enumerate(statuses) if s in ("warn", "fail")), None)
+    last = latest(p95)
+    chart = line_chart(f"{col.name} per window (ms)", wr, {"p50": p50, "p95": p95, "p99": p99},
+                       thresholds=[{"value": float(budget), "label": f"budget {budget:g} ms"},
+                                   {"value": threshold.warn, "label": f"{ctx.options['warn_fraction']:.0%} of budget"}],
+                       y_label="ms")
+    rows = [[labels[i], counts[i], p50[i], p95[i], p99[i], statuses[i]] for i in range(len(labels))]
+    evidence = {"charts": [chart], "sql": [*wr.sql, sql],
+                "tables": [table("Latency per window", ["window", "rows", "p50", "p95", "p99", "status"], rows)]}
+    metrics = {"budget_ms": float(budget), "window": str(wr.window), "windows": len(labels),
+               "latest_window": labels[last] if last is not None else None,
+               "p50_latest": p50[last] if last is not None else None,
+               "p99_latest": p99[last] if last is not None else None,
+               "first_over_budget_window": first_over, "first_warn_window": first_warn,
+               "windows_over_budget": statuses.count("fail"), "p95_max": max((v for v in p95 if v is not None),
+                                                                             default=None)}
+    if last is None:
+        yield ctx.result(status="skip", message=f"No latency was logged in '{col.name}' in the audited windows.",
+                         metrics=metrics, evidence=evidence)
+        return
+    value, status = p95[last], statuses[last]
+    message = f"p95 latency was {value:,.0f} ms in the window of {labels[last]}, against a {budget:g} ms budget"
+    if first_over:
+        since = "since" if all(s == "fail" for s in statuses[labels.index(first_over):last + 1] if s) else "first in"
+        message += f"; it went over the budget {since} the window of {first_over}."
+    else:
+        message += "; no window went over it."
+    yield ctx.result(value=value, status=status, threshold=threshold, message=message, metrics=metrics,
+                     evidence=evidence)
+
+
+VOLUME_SQL = """WITH counted AS (
+  SELECT {bucket} AS window_start, count(*) AS n FROM {view} WHERE {in_range} GROUP BY 1
+)
+SELECT w.window_start, coalesce(c.n, 0) AS n
+FROM range($window_start::TIMESTAMP, $as_of::TIMESTAMP, $width) AS w(window_start)
+LEFT JOIN counted AS c USING (window_start)
+ORDER BY 1"""
+
+
+def volume_status(ratio: float | None, *, rows: int, options: dict[str, Any]) -> Status | None:
+    """A window's verdict from its rows against the typical window (None when it is not graded)."""
+    if ratio is None:
+        return None
+    if rows == 0 or ratio < options["fail_below"]:
+        return "fail"
+    if options.get("fail_above") is not None and ratio > options["fail_above"]:
+        return "fail"
+    if ratio < options["warn_below"] or (options.get("warn_above") is not None and ratio > options["warn_above"]):
+        return "warn"
+    return "pass"
+
+
+@check("deployment.volume", title="Prediction volume",
+       defaults={**WINDOW_DEFAULTS, "warn_below": 0.5, "fail_below": 0.2, "warn_above": 3.0, "fail_above": None,
+                 "min_windows": 3},
+       needs=("predictions",))
+def volume(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Rows per window against the typical (median) window: gaps and dips under 0.5x/0.2x, spikes over 3x."""
+    found = log_windows(ctx)
+    if isinstance(found, CheckResult):
+        yield found
+        return
+    log, wr = found
+    sql = VOLUME_SQL.format(bucket=wr.bucket(), view=log.view, in_range=wr.filter())
+    counts = [int(n) for _, n in query_windows(ctx, wr, sql)]
+    labels = wr.labels()
+    # The log's first window may have begun part-way (we cannot tell), so it is not graded for dips;
+    # a window the as-of time cuts short is compared with the typical rows scaled to its length.
+    first_graded = 1 if not wr.capped and len(counts) > 1 else 0
+    full = [n for i, n in enumerate(counts) if i >= first_graded and wr.coverage(i) == 1.0]
+    if len(full) < ctx.options["min_windows"]:
+        yield ctx.skip(f"Skipped: {len(full)} full windows of {wr.window}; a typical volume needs at least "
+                       f"{ctx.options['min_windows']} (min_windows).")
+        return
+    typical = float(statistics.median(full))
+    ratios: list[float | None] = [None] * len(counts)
+    statuses: list[Status | None] = [None] * len(counts)
+    for i in range(first_graded, len(counts)):
+        expected = typical * wr.coverage(i)
+        ratios[i] = counts[i] / expected if expected else None
+        statuses[i] = volume_status(ratios[i], rows=counts[i], options=ctx.options)
+    flagged = [i for i, s in enumerate(statuses) if s in ("warn", "fail")]
+    status = worst([s for s in statuses if s])
+    worst_at = min((i for i in range(len(counts)) if ratios[i] is not None),
+                   key=lambda i: (-_severity(statuses[i]), -abs(_log_ratio(ratios[i]))))
+    gaps = [labels[i] for i in range(first_graded, len(counts)) if counts[i] == 0]
+
+    def describe(i: int) -> str:
+        kind = "no rows" if counts[i] == 0 else f"{counts[i]:,} rows, {ratios[i]:.2f}x typical"
+        return f"{labels[i]} ({kind})"
+
+    if flagged:
+        shown = ", ".join(describe(i) for i in flagged[:5]) + (f" and {len(flagged) - 5} more" if len(flagged) > 5 else "")
+        message = (f"{len(flagged)} of {len(counts)} windows had unusual volume against a typical {typical:,.0f} rows "
+                   f"per {wr.window}: {shown}.")
+    else:
+        message = f"Every one of {len(counts)} windows had between {min(counts):,} and {max(counts):,} rows (typical {typical:,.0f})."
+    chart = {"kind": "bars", "title": f"Rows per {wr.window} window", "categories": labels,
+             "series": {"rows": counts}, "y_label": "rows"}
+    rows = [[labels[i], counts[i], ratios[i], statuses[i] or "not graded"] for i in range(len(counts))]
+    yield ctx.result(
+        value=ratios[worst_at], status=status, message=message,
+        threshold=Threshold(warn=ctx.options["warn_below"], fail=ctx.options["fail_below"], direction="below"),
+        metrics={"window": str(wr.window), "windows": len(counts), "typical_rows": typical,
+                 "latest_rows": counts[-1], "latest_ratio": ratios[-1], "worst_window": labels[worst_at],
+                 "first_flagged_window": labels[flagged[0]] if flagged else None, "flagged_windows": len(flagged),
+                 "gaps": len(gaps), "gap_windows": ", ".join(gaps) or None,
+                 "dips": sum(1 for i in flagged if ratios[i] is not None and ratios[i] < 1),
+                 "spikes": sum(1 for i in flagged if ratios[i] is not None and ratios[i] > 1),
+                 "rows_after_as_of": wr.rows_after_as_of, "rows_without_timestamp": wr.rows_without_timestamp},
+        evidence={"charts": [chart], "sql": [*wr.sql, sql],
+                  "tables": [table("Rows per window", ["window", "rows", "ratio_to_typical", "status"], rows)]},
+    )
+
+
+def _severity(status: Status | None) -> int:
+    return {"fail": 2, "warn": 1}.get(status or "", 0)
+
+
+def _log_ratio(ratio: float) -> float:
+    return math.inf if ratio <= 0 else math.log(ratio)
+
+
+VERSIONS_SQL = """SELECT {bucket} AS window_start, coalesce({version}::VARCHAR, '(missing)') AS version, count(*) AS n
+FROM {view} WHERE {in_range}
+GROUP BY ALL ORDER BY 1, 2"""
+REFERENCE_VERSIONS_SQL = "SELECT DISTINCT coalesce({version}::VARCHAR, '(missing)') FROM {view} ORDER BY 1 LIMIT 1000"
+
+
+@check("deployment.model_versions", title="Model versions", defaults={**WINDOW_DEFAULTS},
+       needs=("predictions", "model_version"))
+def model_versions(ctx: CheckContext) -> Iterator[CheckResult]:
+    """The mix of model versions per window; a version the reference never saw warns, naming where it appeared."""
+    found = log_windows(ctx)
+    if isinstance(found, CheckResult):
+        yield found
+        return
+    log, wr = found
+    name = ctx.roles.model_version
+    if log.column(name) is None:
+        yield ctx.skip(f"Skipped: the log has no model version column '{name}'.")
+        return
+    sql = VERSIONS_SQL.format(bucket=wr.bucket(), version=quote_ident(name), view=log.view, in_range=wr.filter())
+    at, labels = wr.index(), wr.labels()
+    per_window: dict[str, list[int]] = {}
+    totals = [0] * len(labels)
+    for start, version, n in query_windows(ctx, wr, sql):
+        per_window.setdefault(version, [0] * len(labels))[at[start]] = int(n)
+        totals[at[start]] += int(n)
+    statements = [*wr.sql, sql]
+    ref = ctx.dataset("reference")
+    known: set[str] | None = None
+    if ref is not None and ref.column(name) is not None:
+        ref_sql = REFERENCE_VERSIONS_SQL.format(version=quote_ident(name), view=ref.view)
+        known = {r[0] for r in ctx.engine.query(ref_sql)}
+        statements.append(ref_sql)
+    shares = {v: [n / t if t else None for n, t in zip(counts, totals, strict=True)] for v, counts in per_window.items()}
+    first_seen = {v: next(i for i, n in enumerate(c) if n) for v, c in per_window.items()}
+    last = latest([t or None for t in totals])
+    ordered = sorted(per_window, key=lambda v: (first_seen[v], v))
+    chart = line_chart(f"Share of predictions per model version, per {wr.window}", wr,
+                       {v: shares[v] for v in ordered[-MAX_SERIES:]}, y_label="share of rows")
+    rows = [[labels[i], *[per_window[v][i] for v in ordered]] for i in range(len(labels))]
+    mix = table("Rows per window and version", ["window", *ordered], rows)
+    for version in ordered:
+        new = version not in known if known is not None else first_seen[version] > 0
+        share = shares[version][last] if last is not None else None
+        since = labels[first_seen[version]]
+        if known is not None:
+            where = "the reference never saw it" if new else "the reference has it"
+        else:
+            where = ("the reference has no version column, and it was first seen after the first window" if new
+                     else "it was there from the first window")
+        served = f"{share:.0%} of predictions" if share is not None else "no predictions"
+        message = (f"Version '{version}' {'appeared' if new else 'was present'} in the window of {since} ({where}); "
+                   f"it served {served} in the latest window.")
+        yield ctx.result(
+            subject=version, value=share, status="warn" if new else "pass", message=message,
+            metrics={"first_seen_window": since, "last_seen_window": labels[latest([n or None for n in per_window[version]])],
+                     "in_reference": None if known is None else version in known, "new_version": new,
+                     "rows": sum(per_window[version]), "latest_window": labels[last] if last is not None else None},
+            evidence={"charts": [chart] if version == ordered[-1] else [], "tables": [mix], "sql": statements},
+        )
+
+
+@check("deployment.freshness", title="Prediction log freshness", defaults={"warn": 24, "fail": 72},
+       needs=("predictions",))
+def freshness(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Hours between the newest logged prediction and the as-of time (warn 24 h, fail 72 h)."""
+    found = log_windows(ctx)
+    if isinstance(found, CheckResult):
+        yield found
+        return
+    _, wr = found
+    newest: datetime = wr.newest
+    hours = (wr.as_of - newest).total_seconds() / 3600
+    threshold = ctx.threshold()
+    after = f" {wr.rows_after_as_of:,} rows dated at or after it were left out." if wr.rows_after_as_of else ""
+    yield ctx.result(
+        value=hours, threshold=threshold,
+        message=f"The newest prediction is from {newest:%Y-%m-%d %H:%M}, {hours:,.1f} hours before the as-of "
+                f"time {wr.as_of:%Y-%m-%d %H:%M}.{after}",
+        metrics={"newest": newest.isoformat(), "as_of": wr.as_of.isoformat(), "hours": hours,
+                 "rows_after_as_of": wr.rows_after_as_of, "newest_window": window_label(newest, wr.window)},
+        evidence={"sql": list(wr.sql)},
+    )

@@ -1,0 +1,252 @@
+"""Deployment: performance per window as labels arrive, with the label-free CBPE estimate beside it.
+
+One GROUP BY over the window bucket gives every window's confusion counts (or regression
+sums), its label coverage and its CBPE sums; ROC AUC and average precision take one more
+query, ranked by distinct score within each window. The reference's metric is the
+baseline. What is graded: the mean of the primary metric over the latest `recent_windows`
+windows that have enough labels (a window is graded when at least `min_labelled` rows
+and `min_label_coverage` of its rows carry a label: the newest windows, whose outcomes
+have not arrived yet, are shown but never graded). Its drop against the reference warns
+at 0.02 and fails at 0.05, as modeling.performance; for unbounded metrics (MAE, RMSE,
+log loss) the drop is relative to the reference's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.cbpe import CBPE_METRICS, cbpe_aggregates, expected_metrics
+from auditor.checks.deployment import WINDOW_DEFAULTS, latest, line_chart, log_windows, query_windows
+from auditor.context import CheckContext
+from auditor.metrics import (
+    METRICS,
+    ModelColumns,
+    binary_metrics,
+    bind,
+    canonical_metric,
+    classification_aggregates,
+    compute_metrics,
+    model_columns,
+    ranking_metrics,
+    ratio,
+    regression_aggregates,
+    regression_metrics,
+    select_list,
+)
+from auditor.model import CheckResult, grade, table
+from auditor.registry import check
+
+PERFORMANCE_SQL = """SELECT {bucket} AS window_start, {aggregates}
+FROM {view} WHERE {in_range}
+GROUP BY 1 ORDER BY 1"""
+REFERENCE_SQL = "SELECT {aggregates} FROM {view}"
+# metrics.RANKING_SQL, partitioned by window: one row per (window, distinct score), then the
+# Mann-Whitney sum and average precision per window, so every window is ranked in one query.
+WINDOW_RANKING_SQL = """WITH by_score AS (
+  SELECT {bucket} AS window_start, {score} AS s,
+    count(*) FILTER (WHERE {label}) AS pos, count(*) FILTER (WHERE NOT {label}) AS neg
+  FROM {view} WHERE {in_range} AND {label} IS NOT NULL AND {score} IS NOT NULL GROUP BY 1, 2
+), ranked AS (
+  SELECT window_start, pos, neg,
+    coalesce(sum(neg) OVER (PARTITION BY window_start ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+             0) AS neg_below,
+    sum(pos) OVER (PARTITION BY window_start ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS tps,
+    sum(neg) OVER (PARTITION BY window_start ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS fps
+  FROM by_score
+)
+SELECT window_start, coalesce(sum(pos), 0), coalesce(sum(neg), 0), sum(pos * (neg_below + neg / 2.0))::DOUBLE,
+  sum(pos::DOUBLE * tps / (tps + fps)), count(*)
+FROM ranked GROUP BY 1 ORDER BY 1"""
+
+
+def primary_metric(ctx: CheckContext, mc: ModelColumns) -> str:
+    """The first success metric this log can compute; else accuracy (MAE for regression)."""
+    task = ctx.config.task
+    for wanted in ctx.config.project.success_metrics:
+        name = canonical_metric(wanted.metric)
+        if name is None:
+            continue
+        kind = METRICS[name].kind
+        if task == "regression" and kind == "regression":
+            return name
+        if task == "binary_classification" and (
+                (kind == "count" and mc.prediction) or (kind in ("rank", "prob") and mc.score)):
+            return name
+        if task == "multiclass" and name == "accuracy":
+            return name
+    return "mae" if task == "regression" else "accuracy"
+
+
+def aggregates(task: str, mc: ModelColumns) -> dict[str, str]:
+    """The named aggregates of one group of rows for this task (CBPE sums included when it applies)."""
+    if task == "regression":
+        return regression_aggregates(mc.label, mc.prediction)
+    if task == "multiclass":
+        both = f"{mc.label} IS NOT NULL AND {mc.prediction} IS NOT NULL"
+        return {"rows": "count(*)", "labelled": f"count({mc.label})",
+                "classified": f"count(*) FILTER (WHERE {both})",
+                "correct": f"count(*) FILTER (WHERE {both} AND {mc.label}::VARCHAR = {mc.prediction}::VARCHAR)"}
+    aggs = classification_aggregates(mc.label, mc.prediction, mc.score)
+    if mc.prediction and mc.score:
+        aggs.update(cbpe_aggregates(mc.prediction, mc.score))
+    return aggs
+
+
+def metrics_of(task: str, sums: dict[str, Any], ranking: dict | None = None) -> dict[str, float | None]:
+    if task == "regression":
+        return regression_metrics(sums)
+    if task == "multiclass":
+        return {"accuracy": ratio(sums.get("correct") or 0, sums.get("classified") or 0)}
+    return {**binary_metrics(sums, ranking), **expected_metrics(sums)}
+
+
+def drop(metric: str, reference: float | None, value: float | None) -> float | None:
+    """How much worse `value` is than the reference: points for bounded metrics, relative otherwise."""
+    if reference is None or value is None:
+        return None
+    spec = METRICS[metric]
+    worse = reference - value if spec.higher_is_better else value - reference
+    if spec.bounded:
+        return worse
+    return worse / abs(reference) if reference else None
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
+
+
+@check("deployment.performance_over_time", title="Performance over time",
+       defaults={**WINDOW_DEFAULTS, "warn": 0.02, "fail": 0.05, "recent_windows": 3, "min_labelled": 100,
+                 "min_label_coverage": 0.5, "decision_threshold": 0.5},
+       needs=("predictions", "label"))
+def performance_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
+    """The primary metric per window on rows whose labels arrived, label coverage, the drop against the reference, CBPE."""
+    found = log_windows(ctx)
+    if isinstance(found, CheckResult):
+        yield found
+        return
+    log, wr = found
+    task, roles = ctx.config.task, ctx.roles
+    mc = model_columns(log, label=roles.label, prediction=roles.prediction, score=roles.score, task=task)
+    if mc.label is None or mc.prediction is None:
+        yield ctx.skip("Skipped: the log needs a label and a prediction (or a score) column.")
+        return
+    metric = primary_metric(ctx, mc)
+    extra = {"decision_threshold": float(ctx.options["decision_threshold"])}
+    aggs = aggregates(task, mc)
+    sql = PERFORMANCE_SQL.format(bucket=wr.bucket(), aggregates=select_list(aggs), view=log.view, in_range=wr.filter())
+    statements = [*wr.sql, sql]
+    names = list(aggs)
+    sums = [None] * len(wr.starts)
+    at = wr.index()
+    for row in query_windows(ctx, wr, sql, **extra):
+        sums[at[row[0]]] = dict(zip(names, row[1:], strict=True))
+    rankings: list[dict | None] = [None] * len(wr.starts)
+    if METRICS[metric].kind == "rank":
+        rank_sql = WINDOW_RANKING_SQL.format(bucket=wr.bucket(), score=mc.score, label=mc.label, view=log.view,
+                                             in_range=wr.filter())
+        statements.append(rank_sql)
+        for row in query_windows(ctx, wr, rank_sql):
+            rankings[at[row[0]]] = ranking_metrics(row[1:])
+    per_window = [metrics_of(task, s, r) if s else {} for s, r in zip(sums, rankings, strict=True)]
+
+    reference, ref_sql = reference_metrics(ctx, task, extra)
+    statements.extend(ref_sql)
+    ref_value = reference.get(metric)
+    labels = wr.labels()
+    opts = ctx.options
+    rows_n = [int(s["rows"]) if s else 0 for s in sums]
+    labelled = [int(s.get("labelled") or 0) if s else 0 for s in sums]
+    coverage = [ratio(lab, n) for lab, n in zip(labelled, rows_n, strict=True)]
+    values = [m.get(metric) for m in per_window]
+    graded = [i for i in range(len(labels)) if values[i] is not None and labelled[i] >= opts["min_labelled"]
+              and (coverage[i] or 0) >= opts["min_label_coverage"]]
+    drops = [drop(metric, ref_value, values[i]) if i in graded else None for i in range(len(labels))]
+    threshold = ctx.threshold()
+    window_status = [grade(d, threshold) if d is not None else None for d in drops]
+    first_fail = next((labels[i] for i in graded if window_status[i] == "fail"), None)
+    first_warn = next((labels[i] for i in graded if window_status[i] in ("warn", "fail")), None)
+    recent = graded[-int(opts["recent_windows"]):]
+    value = sum(values[i] for i in recent) / len(recent) if recent else None
+    measured_drop = drop(metric, ref_value, value)
+    last = latest([s for s in sums])
+    cbpe_latest = {f"{k}_latest": per_window[last].get(k) if last is not None else None for k in CBPE_METRICS}
+
+    series: dict[str, list] = {f"{metric} (realised)": values}
+    if metric != "accuracy" and task != "regression":
+        series["accuracy (realised)"] = [m.get("accuracy") for m in per_window]
+    if any(m.get("expected_accuracy") is not None for m in per_window):
+        series["accuracy (CBPE expected)"] = [m.get("expected_accuracy") for m in per_window]
+    series["label coverage"] = coverage
+    thresholds = []
+    if ref_value is not None and METRICS[metric].bounded:
+        sign = -1 if METRICS[metric].higher_is_better else 1
+        thresholds = [{"value": ref_value, "label": f"reference {metric}"},
+                      {"value": ref_value + sign * opts["fail"], "label": f"fail ({opts['fail']:g} worse)"}]
+    chart = line_chart(f"{metric} per {wr.window} window, as labels arrive", wr, series, thresholds=thresholds)
+    columns = ["window", "rows", "labelled", "label_coverage", metric, "drop", "status", "accuracy",
+               *CBPE_METRICS]
+    table_rows = [[labels[i], rows_n[i], labelled[i], coverage[i], values[i], drops[i],
+                   window_status[i] or "not graded", per_window[i].get("accuracy"),
+                   *[per_window[i].get(k) for k in CBPE_METRICS]] for i in range(len(labels))]
+    metrics = {"metric": metric, "value": value, "reference_value": ref_value, "drop": measured_drop,
+               "recent_windows": ", ".join(labels[i] for i in recent) or None, "graded_windows": len(graded),
+               "windows": len(labels), "last_labelled_window": labels[graded[-1]] if graded else None,
+               "first_warn_window": first_warn, "first_fail_window": first_fail,
+               "label_coverage_latest": coverage[last] if last is not None else None,
+               "reference_accuracy": reference.get("accuracy"),
+               "reference_expected_accuracy": reference.get("expected_accuracy"),
+               "calibration_gap": (reference["expected_accuracy"] - reference["accuracy"]
+                                   if reference.get("expected_accuracy") is not None
+                                   and reference.get("accuracy") is not None else None),
+               **cbpe_latest}
+    evidence = {"charts": [chart], "sql": statements,
+                "tables": [table(f"{metric} per window", columns, table_rows)]}
+    if value is None:
+        why = (f"no window has at least {opts['min_labelled']} labelled rows and "
+               f"{opts['min_label_coverage']:.0%} label coverage yet")
+        yield ctx.result(subject=metric, status="skip", metrics=metrics, evidence=evidence,
+                         message=f"{metric} cannot be graded over time: {why}.")
+        return
+    span = labels[recent[0]] if len(recent) == 1 else f"{labels[recent[0]]} to {labels[recent[-1]]}"
+    message = f"{metric} was {_fmt(value)} over the latest labelled windows ({span})"
+    if ref_value is None:
+        yield ctx.result(subject=metric, status="skip", metrics=metrics, evidence=evidence,
+                         message=message + "; the reference has no labels to compare it with.")
+        return
+    message += f", against {_fmt(ref_value)} in the reference"
+    if first_fail:
+        message += f"; it first dropped past the fail line in the window of {first_fail}"
+    if graded[-1] < len(labels) - 1:
+        message += f"; windows after {labels[graded[-1]]} have too few labels to grade"
+    if cbpe_latest["expected_accuracy_latest"] is not None:
+        message += f" (CBPE expects accuracy {_fmt(cbpe_latest['expected_accuracy_latest'])} in {labels[last]})"
+    yield ctx.result(subject=metric, value=measured_drop, threshold=threshold, metrics=metrics,
+                     evidence=evidence, message=message + ".")
+
+
+def reference_metrics(ctx: CheckContext, task: str, extra: dict[str, Any]) -> tuple[dict[str, float | None], list[str]]:
+    """The reference's metrics on its labelled rows, CBPE's expectation included; cached per run."""
+    ref = ctx.dataset("reference")
+    roles = ctx.roles
+    if ref is None or ref.rows == 0:
+        return {}, []
+    mc = model_columns(ref, label=roles.label, prediction=roles.prediction, score=roles.score, task=task)
+    if mc.label is None or mc.prediction is None:
+        return {}, []
+    key = ("deployment.reference_metrics", task, extra["decision_threshold"])
+    if key not in ctx.run.cache:
+        statements, sums = [], None
+        if task == "binary_classification":
+            # One scan gives the counts of every count metric and CBPE's sums; compute_metrics adds the ranking.
+            aggs = aggregates(task, mc)
+            sql = REFERENCE_SQL.format(aggregates=select_list(aggs), view=ref.view)
+            sums = dict(zip(aggs, ctx.engine.query_one(sql, bind(sql, extra)), strict=True))
+            statements.append(sql)
+        found, more = compute_metrics(ctx.engine, ref.view, mc, task=task, counts=sums,
+                                      decision_threshold=extra["decision_threshold"])
+        if sums is not None:
+            found.update(expected_metrics(sums))
+        ctx.run.cache[key] = (found, statements + more)
+    return ctx.run.cache[key]
