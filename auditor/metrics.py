@@ -37,8 +37,8 @@ Kind = Literal["count", "rank", "prob", "regression", "multiclass"]
 class MetricSpec:
     name: str
     kind: Kind  # count: from confusion counts; rank: needs score order; prob: needs probabilities
-    higher_is_better: bool
-    bounded: bool = True  # in [0, 1]: changes are compared in absolute points
+    higher_is_better: bool | None  # None: neither (the positive rate), shown but never graded on change
+    bounded: bool = True  # changes are compared in absolute points; unbounded errors relative to the reference
     per_slice: bool = True  # computable from per-group sums (no score ranking needed)
 
 
@@ -47,7 +47,7 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("precision", "count", True),
     MetricSpec("recall", "count", True),
     MetricSpec("f1", "count", True),
-    MetricSpec("positive_rate", "count", True),
+    MetricSpec("positive_rate", "count", None),
     MetricSpec("roc_auc", "rank", True, per_slice=False),
     MetricSpec("average_precision", "rank", True, per_slice=False),
     MetricSpec("log_loss", "prob", False, bounded=False),
@@ -60,7 +60,7 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("f1_weighted", "multiclass", True, per_slice=False),
     MetricSpec("mae", "regression", False, bounded=False),
     MetricSpec("rmse", "regression", False, bounded=False),
-    MetricSpec("r2", "regression", True, bounded=False),
+    MetricSpec("r2", "regression", True),
     MetricSpec("mape", "regression", False, bounded=False),
 )}
 ALIASES = {
@@ -138,6 +138,7 @@ def classification_aggregates(label: str | None, pred: str | None, score: str | 
                                 f"1 - {EPS!r}), {EPS!r}))) FILTER (WHERE {both})")
         aggs["brier_sum"] = f"sum(({score} - {label}::INTEGER::DOUBLE) ** 2) FILTER (WHERE {both})"
         aggs["scored_positives"] = f"count(*) FILTER (WHERE {both} AND {label})"
+        aggs["scored_labelled_sum"] = f"sum({score}) FILTER (WHERE {both})"
     return aggs
 
 
@@ -358,3 +359,15 @@ def compute_metrics(engine, view: str, cols: ModelColumns, *, task: str, decisio
         ranking = ranking_metrics(engine.query_one(sql))
         statements.append(sql)
     return binary_metrics(counts, ranking), statements
+
+
+def worse_by(metric: str, current: float | None, reference: float | None) -> float | None:
+    """How much worse `current` is than `reference` (positive = worse): absolute points for bounded
+    metrics, a fraction of the reference for unbounded errors (MAE, RMSE, log loss, MAPE)."""
+    spec = METRICS[metric]
+    if current is None or reference is None or spec.higher_is_better is None:
+        return None
+    worse = reference - current if spec.higher_is_better else current - reference
+    if spec.bounded:
+        return worse
+    return worse / abs(reference) if reference else None

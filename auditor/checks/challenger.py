@@ -1,0 +1,119 @@
+"""Champion vs challenger: should the retrained model replace the one in production?
+
+Both models are scored on the same current rows (`columns.prediction`/`score` for the champion,
+`columns.challenger_prediction`/`challenger_score` for the challenger). The primary metric is
+ROC AUC when it is the first success metric and both models have scores (DeLong's paired test),
+else accuracy (McNemar's exact test). Accuracy is also compared per sensitive group and per slice
+in one GROUPING SETS scan, Holm-corrected over the groups compared: a challenger that is better
+overall but significantly worse for a group is not promoted without a human decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.checks.modeling import model_slice_keys
+from auditor.comparison import delong, delong_sql, mcnemar, mcnemar_aggregates
+from auditor.context import CheckContext
+from auditor.errors import DataError
+from auditor.fairness import holm
+from auditor.metrics import canonical_metric, model_columns
+from auditor.model import CheckResult, table
+from auditor.registry import check
+from auditor.slices import TOTAL, categorical_key, slice_scan
+
+
+@check("modeling.champion_challenger", title="Champion vs challenger",
+       defaults={"alpha": 0.05, "min_slice_size": 100, "max_categories": 50, "decision_threshold": 0.5},
+       needs=("current",))
+def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Whether the challenger model beats the champion on the same rows (DeLong for AUC, McNemar for accuracy)."""
+    cfg = ctx.config.columns
+    if ctx.config.task != "binary_classification":
+        yield ctx.skip(f"Skipped: the paired comparison needs task binary_classification (this is {ctx.config.task}).")
+        return
+    if not (cfg.challenger_prediction or cfg.challenger_score):
+        yield ctx.skip("Skipped: needs columns.challenger_prediction or columns.challenger_score "
+                       "(the second model's output on the same rows).")
+        return
+    current = ctx.dataset("current")
+    for key in ("challenger_prediction", "challenger_score"):
+        name = getattr(cfg, key)
+        if name and current.column(name) is None:
+            raise DataError(f"columns.{key}: column '{name}' does not exist in dataset 'current'")
+    r = ctx.roles
+    champion = model_columns(current, label=r.label, prediction=r.prediction, score=r.score)
+    challenger = model_columns(current, label=r.label, prediction=cfg.challenger_prediction,
+                               score=cfg.challenger_score)
+    if not champion.label:
+        yield ctx.skip("Skipped: needs columns.label to compare the two models.")
+        return
+    if not champion.prediction:
+        yield ctx.skip("Skipped: needs columns.prediction or columns.score for the champion.")
+        return
+    # The challenger's thresholded score must not share the champion's parameter name.
+    challenger_pred = challenger.prediction.replace("$decision_threshold", "$challenger_threshold")
+    firsts = [canonical_metric(m.metric) for m in ctx.config.project.success_metrics]
+    use_auc = bool(firsts) and firsts[0] == "roc_auc" and champion.score and challenger.score
+    alpha = ctx.options["alpha"]
+    threshold = ctx.options["decision_threshold"]
+
+    keys = [categorical_key(c) for c in r.sensitive]
+    slice_keys, key_sql = model_slice_keys(ctx)
+    keys += [k for k in slice_keys if k.feature not in r.sensitive]
+    inner = [f"{champion.label} AS y", f"{champion.prediction} AS pa", f"{challenger_pred} AS pb"]
+    groups, sql = slice_scan(ctx.engine, current.view, keys, inner, mcnemar_aggregates("y", "pa", "pb"),
+                             {"decision_threshold": threshold, "challenger_threshold": threshold}, total=True)
+    statements = [*key_sql, sql]
+    overall = mcnemar(groups[TOTAL][0][1])
+    if use_auc:
+        query = delong_sql(current.view, label=champion.label, score_a=champion.score, score_b=challenger.score)
+        primary = delong(ctx.engine.query_one(query))
+        statements.append(query)
+        metric, test, a, b = "roc_auc", "DeLong", primary["auc_a"], primary["auc_b"]
+    else:
+        primary = overall
+        metric, test, a, b = "accuracy", "McNemar", overall["accuracy_a"], overall["accuracy_b"]
+    if primary["difference"] is None:
+        yield ctx.skip(f"Skipped: {metric} cannot be compared (too few labelled rows with both models' outputs).")
+        return
+
+    rows, tested = [], []
+    for feature, slices in groups.items():
+        if feature == TOTAL:
+            continue
+        for name, counts in slices:
+            m = mcnemar(counts)
+            rows.append([feature, name, counts["compared"], m["accuracy_a"], m["accuracy_b"], m["difference"],
+                         m["p_value"], None])
+            if counts["compared"] >= ctx.options["min_slice_size"] and m["p_value"] is not None:
+                tested.append(len(rows) - 1)
+    for i, p in zip(tested, holm([rows[i][6] for i in tested]), strict=True):
+        rows[i][7] = p
+    hurt = [rows[i] for i in tested if rows[i][5] < 0 and rows[i][7] < alpha]
+    hurt.sort(key=lambda row: row[5])
+    diff, p = primary["difference"], primary["p_value"]
+    better = diff > 0 and p < alpha
+    promote = better and not hurt
+    shown = f"{metric} {b:.4f} vs {a:.4f} ({diff:+.4f}, {test} p = {p:.2g})"
+    if promote:
+        message = f"Promote the challenger: {shown}, and no group or slice is significantly worse."
+    elif better:
+        f, s, _, _, _, d, _, ph = hurt[0]
+        message = (f"Do not promote yet: the challenger is better overall ({shown}) but significantly worse "
+                   f"where {f} is {s} (accuracy {d * 100:+.1f} points, Holm p = {ph:.2g}).")
+    elif diff < 0 and p < alpha:
+        message = f"Keep the champion: the challenger is significantly worse, {shown}."
+    else:
+        message = f"Keep the champion: the challenger is not significantly better, {shown}."
+    yield ctx.result(
+        value=diff, status="warn" if better and hurt else "pass", message=message,
+        metrics={"metric": metric, "test": test, "champion": a, "challenger": b, "difference": diff, "p_value": p,
+                 "promote": promote, "groups_worse": len(hurt), "rows": overall.get("compared") if not use_auc else None,
+                 "accuracy_champion": overall["accuracy_a"], "accuracy_challenger": overall["accuracy_b"],
+                 "mcnemar_p_value": overall["p_value"], "dataset": "current"},
+        evidence={"tables": [table("Accuracy by group and slice (McNemar, Holm-corrected)",
+                                   ["feature", "slice", "rows", "champion", "challenger", "difference", "p_value",
+                                    "p_value_holm"], rows)],
+                  "sql": statements},
+    )

@@ -1,0 +1,308 @@
+"""Modeling: performance against targets and the reference, calibration, slices, champion vs challenger.
+
+Modeling checks read the labelled `current` dataset. For binary classification, performance and
+calibration come from the cached modeling scan that the fairness checks share (one GROUPING SETS
+query) plus one ranking query over distinct scores; slices are one more GROUPING SETS scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.checks.fairness import _pct
+from auditor.config import closest
+from auditor.context import CheckContext
+from auditor.errors import ConfigError
+from auditor.fairness import modeling_scan
+from auditor.metrics import (
+    METRICS,
+    TASK_METRICS,
+    ModelColumns,
+    binary_metrics,
+    canonical_metric,
+    classification_aggregates,
+    compute_metrics,
+    model_columns,
+    regression_aggregates,
+    regression_metrics,
+    worse_by,
+)
+from auditor.model import CheckResult, Threshold, grade, table, worst
+from auditor.registry import check
+from auditor.slices import SliceKey, slice_keys, slice_scan
+
+
+def columns_of(ctx: CheckContext, dataset_name: str) -> ModelColumns | None:
+    ds = ctx.dataset(dataset_name)
+    if ds is None or not ds.rows:
+        return None
+    r = ctx.roles
+    return model_columns(ds, label=r.label, prediction=r.prediction, score=r.score, task=ctx.config.task)
+
+
+def model_inputs_missing(ctx: CheckContext, cols: ModelColumns | None) -> str | None:
+    if cols is None:
+        return "Skipped: needs rows in datasets.current."
+    if not cols.label:
+        return "Skipped: needs columns.label (a numeric or boolean label in current)."
+    if not (cols.prediction or cols.score):
+        return "Skipped: needs columns.prediction or columns.score."
+    return None
+
+
+def current_metrics(ctx: CheckContext, cols: ModelColumns) -> tuple[dict[str, float | None], list[str], int]:
+    """Metrics of the current data, the SQL behind them and the rows they were computed on."""
+    task = ctx.config.task
+    if task == "binary_classification":
+        scan = modeling_scan(ctx.run, decision_threshold=ctx.options["decision_threshold"])
+        values, sql = compute_metrics(ctx.engine, ctx.dataset("current").view, cols, task=task,
+                                      counts=scan.overall)
+        return values, [scan.sql, *sql], int(scan.overall.get("labelled") or 0)
+    values, sql = compute_metrics(ctx.engine, ctx.dataset("current").view, cols, task=task)
+    return values, sql, ctx.dataset("current").rows
+
+
+def success_targets(ctx: CheckContext) -> dict[str, float]:
+    targets = {}
+    for i, m in enumerate(ctx.config.project.success_metrics):
+        name = canonical_metric(m.metric)
+        if name is None:
+            hint = closest(m.metric, METRICS)
+            raise ConfigError(f"project.success_metrics[{i}].metric: unknown metric '{m.metric}'"
+                              + (f" (did you mean '{hint}'?)" if hint else f"; known: {', '.join(METRICS)}"))
+        targets.setdefault(name, m.target)
+    return targets
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+@check("modeling.performance", title="Model performance",
+       defaults={"near_target": 0.05, "drop_warn": 0.02, "drop_fail": 0.05, "decision_threshold": 0.5},
+       needs=("current",))
+def performance(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Metrics on labelled current data, against the project's success-metric targets and the reference."""
+    cols = columns_of(ctx, "current")
+    missing = model_inputs_missing(ctx, cols)
+    if missing:
+        yield ctx.skip(missing)
+        return
+    task = ctx.config.task
+    values, sql, rows = current_metrics(ctx, cols)
+    if not rows:
+        yield ctx.skip(f"Skipped: '{cols.label_column}' is empty in current (label-free mode).")
+        return
+    targets = success_targets(ctx)
+    ref_cols = columns_of(ctx, "reference")
+    reference: dict[str, float | None] = {}
+    if ref_cols is not None and ref_cols.label and (ref_cols.prediction or ref_cols.score):
+        reference, ref_sql = compute_metrics(ctx.engine, ctx.dataset("reference").view, ref_cols, task=task,
+                                             decision_threshold=ctx.options["decision_threshold"])
+        sql += ref_sql
+    drop = Threshold(warn=ctx.options["drop_warn"], fail=ctx.options["drop_fail"], direction="above")
+    summary_rows, statuses = [], []
+    note = " (prediction = score ≥ decision_threshold)" if cols.prediction_from_score else ""
+    for metric in TASK_METRICS[task]:
+        value, ref, target = values.get(metric), reference.get(metric), targets.get(metric)
+        higher = METRICS[metric].higher_is_better
+        if higher is None:  # the positive rate is neither good nor bad: shown, never graded
+            summary_rows.append([metric, value, ref, None, None, "neither"])
+            continue
+        worse = worse_by(metric, value, ref)
+        summary_rows.append([metric, value, ref, worse, target, "higher" if higher else "lower"])
+        if value is None or (target is None and worse is None):
+            if target is not None:
+                statuses.append("skip")
+                yield ctx.skip(f"Skipped: {metric} is undefined on the current data (it has a target of {target:g}).",
+                               subject=metric)
+            continue
+        near = ctx.options["near_target"]
+        threshold = None
+        parts, status_parts = [f"{metric} is {_fmt(value)}"], []
+        if target is not None:
+            threshold = (Threshold(warn=target * (1 + near), fail=target, direction="below") if higher
+                         else Threshold(warn=target * (1 - near), fail=target, direction="above"))
+            s = grade(value, threshold)
+            status_parts.append(s)
+            parts.append({"fail": f"{'below' if higher else 'above'} its target of {target:g}",
+                          "warn": f"within {near:.0%} of its target of {target:g}",
+                          "pass": f"meeting its target of {target:g}"}[s])
+        if worse is not None:
+            s = grade(worse, drop)
+            status_parts.append(s)
+            unit = f"{abs(worse) * 100:.1f} points" if METRICS[metric].bounded else f"{abs(worse):.1%}"
+            parts.append(f"the reference had {_fmt(ref)} ({unit} {'worse' if worse > 0 else 'better'} now)")
+        status = worst(status_parts)
+        statuses.append(status)
+        yield ctx.result(
+            subject=metric, value=value, threshold=threshold, status=status,
+            message=", ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "") + f"{note}.",
+            metrics={"metric": metric, "current": value, "reference": ref, "target": target, "change": worse,
+                     "rows": rows, "dataset": "current"},
+            evidence={"sql": sql},
+        )
+    extras = {k: v for k, v in values.items() if k not in TASK_METRICS[task]}
+    yield ctx.result(
+        subject="all metrics", status="pass", value=None,
+        message=f"{len(summary_rows)} metrics on {rows:,} labelled current rows"
+                + (" against the reference." if reference else "."),
+        metrics={**{m: values.get(m) for m in TASK_METRICS[task]}, **extras, "rows": rows, "dataset": "current"},
+        evidence={"tables": [table("Metrics", ["metric", "current", "reference", "worse_by", "target", "better"],
+                                   summary_rows)], "sql": sql},
+    )
+
+
+@check("modeling.calibration", title="Calibration", defaults={"warn": 0.05, "fail": 0.10, "decision_threshold": 0.5},
+       needs=("current",))
+def calibration(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Expected calibration error: predicted probability vs observed rate in ten equal-width score bins."""
+    if ctx.config.task != "binary_classification":
+        yield ctx.skip(f"Skipped: calibration needs task binary_classification (this project is {ctx.config.task}).")
+        return
+    cols = columns_of(ctx, "current")
+    if cols is None or not cols.label or not cols.score:
+        yield ctx.skip("Skipped: needs columns.label and columns.score (a probability) in current.")
+        return
+    scan = modeling_scan(ctx.run, decision_threshold=ctx.options["decision_threshold"])
+    overall = scan.overall
+    if not overall.get("scored_labelled"):
+        yield ctx.skip(f"Skipped: no current row has both '{cols.label_column}' and '{cols.score_column}'.")
+        return
+    if overall["score_min"] < 0 or overall["score_max"] > 1:
+        yield ctx.skip(f"Skipped: '{cols.score_column}' is not a probability (it ranges "
+                       f"{overall['score_min']:g} to {overall['score_max']:g}).")
+        return
+    rows, predicted, observed, counts = [], [], [], []
+    total = overall["scored_labelled"]
+    ece = 0.0
+    for b, c in scan.calibration:
+        n = c.get("scored_labelled") or 0
+        if not n:
+            continue
+        mean, rate = c["scored_labelled_sum"] / n, c["scored_positives"] / n
+        ece += n / total * abs(rate - mean)
+        rows.append([f"({b / 10:g}, {(b + 1) / 10:g}]" if b else "[0, 0.1]", n, mean, rate, rate - mean])
+        predicted.append(mean)
+        observed.append(rate)
+        counts.append(n)
+    worst_bin = max(rows, key=lambda r: abs(r[4]) * r[1])
+    yield ctx.result(
+        value=ece, threshold=ctx.threshold(),
+        message=f"Predicted probabilities are off by {ece:.3f} on average (expected calibration error); "
+                f"the worst bin {worst_bin[0]} predicts {_pct(worst_bin[2])} and observes {_pct(worst_bin[3])}.",
+        metrics={"expected_calibration_error": ece, "bins": len(rows), "rows": total, "dataset": "current"},
+        evidence={"tables": [table("Reliability", ["score_bin", "rows", "mean_score", "observed_rate", "gap"], rows)],
+                  "charts": [{"kind": "reliability", "title": "Reliability (10 equal-width bins)",
+                              "predicted": predicted, "observed": observed, "counts": counts}],
+                  "sql": [scan.sql]},
+    )
+
+
+def primary_metric(ctx: CheckContext) -> str:
+    """The first success metric computable per slice, else accuracy (classification) or MAE."""
+    task = ctx.config.task
+    for m in ctx.config.project.success_metrics:
+        name = canonical_metric(m.metric)
+        if name in TASK_METRICS[task] and METRICS[name].per_slice:
+            return name
+    return "mae" if task == "regression" else "accuracy"
+
+
+def slice_inputs(cols: ModelColumns, task: str) -> tuple[list[str], dict[str, str]]:
+    """Row values and per-slice aggregates for the task."""
+    inner = [f"{cols.label} AS y"]
+    if cols.prediction:
+        inner.append(f"{cols.prediction} AS yhat")
+    if task == "regression":
+        return inner, regression_aggregates("y", "yhat")
+    if task == "multiclass":
+        return inner, {"rows": "count(*)", "labelled": "count(*) FILTER (WHERE y IS NOT NULL AND yhat IS NOT NULL)",
+                       "correct": "count(*) FILTER (WHERE y = yhat)"}
+    if cols.score:
+        inner.append(f"{cols.score} AS s")
+    return inner, classification_aggregates("y", "yhat" if cols.prediction else None, "s" if cols.score else None)
+
+
+def slice_metric(metric: str, task: str, counts: dict) -> float | None:
+    if task == "regression":
+        return regression_metrics(counts)[metric]
+    if task == "multiclass":
+        return counts["correct"] / counts["labelled"] if counts["labelled"] else None
+    return binary_metrics(counts)[metric]
+
+
+def model_slice_keys(ctx: CheckContext) -> tuple[list[SliceKey], list[str]]:
+    current = ctx.dataset("current")
+    skip = set(ctx.roles.role_columns.values()) | {ctx.config.columns.challenger_prediction,
+                                                    ctx.config.columns.challenger_score}
+    features = [f for f in ctx.roles.features if f not in skip]
+    summary = ctx.summary("current")
+    return slice_keys(ctx.engine, current=current, reference=ctx.dataset("reference"), features=features,
+                      categorical=set(ctx.roles.categorical),
+                      distinct={f: s.distinct for f, s in summary.items()},
+                      max_categories=ctx.options.get("max_categories", 50))
+
+
+@check("modeling.slices", title="Error analysis by slice",
+       defaults={"warn": 0.05, "fail": 0.10, "relative_warn": 0.25, "relative_fail": 0.5, "min_slice_size": 100,
+                 "max_categories": 50, "decision_threshold": 0.5},
+       needs=("current",))
+def slices(ctx: CheckContext) -> Iterator[CheckResult]:
+    """The primary metric per value of each categorical feature and per quintile of each numeric feature."""
+    cols = columns_of(ctx, "current")
+    missing = model_inputs_missing(ctx, cols)
+    if missing:
+        yield ctx.skip(missing)
+        return
+    task = ctx.config.task
+    if task != "binary_classification" and not cols.prediction:
+        yield ctx.skip("Skipped: needs columns.prediction.")
+        return
+    metric = primary_metric(ctx)
+    overall_values, overall_sql, rows = current_metrics(ctx, cols)
+    overall = overall_values.get(metric)
+    if not rows or overall is None:
+        yield ctx.skip(f"Skipped: {metric} is undefined on current (no labelled rows with a prediction).")
+        return
+    keys, key_sql = model_slice_keys(ctx)
+    if not keys:
+        yield ctx.skip("Skipped: no categorical or numeric feature to slice by.")
+        return
+    inner, aggregates = slice_inputs(cols, task)
+    scanned, sql = slice_scan(ctx.engine, ctx.dataset("current").view, keys, inner, aggregates,
+                              {"decision_threshold": ctx.options["decision_threshold"]})
+    spec = METRICS[metric]
+    threshold = ctx.threshold() if spec.bounded else ctx.threshold(warn="relative_warn", fail="relative_fail")
+    minimum = ctx.options["min_slice_size"]
+    statements = [*overall_sql, *key_sql, sql]
+    for feature, groups in scanned.items():
+        rows_out, eligible = [], []
+        for name, counts in groups:
+            value = slice_metric(metric, task, counts)
+            worse = worse_by(metric, value, overall)
+            big = (counts.get("labelled") or 0) >= minimum
+            rows_out.append([name, counts["rows"], counts.get("labelled"), value, worse, "yes" if big else "no"])
+            if big and worse is not None:
+                eligible.append((worse, name, value, counts.get("labelled")))
+        evidence = {"tables": [table(f"{metric} by {feature}", ["slice", "rows", "labelled", metric,
+                                                                  "worse_than_overall", "graded"], rows_out)],
+                    "charts": [{"kind": "bars", "title": f"{metric} by {feature} (overall {_fmt(overall)})",
+                                "categories": [r[0] for r in rows_out], "series": {metric: [r[3] for r in rows_out]},
+                                "y_label": metric}],
+                    "sql": statements}
+        if not eligible:
+            yield ctx.result(subject=feature, status="skip", evidence=evidence,
+                             message=f"Skipped: no slice of '{feature}' has {minimum} labelled rows.")
+            continue
+        worse, name, value, n = max(eligible)
+        how = f"{abs(worse) * 100:.1f} points" if spec.bounded else f"{abs(worse):.0%}"
+        yield ctx.result(
+            subject=feature, value=worse, threshold=threshold,
+            message=f"{metric} is worst where {feature} is {name}: {_fmt(value)} on {n:,} rows, "
+                    f"{how} {'worse' if worse > 0 else 'better'} than overall ({_fmt(overall)}).",
+            metrics={"metric": metric, "overall": overall, "worst_slice": name, "worst_value": value,
+                     "worst_rows": n, "gap": worse, "slices": len(groups), "slices_graded": len(eligible),
+                     "dataset": "current"},
+            evidence=evidence,
+        )
