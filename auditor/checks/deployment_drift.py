@@ -1,0 +1,193 @@
+"""Deployment: drift of each feature and of the score, window by window, against the reference.
+
+Bounded scans whatever the number of windows: the reference's PSI cut points (deciles) and
+bin counts come from auditor.drift's `profile_reference` (two scans, cached in the run
+and shared with deployment.feature_drift), then ONE query over the log counts, for every
+window at once, the rows per PSI bin (or category) of every column with `histogram()`.
+PSI and Jensen-Shannon per (window, column) are computed in Python by auditor.stats on
+those small tables.
+
+Grading: a numeric column on PSI (warn 0.1, fail 0.25), a categorical one on the worse
+of PSI and JS distance (warn 0.1, fail 0.2). A window is graded only with at least
+`min_rows` values: PSI of a few hundred rows is mostly noise (its expectation under no
+drift is about (bins - 1) / rows). Each column's result takes the latest graded window
+(see auditor/checks/deployment.py for why the latest), and names the first window that
+crossed a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from auditor import stats
+from auditor.checks.deployment import MAX_SERIES, WINDOW_DEFAULTS, latest, line_chart, log_windows, query_windows
+from auditor.context import CheckContext
+from auditor.drift import DriftColumn, Kind, Relation, missing_condition, profile_reference
+from auditor.errors import ConfigError
+from auditor.model import SEVERITY, CheckResult, Status, Threshold, grade, table, worst
+from auditor.registry import check
+from auditor.sql import is_numeric, is_temporal, quote_ident
+from auditor.windows import WindowRange
+
+WINDOW_COUNTS_SQL = """SELECT {bucket} AS window_start, count(*) AS n, {columns}
+FROM {view} WHERE {in_range}
+GROUP BY 1 ORDER BY 1"""
+
+
+def window_counts_sql(wr: WindowRange, view: str, columns: list[DriftColumn],
+                      cuts: dict[str, list[float]]) -> tuple[str, dict[str, Any]]:
+    """Per window: the values and the counts per PSI bin (numeric) or category of every column, one scan."""
+    parts, params = [], {}
+    for i, col in enumerate(columns):
+        c, valid = quote_ident(col.name), f"NOT {missing_condition(col)}"
+        if col.kind == "numeric":
+            # Right-closed bins (c[j-1], c[j]]: the bin index is how many cut points lie below the value.
+            names = [f"cut_{i}_{j}" for j in range(len(cuts[col.name]))]
+            params.update(zip(names, cuts[col.name], strict=True))
+            expr = " + ".join(f"({c}::DOUBLE > ${n})::INTEGER" for n in names) or "0"
+        else:
+            expr = f"{c}::VARCHAR"  # categories compared as text, as auditor.drift does
+        parts.append(f"count(*) FILTER (WHERE {valid}), histogram({expr}) FILTER (WHERE {valid})")
+    sql = WINDOW_COUNTS_SQL.format(bucket=wr.bucket(), columns=",\n  ".join(parts), view=view, in_range=wr.filter())
+    return sql, params
+
+
+def drift_columns(ctx: CheckContext, log, reference) -> tuple[list[DriftColumn], list[CheckResult]]:
+    """The features and the score that both the log and the reference have; skips for the others."""
+    skip_roles = {ctx.roles.id, ctx.roles.timestamp} - {None}
+    names = [f for f in ctx.roles.features if f not in skip_roles]
+    if ctx.roles.score and ctx.roles.score not in names:
+        names.append(ctx.roles.score)
+    columns, skipped = [], []
+    for name in names:
+        col, ref_col = log.column(name), reference.column(name)
+        if col is None or ref_col is None:
+            where = "log" if col is None else "reference"
+            skipped.append(ctx.skip(f"'{name}' is not in the {where} data, so its drift over time cannot be measured.",
+                                    subject=name))
+            continue
+        if is_temporal(col.type):
+            continue
+        numeric = is_numeric(col.type) and is_numeric(ref_col.type)
+        kind: Kind = "categorical" if ctx.roles.is_categorical(name) or not numeric else "numeric"
+        if name == ctx.roles.score and numeric:
+            kind = "numeric"
+        current = ctx.dataset("current").column(name)  # its type keys the shared reference cache
+        columns.append(DriftColumn(name, (current or col).type, kind))
+    return columns, skipped
+
+
+def window_drift(kind: Kind, reference_bins: dict, window_bins: dict, n_bins: int) -> tuple[float | None, float | None]:
+    """PSI and JS distance of one window against the reference, on the reference's bins or the union of categories."""
+    keys = list(range(n_bins)) if kind == "numeric" else sorted(set(reference_bins) | set(window_bins))
+    ref = [int(reference_bins.get(k, 0)) for k in keys]
+    cur = [int(window_bins.get(k, 0)) for k in keys]
+    return stats.psi(ref, cur), stats.js_distance(ref, cur)
+
+
+def lines(ctx: CheckContext, method: str) -> Threshold:
+    given = ctx.options.get(method)
+    if not isinstance(given, dict) or set(given) - {"warn", "fail"}:
+        raise ConfigError(f"checks.{ctx.spec.id}.{method}: give the lines as a mapping, like {{warn: 0.1, fail: 0.25}}")
+    return Threshold(warn=given.get("warn"), fail=given.get("fail"))
+
+
+@check("deployment.drift_over_time", title="Drift over time",
+       defaults={**WINDOW_DEFAULTS, "psi": {"warn": 0.1, "fail": 0.25}, "js": {"warn": 0.1, "fail": 0.2},
+                 "min_rows": 500},
+       needs=("predictions", "reference"))
+def drift_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
+    """PSI (and JS for categoricals) of each feature and the score per window against the reference; the first window past the line."""
+    found = log_windows(ctx)
+    if isinstance(found, CheckResult):
+        yield found
+        return
+    log, wr = found
+    reference = ctx.dataset("reference")
+    columns, skipped = drift_columns(ctx, log, reference)
+    yield from skipped
+    if not columns:
+        return
+    profile = profile_reference(ctx.engine, Relation(reference.view), columns, cache=ctx.run.cache)
+    sql, cut_params = window_counts_sql(wr, log.view, columns, profile.cuts)
+    at, labels = wr.index(), wr.labels()
+    values = {c.name: [0] * len(labels) for c in columns}
+    bins: dict[str, list[dict]] = {c.name: [{} for _ in labels] for c in columns}
+    for row in query_windows(ctx, wr, sql, **cut_params):
+        i = at[row[0]]
+        for j, col in enumerate(columns):
+            values[col.name][i] = int(row[2 + 2 * j] or 0)
+            bins[col.name][i] = dict(row[3 + 2 * j] or {})
+    psi_lines, js_lines = lines(ctx, "psi"), lines(ctx, "js")
+    statements = [*wr.sql, *profile.sql, sql]
+    measured = []
+    for col in columns:
+        ref_counts = profile.counts[col.name]
+        n_bins = len(profile.cuts.get(col.name, [])) + 1
+        psi, js, status = [None] * len(labels), [None] * len(labels), [None] * len(labels)
+        for i in range(len(labels)):
+            if values[col.name][i] == 0 or ref_counts.values == 0:
+                continue
+            psi[i], js[i] = window_drift(col.kind, ref_counts.bins, bins[col.name][i], n_bins)
+            if values[col.name][i] >= ctx.options["min_rows"]:
+                status[i] = worst([grade(psi[i], psi_lines)] +
+                                  ([grade(js[i], js_lines)] if col.kind == "categorical" else []))
+        measured.append((col, psi, js, status))
+    yield from _results(ctx, wr, labels, measured, values, psi_lines, statements)
+
+
+def _results(ctx: CheckContext, wr: WindowRange, labels: list[str], measured: list, values: dict[str, list[int]],
+             psi_lines: Threshold, statements: list[str]) -> Iterator[CheckResult]:
+    graded_psi = {col.name: [p if s else None for p, s in zip(psi, status, strict=True)]
+                  for col, psi, _, status in measured}
+    ranked = sorted(graded_psi, key=lambda n: -max((v for v in graded_psi[n] if v is not None), default=-1.0))
+    chart = line_chart(f"PSI per {wr.window} window against the reference", wr,
+                       {n: graded_psi[n] for n in ranked[:MAX_SERIES]},
+                       thresholds=[{"value": psi_lines.warn, "label": f"warn {psi_lines.warn:g}"},
+                                   {"value": psi_lines.fail, "label": f"fail {psi_lines.fail:g}"}],
+                       y_label="PSI")
+    results = []
+    for col, psi, js, status in measured:
+        last = latest(status)
+        first = next((i for i, s in enumerate(status) if s in ("warn", "fail")), None)
+        first_fail = next((i for i, s in enumerate(status) if s == "fail"), None)
+        rows = [[labels[i], values[col.name][i], psi[i], js[i], status[i] or "not graded"] for i in range(len(labels))]
+        metrics = {"kind": col.kind, "window": str(wr.window), "windows": len(labels),
+                   "graded_windows": sum(1 for s in status if s),
+                   "latest_window": labels[last] if last is not None else None,
+                   "psi_latest": psi[last] if last is not None else None,
+                   "js_distance_latest": js[last] if last is not None else None,
+                   "psi_max": max((p for p in graded_psi[col.name] if p is not None), default=None),
+                   "first_crossed_window": labels[first] if first is not None else None,
+                   "first_fail_window": labels[first_fail] if first_fail is not None else None,
+                   "windows_crossed": sum(1 for s in status if s in ("warn", "fail"))}
+        evidence = {"tables": [table(f"Drift of '{col.name}' per window",
+                                     ["window", "values", "psi", "js_distance", "status"], rows)],
+                    "charts": [], "sql": statements}
+        if last is None:
+            results.append(ctx.result(subject=col.name, status="skip", metrics=metrics, evidence=evidence,
+                                      message=f"No window has {ctx.options['min_rows']:,} values of '{col.name}' "
+                                              "(min_rows), so its drift over time is not graded."))
+            continue
+        results.append(ctx.result(subject=col.name, value=psi[last], status=status[last], threshold=psi_lines,
+                                  metrics=metrics, evidence=evidence,
+                                  message=_message(col.name, status[last], labels, last, first, psi[last], js[last],
+                                                   col.kind)))
+    # The overview chart goes with the worst result, so the report shows it once, where it matters.
+    if results:
+        top = min(range(len(results)), key=lambda i: (-SEVERITY[results[i].status], i))
+        results[top].evidence["charts"].append(chart)
+    yield from results
+
+
+def _message(name: str, status: Status, labels: list[str], last: int, first: int | None, psi: float | None,
+             js: float | None, kind: Kind) -> str:
+    measured = f"PSI {psi:.3f}" + (f", JS distance {js:.3f}" if kind == "categorical" and js is not None else "")
+    if status in ("warn", "fail"):
+        since = f" since the window of {labels[first]}" if first is not None else ""
+        return f"'{name}' has drifted{since}: {measured} in the window of {labels[last]}."
+    if first is not None:
+        return (f"'{name}' is back within the lines in the window of {labels[last]} ({measured}); it first crossed "
+                f"one in the window of {labels[first]}.")
+    return f"'{name}' has not drifted in any window: {measured} in the window of {labels[last]}."
