@@ -1,0 +1,83 @@
+"""data.schema: the config's pandera schema, validated on every row of current (and reference)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.context import CheckContext
+from auditor.model import CheckResult, Threshold, table
+from auditor.registry import check
+from auditor.schema import Outcome, compile_schema, load_schema, run_rules
+from auditor.schema_custom import run_custom
+
+
+def _shown(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _sample_text(outcome: Outcome, limit: int = 5) -> str:
+    """A few failure cases, as a person reads them: values, or key tuples for uniqueness."""
+    if outcome.check.endswith("uniqueness"):
+        keys = [row[:-1] for row in outcome.sample[:limit]]
+        values = [_shown(k[0]) if len(k) == 1 else "(" + ", ".join(map(_shown, k)) + ")" for k in keys]
+    else:
+        values = [_shown(row[-1]) for row in outcome.sample[:limit]]
+        if outcome.sample_columns[-1] != "failure_case":  # nulls have no value to show: their ids
+            values[:1] = [f"{outcome.sample_columns[-1]} {values[0]}"] if values else []
+    return f" e.g. {', '.join(values)}" if values else ""
+
+
+def _message(outcome: Outcome, dataset: str) -> str:
+    if outcome.detail:
+        return f"'{outcome.column}' fails {outcome.check} in {dataset}: {outcome.detail}."
+    rate = f" ({outcome.rate:.2%} of {outcome.rows:,})" if outcome.rate is not None else ""
+    noun = "row" if outcome.failures == 1 else "rows"
+    verb = "fails" if outcome.failures == 1 else "fail"
+    return (f"{outcome.failures:,} {noun} of '{outcome.column}' {verb} {outcome.check} in {dataset}{rate};"
+            f"{_sample_text(outcome)}.").replace(";.", ".")
+
+
+@check("data.schema", title="Schema (pandera)", defaults={"sample": 20, "chunk_rows": 100_000},
+       needs=("current",))
+def schema(ctx: CheckContext) -> Iterator[CheckResult]:
+    """Every row against the pandera schema: dtypes, nulls, uniqueness, ranges, categories, patterns."""
+    spec = ctx.config.schema_
+    if not spec:
+        yield ctx.skip("Skipped: no schema; set `schema:` in the config to a pandera YAML file or module:attribute.")
+        return
+    pandera_schema = load_schema(spec, base_dir=ctx.config.base_dir)
+    sample, chunk_rows = int(ctx.options["sample"]), int(ctx.options["chunk_rows"])
+    for name in ("current", "reference"):
+        ds = ctx.run.datasets.get(name)
+        if ds is None or ds.rows == 0:
+            continue
+        prefix = "" if name == "current" else "reference: "
+        id_column = ctx.roles.id
+        plan = compile_schema(pandera_schema, ds, source=spec, id_column=id_column)
+        built_in, rules_sql = run_rules(ctx.engine, plan, ds, sample=sample, id_column=id_column)
+        custom, custom_sql = run_custom(ctx.engine, plan, ds, sample=sample, chunk_rows=chunk_rows)
+        outcomes = plan.decided + built_in + custom
+        sql = [q for q in (rules_sql, custom_sql) if q]
+        failed = [o for o in outcomes if o.failures > 0]
+        for o in failed:
+            yield ctx.result(
+                subject=f"{prefix}{o.column}: {o.check}", value=o.failures, threshold=Threshold(fail=1),
+                message=_message(o, name),
+                metrics={"dataset": name, "column": o.column, "check": o.check, "failures": o.failures,
+                         "failure_rate": o.rate, "rows": o.rows, "engine": o.engine},
+                evidence={"tables": [table(f"Failure cases of {o.check} on '{o.column}'", o.sample_columns,
+                                           o.sample, total_rows=o.failures)] if o.sample else [],
+                          "sql": sql},
+            )
+        summary = [[o.column, o.check, o.failures, o.rate, o.engine] for o in outcomes]
+        passed = len(outcomes) - len(failed)
+        yield ctx.result(
+            subject=f"{prefix}(all checks)", status="pass", value=passed,
+            message=(f"All {len(outcomes)} schema checks pass on {name} ({ds.rows:,} rows)." if not failed else
+                     f"The other {passed} of {len(outcomes)} schema checks pass on {name} "
+                     f"({len(failed)} failing, reported separately)."),
+            metrics={"dataset": name, "schema": spec, "checks": len(outcomes), "passed": passed,
+                     "failed": len(failed), "rows": ds.rows, "queries": len(sql)},
+            evidence={"tables": [table("Schema checks", ["column", "check", "failures", "failure rate", "engine"],
+                                       summary)], "sql": sql},
+        )
