@@ -1,9 +1,10 @@
 """Deployment: drift of each feature and of the score, window by window, against the reference.
 
-Bounded scans whatever the number of windows: the reference's PSI cut points (deciles) and
-bin counts come from auditor.drift's `profile_reference` (two scans, cached in the run
-and shared with deployment.feature_drift), then ONE query over the log counts, for every
-window at once, the rows per PSI bin (or category) of every column with `histogram()`.
+Bounded scans whatever the number of windows: the reference's PSI cut points (deciles)
+come from auditor.drift's `profile_reference` (cached in the run and shared with
+deployment.feature_drift), one scan counts the reference per bin or category (cached),
+then ONE query over the log counts, for every window at once, the rows per PSI bin (or
+category) of every column with `histogram()`.
 PSI and Jensen-Shannon per (window, column) are computed in Python by auditor.stats on
 those small tables.
 
@@ -33,11 +34,11 @@ from auditor.windows import WindowRange
 WINDOW_COUNTS_SQL = """SELECT {bucket} AS window_start, count(*) AS n, {columns}
 FROM {view} WHERE {in_range}
 GROUP BY 1 ORDER BY 1"""
+REFERENCE_COUNTS_SQL = "SELECT count(*) AS n, {columns} FROM {view}"
 
 
-def window_counts_sql(wr: WindowRange, view: str, columns: list[DriftColumn],
-                      cuts: dict[str, list[float]]) -> tuple[str, dict[str, Any]]:
-    """Per window: the values and the counts per PSI bin (numeric) or category of every column, one scan."""
+def bin_counts(columns: list[DriftColumn], cuts: dict[str, list[float]]) -> tuple[str, dict[str, Any]]:
+    """Select list: per column the non-missing values and the counts per PSI bin (numeric) or category."""
     parts, params = [], {}
     for i, col in enumerate(columns):
         c, valid = quote_ident(col.name), f"NOT {missing_condition(col)}"
@@ -49,8 +50,20 @@ def window_counts_sql(wr: WindowRange, view: str, columns: list[DriftColumn],
         else:
             expr = f"{c}::VARCHAR"  # categories compared as text, as auditor.drift does
         parts.append(f"count(*) FILTER (WHERE {valid}), histogram({expr}) FILTER (WHERE {valid})")
-    sql = WINDOW_COUNTS_SQL.format(bucket=wr.bucket(), columns=",\n  ".join(parts), view=view, in_range=wr.filter())
-    return sql, params
+    return ",\n  ".join(parts), params
+
+
+def reference_bins(ctx: CheckContext, view: str, columns: list[DriftColumn], cuts: dict[str, list[float]]
+                   ) -> tuple[dict[str, tuple[int, dict]], str]:
+    """The reference's values and counts per bin or category of each column: one scan, cached in the run."""
+    key = ("deployment.reference_bins", view, tuple(columns))
+    if key not in ctx.run.cache:
+        select, params = bin_counts(columns, cuts)
+        sql = REFERENCE_COUNTS_SQL.format(columns=select, view=view)
+        row = ctx.engine.query_one(sql, params)
+        found = {col.name: (int(row[1 + 2 * j] or 0), dict(row[2 + 2 * j] or {})) for j, col in enumerate(columns)}
+        ctx.run.cache[key] = (found, sql)
+    return ctx.run.cache[key]
 
 
 def drift_columns(ctx: CheckContext, log, reference) -> tuple[list[DriftColumn], list[CheckResult]]:
@@ -109,8 +122,12 @@ def drift_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
     yield from skipped
     if not columns:
         return
-    profile = profile_reference(ctx.engine, Relation(reference.view), columns, cache=ctx.run.cache)
-    sql, cut_params = window_counts_sql(wr, log.view, columns, profile.cuts)
+    # Cut points (reference deciles) from auditor.drift, shared with deployment.feature_drift through the cache.
+    numeric = [c for c in columns if c.kind == "numeric"]
+    cuts = profile_reference(ctx.engine, Relation(reference.view), numeric, cache=ctx.run.cache).cuts if numeric else {}
+    ref_bins, ref_sql = reference_bins(ctx, reference.view, columns, cuts)
+    select, cut_params = bin_counts(columns, cuts)
+    sql = WINDOW_COUNTS_SQL.format(bucket=wr.bucket(), columns=select, view=log.view, in_range=wr.filter())
     at, labels = wr.index(), wr.labels()
     values = {c.name: [0] * len(labels) for c in columns}
     bins: dict[str, list[dict]] = {c.name: [{} for _ in labels] for c in columns}
@@ -120,16 +137,16 @@ def drift_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
             values[col.name][i] = int(row[2 + 2 * j] or 0)
             bins[col.name][i] = dict(row[3 + 2 * j] or {})
     psi_lines, js_lines = lines(ctx, "psi"), lines(ctx, "js")
-    statements = [*wr.sql, *profile.sql, sql]
+    statements = [*wr.sql, ref_sql, sql]
     measured = []
     for col in columns:
-        ref_counts = profile.counts[col.name]
-        n_bins = len(profile.cuts.get(col.name, [])) + 1
+        ref_values, ref_counts = ref_bins[col.name]
+        n_bins = len(cuts.get(col.name, [])) + 1
         psi, js, status = [None] * len(labels), [None] * len(labels), [None] * len(labels)
         for i in range(len(labels)):
-            if values[col.name][i] == 0 or ref_counts.values == 0:
+            if values[col.name][i] == 0 or ref_values == 0:
                 continue
-            psi[i], js[i] = window_drift(col.kind, ref_counts.bins, bins[col.name][i], n_bins)
+            psi[i], js[i] = window_drift(col.kind, ref_counts, bins[col.name][i], n_bins)
             if values[col.name][i] >= ctx.options["min_rows"]:
                 status[i] = worst([grade(psi[i], psi_lines)] +
                                   ([grade(js[i], js_lines)] if col.kind == "categorical" else []))
