@@ -143,7 +143,7 @@ def demographic_parity(ctx: CheckContext) -> Iterator[CheckResult]:
 
 @check("modeling.equal_opportunity", title="Equal opportunity", defaults=GAP_DEFAULTS, needs=("current",))
 def equal_opportunity(ctx: CheckContext) -> Iterator[CheckResult]:
-    """True positive rates per sensitive group: do qualified people get the same chance everywhere?"""
+    """True positive rates per sensitive group: qualified people should get the same chance in every group."""
     yield from gap_results(ctx, ["true_positive_rate"], "equal_opportunity", "True positive rates",
                            needs_labels=True)
 
