@@ -1,0 +1,109 @@
+"""Measuring a child process from the OS, and reading the engine's query log.
+
+Wall time from the parent's clock; CPU time and peak RSS from `os.wait4`, which returns the
+rusage of that one child (RUSAGE_CHILDREN would report the largest child seen so far, so a
+small run after a big one would inherit the big one's peak).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+VIEWS = ("reference", "current", "predictions")
+NOT_A_SCAN = re.compile(r"^\s*(DESCRIBE|CREATE\s+(OR\s+REPLACE\s+)?(TEMP\s+|TEMPORARY\s+)?VIEW|ATTACH|SET|PRAGMA)\b",
+                        re.IGNORECASE)
+CREATE_AS = re.compile(r"^\s*CREATE\s.*?\bAS\s*(\(|SELECT|WITH)", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass
+class ChildRun:
+    returncode: int
+    wall_s: float
+    cpu_s: float  # user + system, all threads
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+    def to_dict(self) -> dict:
+        return {"returncode": self.returncode, "wall_s": round(self.wall_s, 3), "cpu_s": round(self.cpu_s, 3),
+                "peak_rss_mb": round(self.peak_rss_mb, 1)}
+
+
+def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> ChildRun:
+    """Run a command to completion; its wall time, CPU time and peak resident memory."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: tell Popen
+        out.seek(0)
+        err.seek(0)
+        return ChildRun(returncode=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
+                        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+                        stdout=out.read().decode(errors="replace"), stderr=err.read().decode(errors="replace"))
+
+
+def _table_names(node: object, found: list[str]) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and "table_name" in node:
+            found.append(node["table_name"])
+        for value in node.values():
+            _table_names(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _table_names(value, found)
+
+
+def views_read(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    """The dataset views a statement reads, once per reference (a self-join reads twice)."""
+    if NOT_A_SCAN.match(sql):
+        return []
+    match = CREATE_AS.match(sql)
+    if match:  # CREATE TABLE x AS SELECT ...: the SELECT is the scan
+        sql = sql[match.start(1):]
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    except duckdb.Error:
+        tree = {"error": True}
+    if tree.get("error"):
+        # Not parseable as a plain SELECT: fall back to looking for the quoted view names.
+        return [v for v in VIEWS for _ in re.finditer(re.escape(f'"{v}"'), sql)]
+    found: list[str] = []
+    _table_names(tree, found)
+    return [t for t in found if t in VIEWS]
+
+
+def analyse_query_log(path: Path) -> dict:
+    """Queries, scans per view, seconds per check and the slowest statements of one run."""
+    queries = json.loads(path.read_text())["queries"]
+    con = duckdb.connect()
+    scans: Counter[str] = Counter()
+    per_check: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    costly = []
+    for q in queries:
+        read = views_read(con, q["sql"])
+        scans.update(read)
+        who = q["check"] or "(runner)"
+        per_check[who][0] += 1
+        per_check[who][1] += q["seconds"]
+        per_check[who][2] += len(read)
+        costly.append({"check": who, "seconds": round(q["seconds"], 3), "reads": read,
+                       "sql": " ".join(q["sql"].split())[:300]})
+    con.close()
+    costly.sort(key=lambda e: -e["seconds"])
+    checks = sorted(({"check": k, "queries": v[0], "seconds": round(v[1], 3), "scans": v[2]}
+                     for k, v in per_check.items()), key=lambda e: -e["seconds"])
+    return {"queries": len(queries), "scans": {v: scans.get(v, 0) for v in VIEWS},
+            "query_seconds": round(sum(q["seconds"] for q in queries), 3),
+            "checks": checks, "slowest": costly[:15]}

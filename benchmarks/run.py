@@ -1,0 +1,204 @@
+#!/usr/bin/env python
+"""`make bench`: the full audit at 1M and 10M rows per side against the one-pass floor and a peer.
+
+For each size: generate the example data (kept under benchmarks/data/N and reused), run the full
+audit as a child process with its query log on, run the floor (benchmarks/floor.py) as a child
+process, and print wall time, CPU time, peak RSS, queries, scans per table and audit / floor.
+At 1M rows it also times Evidently's DataDriftPreset (benchmarks/peer_evidently.py, in its own
+venv) on the same Parquet and compares its drift verdicts with ours. Figures go to
+benchmarks/results/bench.json.
+
+    python benchmarks/run.py [--sizes 1000000,10000000] [--with-100m] [--no-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from measure import VIEWS, analyse_query_log, run_child
+from peer import compare_verdicts, run_peer
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+EXAMPLE = ROOT / "examples" / "credit_scoring"
+PYTHON = sys.executable
+AS_OF = "2026-11-27"
+FILES = ("reference", "current", "predictions")
+DRIFT_CHECK = "deployment.feature_drift"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def human(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows:,}"
+
+
+def ensure_data(rows: int) -> Path:
+    """The example data at this size, generated once (seeded: the same files every time)."""
+    folder = BENCH / "data" / str(rows)
+    if all((folder / f"{name}.parquet").is_file() for name in FILES):
+        return folder
+    say(f"generating {human(rows)} rows per side in {folder.relative_to(ROOT)} ...")
+    partial = folder.with_name(f"{rows}.partial")
+    run = run_child([PYTHON, str(EXAMPLE / "generate.py"), "--rows", str(rows), "--log-rows", str(rows),
+                     "--out", str(partial)], cwd=ROOT)
+    if run.returncode != 0:
+        raise SystemExit(f"bench: generating {human(rows)} rows failed:\n{run.stderr[-2000:]}")
+    partial.rename(folder)
+    return folder
+
+
+def registered_checks() -> list[str]:
+    run = run_child([PYTHON, "-m", "auditor.cli", "checks"], cwd=ROOT)
+    return [line.split()[0] for line in run.stdout.splitlines() if line.strip()]
+
+
+def write_config(data: Path, out: Path, *, only: str | None = None) -> Path:
+    """The example's audit.yaml pointed at the big files (all checks, or only one)."""
+    config = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    config["datasets"] = {name: {"path": str(data / f"{name}.parquet")} for name in FILES}
+    if config.get("schema"):
+        config["schema"] = str(EXAMPLE / config["schema"])
+    known = registered_checks()
+    checks = {k: v for k, v in (config.get("checks") or {}).items() if k in known}
+    if only:
+        checks = {k: ({"enabled": False} if k != only else checks.get(k, {})) for k in known}
+    config["checks"] = checks
+    config["outputs"] = {"dir": str(out / "report"), "formats": ["json"]}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ("audit.yaml" if only is None else "audit-drift-only.yaml")
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_audit_child(config: Path, out: Path, name: str) -> dict:
+    log = out / f"{name}-queries.json"
+    env = {**os.environ, "AUDITOR_QUERY_LOG": str(log)}
+    run = run_child([PYTHON, "-m", "auditor.cli", "run", str(config), "--as-of", AS_OF,
+                     "--out", str(out / f"{name}-report"), "--format", "json"], env=env, cwd=ROOT)
+    if run.returncode not in (0, 1):  # 1: the planted problems fail checks, as they should
+        raise SystemExit(f"bench: the audit exited {run.returncode}: {run.stderr.strip()[-2000:]}")
+    result = run.to_dict()
+    result.update(analyse_query_log(log))
+    report = json.loads((out / f"{name}-report" / "report.json").read_text())
+    result["status"], result["counts"] = report["status"], report["counts"]
+    result["errors"] = [f"{c['id']} {c.get('subject') or ''}: {c['message']}" for c in report["checks"]
+                        if c["status"] == "error"]
+    result["drift"] = {c["subject"]: {"status": c["status"], "value": c["value"],
+                                      "method": (c.get("metrics") or {}).get("method")}
+                       for c in report["checks"] if c["id"] == DRIFT_CHECK and c.get("subject")}
+    return result
+
+
+def run_floor(data: Path) -> dict:
+    run = run_child([PYTHON, str(BENCH / "floor.py"), *(str(data / f"{n}.parquet") for n in FILES)], cwd=ROOT)
+    if run.returncode != 0:
+        raise SystemExit(f"bench: the floor failed: {run.stderr.strip()[-2000:]}")
+    files = json.loads(run.stdout)["files"]
+    result = run.to_dict()
+    result["seconds_per_file"] = {n: round(f["seconds"], 3) for n, f in zip(FILES, files, strict=True)}
+    # The issue's floor is one pass over the pair; the audit also reads the log, so both are given.
+    result["pair_s"] = round(result["seconds_per_file"]["reference"] + result["seconds_per_file"]["current"], 3)
+    return result
+
+
+def bench_size(rows: int, results_dir: Path) -> dict:
+    data = ensure_data(rows)
+    out = results_dir / str(rows)
+    say(f"{human(rows)}: full audit ...")
+    audit = run_audit_child(write_config(data, out), out, "audit")
+    say(f"{human(rows)}: floor ...")
+    floor = run_floor(data)
+    return {"rows": rows, "audit": audit, "floor": floor,
+            "ratio_pair": round(audit["wall_s"] / floor["pair_s"], 2),
+            "ratio_all": round(audit["wall_s"] / floor["wall_s"], 2)}
+
+
+def print_table(sizes: list[dict]) -> None:
+    head = f"{'rows/side':>9}  {'run':<10}{'wall s':>8}{'CPU s':>8}{'peak RSS MB':>13}{'queries':>9}  scans ref/cur/pred"
+    print(head)
+    print("-" * len(head))
+    for s in sizes:
+        a, f = s["audit"], s["floor"]
+        scans = "/".join(str(a["scans"][v]) for v in VIEWS)
+        print(f"{human(s['rows']):>9}  {'audit':<10}{a['wall_s']:>8.1f}{a['cpu_s']:>8.1f}{a['peak_rss_mb']:>13.0f}"
+              f"{a['queries']:>9}  {scans}")
+        print(f"{'':>9}  {'floor':<10}{f['wall_s']:>8.1f}{f['cpu_s']:>8.1f}{f['peak_rss_mb']:>13.0f}{3:>9}  1/1/1"
+              f"   (pair alone: {f['pair_s']:.1f} s)")
+        print(f"{'':>9}  audit / floor: {s['ratio_pair']:.1f}x the pair floor, {s['ratio_all']:.1f}x the three-file floor"
+              f" (CPU: {a['cpu_s'] / f['cpu_s']:.1f}x the three-file floor)")
+        counts = ", ".join(f"{n} {k}" for k, n in a["counts"].items() if n)
+        print(f"{'':>9}  audit status {a['status']}: {counts}")
+        if a["errors"]:
+            print(f"{'':>9}  checks that errored: {'; '.join(a['errors'][:5])}")
+        costly = ", ".join(f"{c['check']} {c['seconds']:.1f}s" for c in a["checks"][:5])
+        print(f"{'':>9}  biggest costs: {costly}")
+    if len(sizes) > 1:
+        small, big = sizes[0], sizes[-1]
+        growth = big["audit"]["peak_rss_mb"] / small["audit"]["peak_rss_mb"]
+        print(f"\nmemory {human(small['rows'])} -> {human(big['rows'])}: peak RSS x{growth:.2f} "
+              f"({small['audit']['peak_rss_mb']:.0f} -> {big['audit']['peak_rss_mb']:.0f} MB)")
+
+
+def print_peer(peer: dict) -> None:
+    if peer.get("skipped"):
+        print(f"\npeer: skipped: {peer['skipped']}")
+        return
+    print(f"\npeer at {human(peer['rows'])} rows/side: Evidently {peer['version']} DataDriftPreset "
+          f"{peer['run']['wall_s']:.1f} s wall ({peer['compute_s']:.1f} s computing), "
+          f"peak RSS {peer['run']['peak_rss_mb']:.0f} MB")
+    print(f"  auditor drift only: {peer['ours_drift_only']['wall_s']:.1f} s -> {peer['speedup_drift_only']:.1f}x faster; "
+          f"full audit {peer['ours_full_wall_s']:.1f} s -> {peer['speedup_full']:.1f}x faster")
+    print(f"  {'column':<24}{'expected':<10}{'auditor':<22}{'evidently':<48}agree")
+    for row in peer["verdicts"]:
+        ours = f"{row['ours_status']} ({row['ours_value']:.3f})" if row["ours_value"] is not None else row["ours_status"]
+        theirs = f"{'drift' if row['evidently_drift'] else 'no drift'} ({row['evidently_method']} {row['evidently_score']:.3f})"
+        print(f"  {row['column']:<24}{row['expected']:<10}{ours:<22}{theirs:<48}{'yes' if row['agree'] else 'NO'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,10000000", help="rows per side, comma-separated")
+    parser.add_argument("--with-100m", action="store_true", help="also 100M rows per side (~2.5 GB per file)")
+    parser.add_argument("--no-peer", action="store_true", help="skip Evidently")
+    parser.add_argument("--results", type=Path, default=BENCH / "results")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.with_100m:
+        sizes.append(100_000_000)
+    started = datetime.now(UTC)
+    measured = [bench_size(rows, args.results) for rows in sizes]
+    print(f"auditor scale benchmark, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores\n")
+    print_table(measured)
+    peer: dict = {"skipped": "--no-peer"}
+    if not args.no_peer:
+        rows = min(sizes)
+        data, out = ensure_data(rows), args.results / str(rows)
+        say(f"{human(rows)}: drift-only audit and Evidently ...")
+        ours = run_audit_child(write_config(data, out, only=DRIFT_CHECK), out, "drift-only")
+        peer = run_peer(data, rows=rows, bench=BENCH)
+        if not peer.get("skipped"):
+            full = next(s for s in measured if s["rows"] == rows)["audit"]
+            peer.update(ours_drift_only={k: ours[k] for k in ("wall_s", "cpu_s", "peak_rss_mb", "queries")},
+                        ours_full_wall_s=full["wall_s"],
+                        speedup_drift_only=round(peer["run"]["wall_s"] / ours["wall_s"], 1),
+                        speedup_full=round(peer["run"]["wall_s"] / full["wall_s"], 1),
+                        verdicts=compare_verdicts(ours["drift"], peer["columns"]))
+    print_peer(peer)
+    args.results.mkdir(parents=True, exist_ok=True)
+    payload = {"started_at": started.isoformat(), "cores": os.cpu_count(), "sizes": measured, "peer": peer}
+    (args.results / "bench.json").write_text(json.dumps(payload, indent=1))
+    print(f"\nfigures: {(args.results / 'bench.json').relative_to(ROOT) if args.results.is_relative_to(ROOT) else args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
