@@ -6,7 +6,6 @@ import io
 import textwrap
 
 import pytest
-import yaml
 
 from auditor.cli import main
 from tests.conftest import results
@@ -116,23 +115,3 @@ def test_missing_schema_file_is_a_config_error(project):
     assert main(["run", str(path), "--stage", "data"], out=io.StringIO(), err=err) == 2
     assert "schema nowhere.yaml: file not found" in err.getvalue()
 
-
-def test_example_schema_catches_out_of_range_ages_and_duplicate_ids(tmp_path, audit):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1] / "examples" / "credit_scoring"
-    subprocess.run([sys.executable, str(root / "generate.py"), "--rows", "4000", "--log-rows", "1000",
-                    "--out", str(tmp_path / "data")], check=True, capture_output=True)
-    config = yaml.safe_load((root / "audit.yaml").read_text())
-    config["schema"] = str(root / "schema.yaml")
-    config["outputs"] = {"dir": str(tmp_path / "out"), "formats": ["json"]}
-    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
-    report = audit(tmp_path / "audit.yaml", stages=["data"])
-    found = results(report, "data.schema")
-    age = found["age: in_range(18, 100)"]
-    assert age.status == "fail" and {row[0] for row in age.evidence["tables"][0]["rows"]} == {-1, 150}
-    ids = found["id: field_uniqueness"]
-    assert ids.status == "fail" and ids.value > 0
-    assert found["reference: (all checks)"].message.startswith("All ")

@@ -1,0 +1,122 @@
+"""Pass, warn and fail cases for the SQL quality checks, with independent pandas oracles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+from tests.conftest import BASE_SELECT, results
+
+COLUMNS = {"id": "id", "label": "label", "score": "score", "prediction": "prediction", "sensitive": ["region"]}
+
+# Four regions of 100 rows, plus 20 rows of a tiny region whose x is always null.
+SUBGROUP = """SELECT i AS id, CASE WHEN i >= 400 THEN 'tiny' ELSE ['east', 'north', 'south', 'west'][1 + i // 100] END AS region,
+  CASE WHEN i >= 400 OR (i < 100 AND i % 100 < {east}) OR (i >= 100 AND i % 100 < {others}) THEN NULL ELSE i * 1.0 END AS x,
+  i % 2 AS label, 0.5 AS score, 1 AS prediction FROM range(420) t(i)"""
+
+
+@pytest.mark.parametrize(("east", "others", "expected"), [(5, 5, "pass"), (25, 2, "warn"), (70, 2, "fail")])
+def test_subgroup_null_rate(project, audit, tmp_path, east, others, expected):
+    select = SUBGROUP.format(east=east, others=others)
+    path = project(current=select, reference=select, config={"columns": COLUMNS})
+    result = results(audit(path, stages=["data"]), "data.subgroup_null_rate")["x by region"]
+    frame = duckdb.sql(select).df()
+    overall = frame["x"].isna().mean()
+    by_group = frame.groupby("region")["x"].apply(lambda s: s.isna().mean())
+    assert result.status == expected
+    assert result.metrics["overall_null_rate"] == pytest.approx(overall)
+    rows = {r[0]: r for r in result.evidence["tables"][0]["rows"]}
+    for group, rate in by_group.items():
+        assert rows[f"region={group}"][3] == pytest.approx(rate)
+    assert rows["region=tiny"][4].startswith("not graded")  # 100% null but only 20 rows
+    if expected != "pass":
+        assert result.message == f"x is {east / 100:.0%} null for region=east vs {overall:.0%} overall."
+        assert result.metrics["group"] == "region=east"
+
+
+def test_subgroup_null_rate_uses_one_grouping_sets_scan(project, audit):
+    select = SUBGROUP.format(east=40, others=2).replace("0.5 AS score", "CASE WHEN i % 7 = 0 THEN NULL ELSE 0.5 END AS y, 0.5 AS score") \
+        .replace("i % 2 AS label", "i % 2 AS label, ['a', 'b'][1 + i % 2] AS sex")
+    cols = {**COLUMNS, "sensitive": ["region", "sex"]}
+    path = project(current=select, reference=select, config={"columns": cols})
+    found = results(audit(path, stages=["data"]), "data.subgroup_null_rate")
+    assert {"x by region", "x by sex", "x by region×sex", "y by region", "y by sex", "y by region×sex"} <= set(found)
+    assert len({r.evidence["sql"][0] for r in found.values()}) == 1
+    assert "GROUPING SETS" in found["x by region"].evidence["sql"][0]
+
+
+CONSTANT = """SELECT i AS id, 7 AS always, CASE WHEN i < {k} THEN 'a' ELSE 'b' || i END AS mostly,
+  NULL::DOUBLE AS nothing, i * 1.5 AS varied, i % 2 AS label, 0.5 AS score, 1 AS prediction FROM range(1000) t(i)"""
+
+
+@pytest.mark.parametrize(("k", "mostly"), [(995, "warn"), (980, None)])
+def test_constant_columns(project, audit, k, mostly):
+    select = CONSTANT.format(k=k)
+    path = project(current=select, reference=select, config={"columns": COLUMNS | {"sensitive": []}})
+    found = results(audit(path, stages=["data"]), "data.constant_columns")
+    assert found["always"].status == "warn" and found["always"].value == 1.0
+    assert found["nothing"].status == "fail"
+    assert "varied" not in found
+    shares = duckdb.sql(select).df()["mostly"].value_counts(normalize=True)
+    if mostly:
+        assert found["mostly"].status == mostly and found["mostly"].value == pytest.approx(shares.iloc[0])
+        assert found["mostly"].message == "'mostly' is nearly constant: 99.50% of its 1,000 values are 'a'."
+    else:
+        assert "mostly" not in found
+    assert found["(all columns)"].status == "pass"
+
+
+@pytest.mark.parametrize(("hours_old", "expected"), [(10, "pass"), (30, "warn"), (100, "fail")])
+def test_freshness(project, audit, hours_old, expected):
+    select = (f"SELECT i AS id, TIMESTAMP '2026-11-27 12:00:00' - INTERVAL (i + {hours_old}) HOUR AS ts, i % 2 AS label "
+              "FROM range(50) t(i)")
+    path = project(current=select, reference=select, config={"columns": {"id": "id", "timestamp": "ts", "label": "label"}})
+    result = results(audit(path, stages=["data"], as_of=datetime(2026, 11, 27, 12, tzinfo=UTC)), "data.freshness")[None]
+    assert result.status == expected and result.value == pytest.approx(hours_old)
+
+
+def test_freshness_in_the_future_warns(project, audit):
+    select = "SELECT 1 AS id, TIMESTAMP '2026-11-28 00:00:00' AS ts"
+    path = project(current=select, reference=select, config={"columns": {"id": "id", "timestamp": "ts"}})
+    result = results(audit(path, stages=["data"], as_of=datetime(2026, 11, 27, tzinfo=UTC)), "data.freshness")[None]
+    assert result.status == "warn" and result.value == pytest.approx(-24)
+
+
+@pytest.mark.parametrize(("n_current", "min_rows", "expected"),
+                         [(400, None, "pass"), (150, None, "warn"), (900, None, "warn"), (60, None, "fail"),
+                          (2100, None, "fail"), (400, 500, "fail")])
+def test_volume(project, audit, n_current, min_rows, expected):
+    path = project(reference=BASE_SELECT.format(n=400), current=BASE_SELECT.format(n=n_current),
+                   config={"checks": {"data.volume": {"min_rows": min_rows}}})
+    result = results(audit(path, stages=["data"]), "data.volume")[None]
+    assert result.status == expected and result.value == pytest.approx(n_current / 400)
+
+
+@pytest.mark.parametrize(("splits", "expected"), [(None, "warn"), ("train_test", "fail")])
+def test_leakage_shared_ids(project, audit, splits, expected):
+    path = project(reference=BASE_SELECT.format(n=400),
+                   current=BASE_SELECT.format(n=400).replace("SELECT i AS id", "SELECT i + 390 AS id"),
+                   config={"checks": {"data.leakage": {"splits": splits}}})
+    found = results(audit(path, stages=["data"]), "data.leakage")
+    assert found["id"].status == expected and found["id"].value == 10
+    assert found["id"].evidence["tables"][0]["rows"] == [[i] for i in range(390, 400)]
+    assert found["(features vs label)"].status == "pass"
+
+
+def test_leakage_no_shared_ids_passes(project, audit):
+    path = project(current=BASE_SELECT.format(n=400).replace("SELECT i AS id", "SELECT i + 1000 AS id"))
+    assert results(audit(path, stages=["data"]), "data.leakage")["id"].status == "pass"
+
+
+def test_leakage_feature_identical_to_label(project, audit):
+    leak = BASE_SELECT.format(n=400).replace("AS label,", "AS label, CASE WHEN i = 5 THEN 0 ELSE (i % 3 > 0)::INTEGER END AS outcome_flag,"
+                                                   " CASE WHEN i < 10 THEN 1 - (i % 3 > 0)::INTEGER ELSE (i % 3 > 0)::INTEGER END AS near,")
+    path = project(current=leak, reference=leak)
+    found = results(audit(path, stages=["data"]), "data.leakage")
+    frame = duckdb.sql(leak).df()
+    share = (frame["outcome_flag"] == frame["label"]).mean()
+    assert found["outcome_flag"].status == "fail" and found["outcome_flag"].value == pytest.approx(share)
+    assert "near" not in found  # equal on 97.5% only
+    assert found["(features vs label)"].metrics["features"] >= 2
