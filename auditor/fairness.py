@@ -109,11 +109,10 @@ def group_scan_sql(view: str, cols: ModelColumns, sensitive: list[str] | tuple[s
         edges = calibration_edges()
         params.update({f"e{i}": e for i, e in enumerate(edges)})
         count = " + ".join(f"(s > $e{i})::INTEGER" for i in range(len(edges)))
-        sets.append("(cal)")
         calibration = f", CASE WHEN s >= 0 AND s <= 1 THEN {count} END AS cal"
     else:
-        calibration = ", NULL::INTEGER AS cal"
-    sets.append("()")
+        calibration = ", NULL::INTEGER AS cal"  # one all-NULL bin, ignored: keeps GROUPING(cal) valid
+    sets += ["(cal)", "()"]
     aggs = classification_aggregates("y" if cols.label else None, "yhat" if cols.prediction else None,
                                      "s" if cols.score else None)
     flags = [f"GROUPING(g{i}) AS f{i}" for i in range(len(sensitive))] + ["GROUPING(cal) AS fcal"]

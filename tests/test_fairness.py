@@ -189,3 +189,12 @@ def test_fairlearn_says_zero_silently_where_we_say_none():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert flm.true_positive_rate([0, 0], [1, 0], pos_label=1) == 0.0
+
+
+def test_scan_without_score_or_sensitive_columns(tmp_path):
+    df = frame(seed=6).drop(columns=["score"])
+    engine, ds = view_of(df, tmp_path)
+    cols = model_columns(ds, label="label", prediction="prediction", score=None)
+    scan = run_scan(engine, dataset="current", view=ds.view, cols=cols, sensitive=[])
+    assert scan.overall["rows"] == len(df) and scan.groups == {} and scan.calibration == []
+    assert scan.overall["tp"] == int(((df.label == 1) & (df.prediction == 1)).sum())

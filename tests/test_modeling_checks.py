@@ -334,3 +334,41 @@ def test_example_unfair_model_fails_disparate_impact_for_women(tmp_path):
     assert impact.message.startswith("female are")
     assert "four-fifths" in impact.message
     assert only(results, "modeling.disparate_impact", "region").status == "pass"
+
+
+def test_regression_and_multiclass_performance(tmp_path):
+    from sklearn.metrics import f1_score, mean_absolute_error
+
+    y = np.arange(200, dtype=float)
+    df = pd.DataFrame({"sex": "x", "label": y, "prediction": y + np.where(np.arange(200) % 2, 3.0, -1.0)})
+    path = write_project(tmp_path, df, task="regression", columns={"label": "label", "prediction": "prediction"},
+                         project={"success_metrics": [{"metric": "mae", "target": 1.5}]})
+    mae = only(run(path), "modeling.performance", "mae")
+    assert mae.value == pytest.approx(mean_absolute_error(df.label, df.prediction))
+    assert mae.status == "fail" and "above its target" in mae.message  # 2.0 > 1.5: lower is better
+
+    labels = np.array(["a", "b", "c"])[np.arange(90) % 3]
+    preds = np.where(np.arange(90) % 5 == 0, "a", labels)
+    df = pd.DataFrame({"label": labels, "prediction": preds})
+    path = write_project(tmp_path, df, task="multiclass", columns={"label": "label", "prediction": "prediction"},
+                         project={"success_metrics": [{"metric": "macro_f1", "target": 0.8}]})
+    f1 = only(run(path), "modeling.performance", "f1_macro")
+    assert f1.value == pytest.approx(f1_score(labels, preds, average="macro"))
+    assert f1.status == "pass"
+
+
+def test_champion_challenger_uses_delong_when_auc_is_the_success_metric(tmp_path):
+    rng = np.random.default_rng(10)
+    y = rng.integers(0, 2, 1500)
+    df = pd.DataFrame({"sex": np.where(np.arange(1500) % 2, "female", "male"), "label": y,
+                       "score": np.clip(rng.random(1500) * 0.8 + 0.2 * y, 0, 1),
+                       "challenger_score": np.clip(rng.random(1500) * 0.5 + 0.5 * y, 0, 1)})
+    columns = {"label": "label", "score": "score", "challenger_score": "challenger_score", "sensitive": ["sex"],
+               "features": ["sex"]}
+    result = only(audit(tmp_path, df, "modeling.champion_challenger", columns=columns,
+                        project={"success_metrics": [{"metric": "roc_auc", "target": 0.7}]}),
+                  "modeling.champion_challenger")
+    auc_a, auc_b, _ = naive_delong(y, df.score.to_numpy(), df.challenger_score.to_numpy())
+    assert result.metrics["test"] == "DeLong"
+    assert result.metrics["champion"] == pytest.approx(auc_a) and result.metrics["challenger"] == pytest.approx(auc_b)
+    assert result.metrics["promote"] is True and result.message.startswith("Promote the challenger")
