@@ -78,6 +78,11 @@ def build_parser() -> Parser:
     render.add_argument("--format", type=_formats, default=["html", "md"], help="formats to write (default html,md)")
     render.add_argument("--out", type=Path, help="folder to write to (default: beside the report)")
 
+    infer = sub.add_parser("infer-schema", help="write a starting pandera schema (YAML) inferred from a dataset")
+    infer.add_argument("data", help="a Parquet, CSV or JSON file (or glob)")
+    infer.add_argument("--out", type=Path, help="where to write the schema (default: print it)")
+    infer.add_argument("--max-categories", type=int, default=20, help="strings with at most this many values get isin")
+
     sub.add_parser("checks", help="list the checks auditor can run")
     sub.add_parser("config-schema", help="print the JSON Schema of audit.yaml (for editor autocompletion)")
     return parser
@@ -156,6 +161,13 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
             return cmd_run(args, err)
         if args.command == "render":
             return cmd_render(args, err)
+        if args.command == "infer-schema":
+            from auditor.schema_inference import write_inferred
+
+            text = write_inferred(args.data, out=args.out, max_categories=args.max_categories, now=_now())
+            if args.out is None:
+                print(text, end="", file=out)
+            return 0
         if args.command == "checks":
             return cmd_checks(args, out)
         if args.command == "config-schema":
