@@ -153,8 +153,8 @@ def _predicate(name: str, stats: dict, expr: str, duck_type: str, *, column: str
     if name in COMPARISONS or name == "in_range":
         values = [stats["min_value"], stats["max_value"]] if name == "in_range" else [next(iter(stats.values()))]
         for v in values:
-            ok = (isinstance(v, (int, float)) if is_numeric(duck_type)
-                  else isinstance(v, str) if text else not isinstance(v, bool))
+            ok = (isinstance(v, (int, float)) if is_numeric(duck_type) or duck_type.upper() == "BOOLEAN"
+                  else isinstance(v, str) if text else not isinstance(v, (bool, int, float)))
             _require(ok, source, column, label, f"compares a {duck_type} column with {v!r}")
     if name in COMPARISONS:
         op = COMPARISONS[name]

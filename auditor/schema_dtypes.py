@@ -3,6 +3,8 @@
 A DuckDB type maps to the pandas dtypes that hold the same values (BIGINT: int64,
 or Int64 when nulls are allowed); the column passes when pandera's own dtype check
 accepts any of them. Timestamps match any unit: the unit is storage, not quality.
+The stored type is the truth: pandas reads an integer column with nulls as float64,
+but here it stays an integer column (int64 or Int64), and `nullable` judges its nulls.
 A type with no pandas equivalent here (STRUCT, LIST, ...) cannot be compared:
 that is a ConfigError when the schema sets a dtype for it.
 """
