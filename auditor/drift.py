@@ -1,15 +1,16 @@
 """Drift statistics of columns in DuckDB, reference against current, small results out.
 
 Per pair of relations (a view, or a filtered subquery such as one time window):
-  1. reference deciles and standard deviation: one scan of the reference for all
-     numeric columns (cached in the run, so windows reuse it);
-  2. counts per PSI bin or category, and null counts: one scan per side for all
-     columns (the reference's counts are cached too);
-  3. per numeric column, the exact KS statistic D and Wasserstein-1 distance from
-     both ECDFs: the two sides' value counts merged and summed in value order.
+  1. rows, non-missing values, counts per category (categorical columns) and the
+     standard deviation (numeric ones): one scan per side;
+  2. the reference deciles of each numeric column, exact, from its value counts;
+     the reference's results are cached in the run, so windows reuse them;
+  3. per numeric column, one query over that column of both sides: value counts
+     merged and summed in value order give the exact KS statistic, Wasserstein-1
+     and each side's counts in the PSI bins.
 Then auditor.stats turns the counts into PSI, Jensen-Shannon and chi-square.
 
-Edge cases, each with a defined answer (documented in `ColumnDrift.note`):
+Edge cases, each with a defined answer (explained in `ColumnDrift.notes`):
   - NULL, and NaN in floating columns, are missing: counted per side, then left out.
   - ±infinity are values: they take part in KS (ordered below/above every finite
     value) and land in PSI's open outer bins (a decile that is not finite is not a
@@ -68,7 +69,7 @@ class ReferenceProfile:
     cuts: dict[str, list[float]]  # numeric column -> PSI cut points
     std: dict[str, float | None]  # numeric column -> population std (None if undefined)
     counts: dict[str, SideCounts]
-    sql: list[str]
+    sql: dict[str, list[str]]  # per column: the queries its reference side took
 
 
 @dataclass
@@ -96,67 +97,77 @@ def _valid(column: DriftColumn) -> str:
     return f"NOT {missing_condition(column)}"
 
 
-def _bin_expr(column: DriftColumn, cuts: list[float]) -> tuple[str, list[float]]:
-    """Index of the right-closed bin (c[i-1], c[i]]: how many cut points lie below the value."""
-    if not cuts:
-        return "0", []
-    c = quote_ident(column.name)
-    return " + ".join(f"({c}::DOUBLE > ?)::INTEGER" for _ in cuts), list(cuts)
+ORDER_STATISTICS_SQL = """WITH value_counts AS (
+  SELECT {col}::DOUBLE AS v, count(*) AS n FROM {rel} WHERE {valid} GROUP BY 1),
+ranked AS (SELECT v, (sum(n) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING))::BIGINT AS cum FROM value_counts)
+SELECT {picks} FROM ranked"""
 
 
-def deciles_sql(rel: Relation, columns: list[DriftColumn]) -> tuple[str, list]:
-    """Reference deciles (quantile_cont, numpy's linear method) and std (ddof=0) of numeric columns, one scan."""
-    parts = []
+def order_statistics_sql(column: DriftColumn, rel: Relation, positions: list[int]) -> tuple[str, list]:
+    """The values at 0-based positions of the sorted non-missing values, from value counts.
+
+    DuckDB's quantile_cont would hold every value in memory at once, per column; a
+    hash aggregate and a window spill to disk, so memory stays bounded as rows grow.
+    """
+    picks = ", ".join("min(v) FILTER (WHERE cum > ?)" for _ in positions)
+    sql = ORDER_STATISTICS_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=_valid(column), picks=picks)
+    return sql, [*rel.params, *positions]
+
+
+def reference_deciles(engine: Engine, column: DriftColumn, rel: Relation, n: int) -> tuple[list[float], str]:
+    """np.quantile(values, [0.1, ..., 0.9]) (linear method) of the n non-missing values, exactly."""
+    plan = stats.decile_positions(n)
+    positions = sorted({p for lo, hi, _ in plan for p in (lo, hi)})
+    query, params = order_statistics_sql(column, rel, positions)
+    at = dict(zip(positions, engine.query_one(query, params), strict=True))
+    return [stats.lerp(at[lo], at[hi], t) for lo, hi, t in plan], query
+
+
+def counts_sql(rel: Relation, columns: list[DriftColumn]) -> str:
+    """Rows, and per column its non-missing values and either counts per category or std (ddof=0), one scan."""
+    parts = ["count(*)"]
     for col in columns:
         c, valid = quote_ident(col.name), _valid(col)
-        parts.append(f"quantile_cont({c}::DOUBLE, ?::DOUBLE[]) FILTER (WHERE {valid})")
-        parts.append(f"stddev_pop({c}::DOUBLE) FILTER (WHERE {valid})")
-    params = [list(stats.DECILES) for _ in columns]
-    return f"SELECT {', '.join(parts)} FROM {rel.sql}", [*params, *rel.params]
-
-
-def counts_sql(rel: Relation, columns: list[DriftColumn], cuts: dict[str, list[float]]) -> tuple[str, list]:
-    """Rows, non-missing values and counts per PSI bin or category of every column, one scan."""
-    parts, params = ["count(*)"], []
-    for col in columns:
-        valid = _valid(col)
         parts.append(f"count(*) FILTER (WHERE {valid})")
-        if col.kind == "numeric":
-            expr, bin_params = _bin_expr(col, cuts[col.name])
-            params.extend(bin_params)
-        else:
-            # Categories are compared as text, so 1 and '1' or true and 'true' are one category.
-            expr = f"{quote_ident(col.name)}::VARCHAR"
-        parts.append(f"histogram({expr}) FILTER (WHERE {valid})")
-    # DuckDB numbers `?` in text order: the select list's come before the relation's.
-    return f"SELECT {', '.join(parts)} FROM {rel.sql}", [*params, *rel.params]
+        # Categories are compared as text, so 1 and '1' or true and 'true' are one category.
+        parts.append(f"histogram({c}::VARCHAR) FILTER (WHERE {valid})" if col.kind == "categorical"
+                     else f"stddev_pop({c}::DOUBLE) FILTER (WHERE {valid})")
+    return f"SELECT {', '.join(parts)} FROM {rel.sql}"
 
 
+# Counts stay BIGINT (sum() would widen them to HUGEINT) and there is one window, ordered by value:
+# the window holds every distinct value of the column, so its row width is what bounds memory.
 ECDF_SQL = """WITH value_counts AS (
-  SELECT v, sum(n_ref) AS n_ref, sum(n_cur) AS n_cur FROM (
+  SELECT v, sum(n_ref)::BIGINT AS n_ref, sum(n_cur)::BIGINT AS n_cur FROM (
     SELECT {col}::DOUBLE AS v, count(*) AS n_ref, 0 AS n_cur FROM {ref} WHERE {valid} GROUP BY 1
     UNION ALL
     SELECT {col}::DOUBLE AS v, 0 AS n_ref, count(*) AS n_cur FROM {cur} WHERE {valid} GROUP BY 1
   ) GROUP BY v),
 ecdf AS (
-  SELECT v, lead(v) OVER (ORDER BY v) AS next_v,
-    sum(n_ref) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) / ? AS f_ref,
-    sum(n_cur) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) / ? AS f_cur
-  FROM value_counts)
-SELECT max(abs(f_ref - f_cur)) AS ks_statistic,
-  coalesce(fsum(abs(f_ref - f_cur) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0) AS wasserstein
-FROM ecdf"""
+  SELECT v, lead(v) OVER w AS next_v, (sum(n_ref) OVER w)::BIGINT AS cum_ref, (sum(n_cur) OVER w)::BIGINT AS cum_cur
+  FROM value_counts WINDOW w AS (ORDER BY v ROWS UNBOUNDED PRECEDING)),
+gaps AS (SELECT *, cum_ref / ? - cum_cur / ? AS gap FROM ecdf)
+SELECT max(abs(gap)) AS ks_statistic,
+  coalesce(fsum(abs(gap) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0) AS wasserstein{at_cuts}
+FROM gaps"""
 
 
-def ecdf_sql(column: DriftColumn, reference: Relation, current: Relation, n_ref: int, n_cur: int) -> tuple[str, list]:
-    """Exact KS D = max |F_ref - F_cur| and Wasserstein-1 = the integral of |F_ref - F_cur|.
+def ecdf_sql(column: DriftColumn, reference: Relation, current: Relation, cuts: list[float],
+             n_ref: int, n_cur: int) -> tuple[str, list]:
+    """Exact KS D, Wasserstein-1 and each side's rows at or below each PSI cut point.
 
     Both ECDFs are evaluated at every distinct value of the union, as scipy does
-    (searchsorted side="right"); between two values they are constant, so the
-    integral is a sum over consecutive values (scipy.stats.wasserstein_distance).
+    (searchsorted side="right"): D = max |F_ref - F_cur|. Between two values they
+    are constant, so Wasserstein-1, the integral of |F_ref - F_cur|, is a sum over
+    consecutive values (scipy.stats.wasserstein_distance). The cumulative counts at
+    the PSI cut points give the right-closed bins' counts by difference, so PSI
+    needs no scan of its own.
     """
-    sql = ECDF_SQL.format(col=quote_ident(column.name), ref=reference.sql, cur=current.sql, valid=_valid(column))
-    return sql, [*reference.params, *current.params, float(n_ref), float(n_cur)]
+    at_cuts = "".join(f",\n  coalesce(max(cum_{side}) FILTER (WHERE v <= ?), 0)"
+                      for side in ("ref", "cur") for _ in cuts)
+    sql = ECDF_SQL.format(col=quote_ident(column.name), ref=reference.sql, cur=current.sql, valid=_valid(column),
+                          at_cuts=at_cuts)
+    return sql, [*reference.params, *current.params, float(n_ref), float(n_cur), *cuts, *cuts]
 
 
 VALUES_SQL = "SELECT {col}::DOUBLE FROM {rel} WHERE {valid} LIMIT ?"
@@ -169,35 +180,39 @@ def fetch_values(engine: Engine, column: DriftColumn, rel: Relation, limit: int)
     return np.array([r[0] for r in rows], dtype=np.float64)
 
 
-def _counts(row: tuple, columns: list[DriftColumn]) -> dict[str, SideCounts]:
-    rows = int(row[0])
-    out = {}
+def _count_side(engine: Engine, rel: Relation,
+                columns: list[DriftColumn]) -> tuple[dict[str, SideCounts], dict[str, float | None], str]:
+    """Each column's rows, non-missing values, and counts per category or std; one scan."""
+    query = counts_sql(rel, columns)
+    row = engine.query_one(query, list(rel.params))
+    counts, std = {}, {}
     for i, col in enumerate(columns):
-        values, hist = row[1 + 2 * i], row[2 + 2 * i]
-        out[col.name] = SideCounts(rows=rows, values=int(values or 0), bins=dict(hist or {}))
-    return out
+        values, extra = int(row[1 + 2 * i] or 0), row[2 + 2 * i]
+        counts[col.name] = SideCounts(rows=int(row[0]), values=values,
+                                      bins=dict(extra or {}) if col.kind == "categorical" else {})
+        if col.kind == "numeric":
+            std[col.name] = stats.finite_or_none(extra)
+    return counts, std, query
 
 
 def profile_reference(engine: Engine, reference: Relation, columns: list[DriftColumn],
                       *, cache: dict | None = None) -> ReferenceProfile:
-    """Cut points, std and counts of the reference side; cached per relation and columns."""
+    """Cut points and std of the reference, and its counts; cached per relation and columns."""
     key = ("drift.reference", reference, tuple(columns))
     if cache is not None and key in cache:
         return cache[key]
-    numeric = [c for c in columns if c.kind == "numeric"]
+    counts, std, counts_query = _count_side(engine, reference, columns)
     cuts: dict[str, list[float]] = {}
-    std: dict[str, float | None] = {}
-    sql = []
-    if numeric:
-        query, params = deciles_sql(reference, numeric)
-        row = engine.query_one(query, params)
-        sql.append(query)
-        for i, col in enumerate(numeric):
-            cuts[col.name] = stats.cut_points(row[2 * i])
-            std[col.name] = stats.finite_or_none(row[2 * i + 1])
-    query, params = counts_sql(reference, columns, cuts)
-    counts = _counts(engine.query_one(query, params), columns)
-    sql.append(query)
+    sql: dict[str, list[str]] = {}
+    for col in columns:
+        sql[col.name] = [counts_query]
+        n = counts[col.name].values
+        if col.kind == "numeric":
+            cuts[col.name] = []
+            if n:
+                deciles, query = reference_deciles(engine, col, reference, n)
+                cuts[col.name] = stats.cut_points(deciles)
+                sql[col.name].append(query)
     profile = ReferenceProfile(cuts=cuts, std=std, counts=counts, sql=sql)
     if cache is not None:
         cache[key] = profile
@@ -208,17 +223,14 @@ def compare(engine: Engine, reference: Relation, current: Relation, columns: lis
             *, cache: dict | None = None) -> dict[str, ColumnDrift]:
     """Drift statistics of each column, reference against current."""
     ref = profile_reference(engine, reference, columns, cache=cache)
-    query, params = counts_sql(current, columns, ref.cuts)
-    cur_counts = _counts(engine.query_one(query, params), columns)
-    shared_sql = [*ref.sql, query]
+    cur_counts, _, query = _count_side(engine, current, columns)
     out = {}
     for col in columns:
-        r, c = ref.counts[col.name], cur_counts[col.name]
         if col.kind == "numeric":
-            drift = _numeric(engine, col, reference, current, ref, r, c)
+            drift = _numeric(engine, col, reference, current, ref, ref.counts[col.name], cur_counts[col.name])
         else:
-            drift = _categorical(col, r, c)
-        drift.sql = shared_sql + drift.sql
+            drift = _categorical(col, ref.counts[col.name], cur_counts[col.name])
+        drift.sql = [*ref.sql[col.name], query, *drift.sql]
         out[col.name] = drift
     return out
 
@@ -248,16 +260,19 @@ def _bin_label(edges: list[float | None], i: int) -> str:
 
 def _numeric(engine: Engine, col: DriftColumn, reference: Relation, current: Relation,
              ref: ReferenceProfile, r: SideCounts, c: SideCounts) -> ColumnDrift:
+    cuts = ref.cuts[col.name]
+    n_ref, n_cur = r.values, c.values
+    query, params = ecdf_sql(col, reference, current, cuts, n_ref, n_cur)
+    d, w, *at_cuts = engine.query_one(query, params)
+    # Rows per right-closed bin from the cumulative counts at the cut points (and the total at +inf).
+    ref_bins = np.diff([0, *at_cuts[:len(cuts)], n_ref]).astype(int).tolist()
+    cur_bins = np.diff([0, *at_cuts[len(cuts):], n_cur]).astype(int).tolist()
     metrics = _base_metrics("numeric", r, c)
     metrics.update({"ks_statistic": None, "ks_pvalue": None, "wasserstein": None, "wasserstein_norm": None,
                     "reference_std": ref.std[col.name]})
-    cuts = ref.cuts[col.name]
     edges: list[float | None] = [None, *cuts, None]
-    k = len(cuts) + 1
-    ref_bins = [int(r.bins.get(i, 0)) for i in range(k)]
-    cur_bins = [int(c.bins.get(i, 0)) for i in range(k)]
-    drift = ColumnDrift(col, metrics, bin_labels=[_bin_label(edges, i) for i in range(k)], edges=edges,
-                        reference_counts=ref_bins, current_counts=cur_bins)
+    drift = ColumnDrift(col, metrics, bin_labels=[_bin_label(edges, i) for i in range(len(cuts) + 1)], edges=edges,
+                        reference_counts=ref_bins, current_counts=cur_bins, sql=[query])
     note = _empty_side_note(r, c)
     if note:
         drift.notes.append(f"{note}, so no distribution test applies")
@@ -265,19 +280,15 @@ def _numeric(engine: Engine, col: DriftColumn, reference: Relation, current: Rel
     drift.contributions = stats.psi_contributions(ref_bins, cur_bins)
     metrics["psi"] = stats.psi(ref_bins, cur_bins)
     metrics["js_distance"] = stats.js_distance(ref_bins, cur_bins)
-    if k == 1:
+    if not cuts:
         drift.notes.append("the reference has no finite decile, so PSI has a single bin")
-
-    query, params = ecdf_sql(col, reference, current, r.values, c.values)
-    d, w = engine.query_one(query, params)
-    drift.sql.append(query)
-    if max(r.values, c.values) <= stats.KS_EXACT_MAX_N:
+    if max(n_ref, n_cur) <= stats.KS_EXACT_MAX_N:
         # scipy's exact p-value needs the values themselves; there are at most 10,000 per side.
-        d, p = stats.ks_test_small(fetch_values(engine, col, reference, r.values),
-                                   fetch_values(engine, col, current, c.values))
+        d, p = stats.ks_test_small(fetch_values(engine, col, reference, n_ref),
+                                   fetch_values(engine, col, current, n_cur))
         drift.notes.append("the KS p-value is scipy's exact one (at most 10,000 values per side)")
     else:
-        p = stats.ks_pvalue_asymptotic(float(d), r.values, c.values)
+        p = stats.ks_pvalue_asymptotic(float(d), n_ref, n_cur)
     metrics["ks_statistic"] = float(d)
     metrics["ks_pvalue"] = p
     metrics["wasserstein"] = stats.finite_or_none(w)

@@ -83,6 +83,29 @@ def ks_test_small(reference: np.ndarray, current: np.ndarray) -> tuple[float, fl
     return float(result.statistic), float(result.pvalue)
 
 
+def decile_positions(n: int) -> list[tuple[int, int, float]]:
+    """For each decile of n sorted values: the two 0-based positions around it and the weight between them.
+
+    numpy's "linear" method: virtual index (n - 1) * q, its floor and the next position
+    (the last value when the index reaches n - 1).
+    """
+    out = []
+    for q in DECILES:
+        virtual = (n - 1) * q
+        if virtual >= n - 1:
+            out.append((n - 1, n - 1, 0.0))
+        else:
+            lo = math.floor(virtual)
+            out.append((lo, lo + 1, virtual - lo))
+    return out
+
+
+def lerp(a: float, b: float, t: float) -> float:
+    """numpy's _lerp, term for term, so the deciles are bit-identical to np.quantile's."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
 def cut_points(deciles: Sequence[float | None] | None) -> list[float]:
     """PSI cut points: the distinct finite interior deciles, sorted.
 
