@@ -162,18 +162,18 @@ def select_list(aggs: Mapping[str, str]) -> str:
 
 # One row per distinct score; ROC AUC is the Mann-Whitney sum (ties count one half), average
 # precision the recall-weighted precision at each distinct threshold, as scikit-learn's curves.
+# One ascending window gives both: below a score are cum - here; at or above it, total - cum + here.
 RANKING_SQL = """WITH by_score AS (
   SELECT {score} AS s, count(*) FILTER (WHERE {label}) AS pos, count(*) FILTER (WHERE NOT {label}) AS neg
   FROM {view} WHERE {label} IS NOT NULL AND {score} IS NOT NULL GROUP BY 1
 ), ranked AS (
-  SELECT pos, neg,
-    coalesce(sum(neg) OVER (ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS neg_below,
-    sum(pos) OVER (ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS tps,
-    sum(neg) OVER (ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS fps
-  FROM by_score
+  SELECT pos, neg, sum(pos) OVER w AS cum_pos, sum(neg) OVER w AS cum_neg,
+    sum(pos) OVER () AS total_pos, sum(neg) OVER () AS total_neg
+  FROM by_score WINDOW w AS (ORDER BY s ROWS UNBOUNDED PRECEDING)
 )
-SELECT coalesce(sum(pos), 0), coalesce(sum(neg), 0), sum(pos * (neg_below + neg / 2.0))::DOUBLE,
-  sum(pos::DOUBLE * tps / (tps + fps)), count(*)
+SELECT coalesce(sum(pos), 0), coalesce(sum(neg), 0), sum(pos * (cum_neg - neg + neg / 2.0))::DOUBLE,
+  sum(pos::DOUBLE * (total_pos - cum_pos + pos) / (total_pos - cum_pos + pos + total_neg - cum_neg + neg)),
+  count(*)
 FROM ranked"""
 
 

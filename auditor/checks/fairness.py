@@ -37,7 +37,7 @@ GROUP_COLUMNS = ["group", "rows", "graded", "selection_rate", "selection_rate_lo
                  "false_negative_rate", "precision", "accuracy", "mean_score"]
 
 
-def _pct(value: float | None) -> str:
+def percent(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.1%}"
 
 
@@ -129,7 +129,7 @@ def gap_results(ctx: CheckContext, rates: list[str], prefix: str, noun: str, *, 
                         "groups": len(groups), "groups_insufficient": len(groups) - len(eligible),
                         "dataset": scan.dataset})
         message = (f"{noun} of '{attribute}' differ by {value * 100:.1f} points: {worst.max_group} "
-                   f"{_pct(worst.max_rate)} vs {worst.min_group} {_pct(worst.min_rate)}"
+                   f"{percent(worst.max_rate)} vs {worst.min_group} {percent(worst.min_rate)}"
                    f"{f' ({SHORT[worst.rate]})' if len(rates) > 1 else ''}.{note}")
         yield ctx.result(subject=attribute, value=value, threshold=threshold, status=status, metrics=metrics,
                          message=message, evidence=evidence)
@@ -221,13 +221,13 @@ def _impact_result(ctx: CheckContext, scan: GroupScan, attribute: str, groups: l
         if line is not None and g.ratio < line else "within the four-fifths rule" if line == 0.8 else "above the line"
     outcome = ctx.options["outcome"]
     message = (f"{g.min_group} are {outcome} at {g.ratio:.2f}× the rate of {g.max_group} "
-               f"({_pct(g.min_rate)} vs {_pct(g.max_rate)}), {side}")
+               f"({percent(g.min_rate)} vs {percent(g.max_rate)}), {side}")
     if g.max_group == MISSING and versus is None:
         # People who did not state the attribute are a group, but a reviewer also wants a named one.
         named = gap([x for x in groups if x.name != MISSING], "selection_rate", min_group_size=minimum)
         if named.ratio is not None and named.min_group == g.min_group and named.max_group != g.min_group:
             message += (f"; against {named.max_group} it is {named.ratio:.2f}× "
-                        f"({_pct(named.min_rate)} vs {_pct(named.max_rate)})")
+                        f"({percent(named.min_rate)} vs {percent(named.max_rate)})")
     message += f".{note}"
     metrics = {"impact_ratio": g.ratio, "demographic_parity_ratio": g.ratio if versus is None else None,
                "demographic_parity_difference": g.difference if versus is None else None,
