@@ -25,6 +25,7 @@ Edge cases, each with a defined answer (explained in `ColumnDrift.notes`):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +71,7 @@ class ReferenceProfile:
     std: dict[str, float | None]  # numeric column -> population std (None if undefined)
     counts: dict[str, SideCounts]
     sql: dict[str, list[str]]  # per column: the queries its reference side took
+    value_counts: dict[str, Relation] = field(default_factory=dict)  # numeric column -> kept (v, n) table
 
 
 @dataclass
@@ -97,28 +99,36 @@ def _valid(column: DriftColumn) -> str:
     return f"NOT {missing_condition(column)}"
 
 
-ORDER_STATISTICS_SQL = """WITH value_counts AS (
-  SELECT {col}::DOUBLE AS v, count(*) AS n FROM {rel} WHERE {valid} GROUP BY 1),
+VALUE_COUNTS_SQL = "SELECT {col}::DOUBLE AS v, count(*) AS n FROM {rel} WHERE {valid} GROUP BY 1"
+
+
+def value_counts(column: DriftColumn, rel: Relation) -> Relation:
+    """The column's distinct non-missing values with their counts (v, n), as a relation."""
+    sql = VALUE_COUNTS_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=_valid(column))
+    return Relation(f"({sql})", rel.params)
+
+
+ORDER_STATISTICS_SQL = """WITH value_counts AS (SELECT v, n FROM {counts}),
 ranked AS (SELECT v, (sum(n) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING))::BIGINT AS cum FROM value_counts)
 SELECT {picks} FROM ranked"""
 
 
-def order_statistics_sql(column: DriftColumn, rel: Relation, positions: list[int]) -> tuple[str, list]:
-    """The values at 0-based positions of the sorted non-missing values, from value counts.
+def order_statistics_sql(counts: Relation, positions: list[int]) -> tuple[str, list]:
+    """The values at 0-based positions of the sorted values, from value counts (v, n).
 
     DuckDB's quantile_cont would hold every value in memory at once, per column; a
     hash aggregate and a window spill to disk, so memory stays bounded as rows grow.
     """
     picks = ", ".join("min(v) FILTER (WHERE cum > ?)" for _ in positions)
-    sql = ORDER_STATISTICS_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=_valid(column), picks=picks)
-    return sql, [*rel.params, *positions]
+    return ORDER_STATISTICS_SQL.format(counts=counts.sql, picks=picks), [*counts.params, *positions]
 
 
-def reference_deciles(engine: Engine, column: DriftColumn, rel: Relation, n: int) -> tuple[list[float], str]:
+def reference_deciles(engine: Engine, column: DriftColumn, rel: Relation, n: int,
+                      *, counts: Relation | None = None) -> tuple[list[float], str]:
     """np.quantile(values, [0.1, ..., 0.9]) (linear method) of the n non-missing values, exactly."""
     plan = stats.decile_positions(n)
     positions = sorted({p for lo, hi, _ in plan for p in (lo, hi)})
-    query, params = order_statistics_sql(column, rel, positions)
+    query, params = order_statistics_sql(counts or value_counts(column, rel), positions)
     at = dict(zip(positions, engine.query_one(query, params), strict=True))
     return [stats.lerp(at[lo], at[hi], t) for lo, hi, t in plan], query
 
@@ -139,9 +149,9 @@ def counts_sql(rel: Relation, columns: list[DriftColumn]) -> str:
 # the window holds every distinct value of the column, so its row width is what bounds memory.
 ECDF_SQL = """WITH value_counts AS (
   SELECT v, sum(n_ref)::BIGINT AS n_ref, sum(n_cur)::BIGINT AS n_cur FROM (
-    SELECT {col}::DOUBLE AS v, count(*) AS n_ref, 0 AS n_cur FROM {ref} WHERE {valid} GROUP BY 1
+    SELECT v, n AS n_ref, 0 AS n_cur FROM {ref}
     UNION ALL
-    SELECT {col}::DOUBLE AS v, 0 AS n_ref, count(*) AS n_cur FROM {cur} WHERE {valid} GROUP BY 1
+    SELECT v, 0 AS n_ref, n AS n_cur FROM {cur}
   ) GROUP BY v),
 ecdf AS (
   SELECT v, lead(v) OVER w AS next_v, (sum(n_ref) OVER w)::BIGINT AS cum_ref, (sum(n_cur) OVER w)::BIGINT AS cum_cur
@@ -152,8 +162,7 @@ SELECT max(abs(gap)) AS ks_statistic,
 FROM gaps"""
 
 
-def ecdf_sql(column: DriftColumn, reference: Relation, current: Relation, cuts: list[float],
-             n_ref: int, n_cur: int) -> tuple[str, list]:
+def ecdf_sql(reference: Relation, current: Relation, cuts: list[float], n_ref: int, n_cur: int) -> tuple[str, list]:
     """Exact KS D, Wasserstein-1 and each side's rows at or below each PSI cut point.
 
     Both ECDFs are evaluated at every distinct value of the union, as scipy does
@@ -161,12 +170,11 @@ def ecdf_sql(column: DriftColumn, reference: Relation, current: Relation, cuts: 
     are constant, so Wasserstein-1, the integral of |F_ref - F_cur|, is a sum over
     consecutive values (scipy.stats.wasserstein_distance). The cumulative counts at
     the PSI cut points give the right-closed bins' counts by difference, so PSI
-    needs no scan of its own.
+    needs no scan of its own. Both relations are value counts (v, n): see `value_counts`.
     """
     at_cuts = "".join(f",\n  coalesce(max(cum_{side}) FILTER (WHERE v <= ?), 0)"
                       for side in ("ref", "cur") for _ in cuts)
-    sql = ECDF_SQL.format(col=quote_ident(column.name), ref=reference.sql, cur=current.sql, valid=_valid(column),
-                          at_cuts=at_cuts)
+    sql = ECDF_SQL.format(ref=reference.sql, cur=current.sql, at_cuts=at_cuts)
     return sql, [*reference.params, *current.params, float(n_ref), float(n_cur), *cuts, *cuts]
 
 
@@ -206,33 +214,56 @@ def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn]
 
 
 def profile_reference(engine: Engine, reference: Relation, columns: list[DriftColumn],
-                      *, cache: dict | None = None) -> ReferenceProfile:
-    """Cut points and std of the reference, and its counts; cached per relation and columns."""
-    key = ("drift.reference", reference, tuple(columns))
+                      *, cache: dict | None = None, keep_value_counts: bool = False) -> ReferenceProfile:
+    """Cut points and std of the reference, and its counts; cached per relation and columns.
+
+    keep_value_counts: store each numeric column's reference value counts in a temporary
+    table, so comparing many current relations (time windows) aggregates the reference once.
+    """
+    key = ("drift.reference", reference, tuple(columns), keep_value_counts)
     if cache is not None and key in cache:
         return cache[key]
     counts, std, counts_sql_of = _count_side(engine, reference, columns)
     cuts: dict[str, list[float]] = {}
     sql: dict[str, list[str]] = {}
+    kept: dict[str, Relation] = {}
     for col in columns:
         sql[col.name] = [counts_sql_of[col.name]]
         n = counts[col.name].values
         if col.kind == "numeric":
+            if keep_value_counts:
+                kept[col.name] = _keep(engine, value_counts(col, reference))
+                sql[col.name].append(engine.log[-1].sql)
             cuts[col.name] = []
             if n:
-                deciles, query = reference_deciles(engine, col, reference, n)
+                deciles, query = reference_deciles(engine, col, reference, n, counts=kept.get(col.name))
                 cuts[col.name] = stats.cut_points(deciles)
                 sql[col.name].append(query)
-    profile = ReferenceProfile(cuts=cuts, std=std, counts=counts, sql=sql)
+    profile = ReferenceProfile(cuts=cuts, std=std, counts=counts, sql=sql, value_counts=kept)
     if cache is not None:
         cache[key] = profile
     return profile
 
 
+_KEPT_TABLES = itertools.count(1)
+
+
+def _keep(engine: Engine, counts: Relation) -> Relation:
+    name = quote_ident(f"_auditor_drift_reference_{next(_KEPT_TABLES)}")
+    engine.execute(f"CREATE TEMP TABLE {name} AS SELECT v, n FROM {counts.sql}", list(counts.params))
+    return Relation(name)
+
+
 def compare(engine: Engine, reference: Relation, current: Relation, columns: list[DriftColumn],
-            *, cache: dict | None = None) -> dict[str, ColumnDrift]:
-    """Drift statistics of each column, reference against current."""
-    ref = profile_reference(engine, reference, columns, cache=cache)
+            *, cache: dict | None = None, keep_value_counts: bool = False) -> dict[str, ColumnDrift]:
+    """Drift statistics of each column, reference against current.
+
+    The current side may be any relation, such as one time window of a log
+    (`Relation("(SELECT * FROM predictions WHERE ts >= ? AND ts < ?)", (start, end))`);
+    with a `cache` (ctx.run.cache) the reference side is measured once, and with
+    keep_value_counts its value counts too (worth it when comparing many windows).
+    """
+    ref = profile_reference(engine, reference, columns, cache=cache, keep_value_counts=keep_value_counts)
     cur_counts, _, cur_sql_of = _count_side(engine, current, columns)
     out = {}
     for col in columns:
@@ -272,7 +303,8 @@ def _numeric(engine: Engine, col: DriftColumn, reference: Relation, current: Rel
              ref: ReferenceProfile, r: SideCounts, c: SideCounts) -> ColumnDrift:
     cuts = ref.cuts[col.name]
     n_ref, n_cur = r.values, c.values
-    query, params = ecdf_sql(col, reference, current, cuts, n_ref, n_cur)
+    ref_counts = ref.value_counts.get(col.name) or value_counts(col, reference)
+    query, params = ecdf_sql(ref_counts, value_counts(col, current), cuts, n_ref, n_cur)
     d, w, *at_cuts = engine.query_one(query, params)
     # Rows per right-closed bin from the cumulative counts at the cut points (and the total at +inf).
     ref_bins = np.diff([0, *at_cuts[:len(cuts)], n_ref]).astype(int).tolist()

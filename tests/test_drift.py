@@ -282,3 +282,18 @@ def test_reference_deciles_are_numpys_linear_quantiles_bit_for_bit(tmp_path, val
     deciles, _ = reference_deciles(engine, DriftColumn("x", "DOUBLE", "numeric"), Relation("reference"), len(values))
     expected = np.quantile(values, np.arange(1, 10) / 10)
     assert np.array_equal(np.array(deciles), expected, equal_nan=True)
+
+
+def test_kept_reference_value_counts_give_the_same_answers(tmp_path):
+    rng = np.random.default_rng(21)
+    engine = make_engine(tmp_path, pa.array(rng.gamma(2, 3, 4000)), pa.array(rng.gamma(2, 3.3, 3000)))
+    cols = [DriftColumn("x", "DOUBLE", "numeric")]
+    cache: dict = {}
+    for lo in (0.0, 2.0, 5.0):
+        window = Relation("(SELECT * FROM current WHERE x >= ?)", (lo,))
+        plain = compare(engine, Relation("reference"), window, cols)["x"]
+        kept = compare(engine, Relation("reference"), window, cols, cache=cache, keep_value_counts=True)["x"]
+        assert kept.metrics == plain.metrics
+        assert (kept.reference_counts, kept.current_counts) == (plain.reference_counts, plain.current_counts)
+    creates = [q.sql for q in engine.log if q.sql.startswith("CREATE TEMP TABLE")]
+    assert len(creates) == 1  # the reference was aggregated once for the three windows
