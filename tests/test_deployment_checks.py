@@ -316,3 +316,37 @@ def test_drift_over_time_categorical_and_small_windows(project, tmp_path):
     rows = {r[0]: r for r in region_result.evidence["tables"][0]["rows"]}
     assert rows["2026-11-03"][4] == "not graded"
     assert any(c["kind"] == "line" for c in region_result.evidence["charts"])  # the overview sits on the worst
+
+
+def test_performance_per_window_matches_scikit_learn(project, tmp_path):
+    """ROC AUC, average precision and accuracy of every window, ties in scores included, against scikit-learn."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    day = rng.integers(0, 5, n)
+    ts = np.datetime64("2026-11-01") + day.astype("timedelta64[D]") + rng.integers(0, 86400, n).astype("timedelta64[s]")
+    score = np.round(rng.random(n), 2)  # many ties
+    label = (rng.random(n) < np.clip(score + (day - 2) * 0.1, 0, 1)).astype(int)
+    prediction = (score >= 0.5).astype(int)
+    src = tmp_path / "src.parquet"
+    pq.write_table(pa.table({"ts": ts.astype("datetime64[us]"), "i": np.arange(n), "label": label, "score": score,
+                             "prediction": prediction}), src)
+    columns = LOG_COLUMNS.replace("i % 2 AS label", "label").replace(
+        "CASE WHEN i % 10 = 0 THEN 1 - i % 2 ELSE i % 2 END AS prediction", "prediction").replace(
+        "CASE WHEN i % 10 = 0 THEN 1 - i % 2 ELSE i % 2 END * 0.6 + 0.2 AS score", "score")
+    card = {"name": "x", "success_metrics": [{"metric": "average_precision", "target": 0.5}]}
+    for metric, oracle in (("average_precision", average_precision_score), ("roc_auc", roc_auc_score)):
+        card["success_metrics"][0]["metric"] = metric
+        report = run_log(project, tmp_path, f"SELECT {columns} FROM read_parquet('{src}')", project_card=card,
+                         checks={"deployment.performance_over_time": {"min_labelled": 10}},
+                         as_of=datetime(2026, 11, 6, tzinfo=UTC))
+        result = results(report, "deployment.performance_over_time")[metric]
+        rows = result.evidence["tables"][0]["rows"]
+        assert [r[0] for r in rows] == [f"2026-11-0{d}" for d in range(1, 6)]
+        for d, row in enumerate(rows):
+            inside = day == d
+            assert row[4] == pytest.approx(oracle(label[inside], score[inside]), rel=1e-12)
+            assert row[7] == pytest.approx(accuracy_score(label[inside], prediction[inside]), rel=1e-12)

@@ -15,9 +15,10 @@ What is graded, and why (the same rule in every windowed check):
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,19 @@ def log_windows(ctx: CheckContext) -> tuple[Dataset, WindowRange] | CheckResult:
     return log, found
 
 
+def over_windows(fn: Callable[..., Iterator[CheckResult]]) -> Callable[[CheckContext], Iterator[CheckResult]]:
+    """Make a windowed check: it is called with the log and its windows, or yields the skip saying why not."""
+    @functools.wraps(fn)
+    def run(ctx: CheckContext) -> Iterator[CheckResult]:
+        found = log_windows(ctx)
+        if isinstance(found, CheckResult):
+            yield found
+        else:
+            yield from fn(ctx, *found)
+
+    return run
+
+
 def query_windows(ctx: CheckContext, wr: WindowRange, sql: str, **extra: Any) -> list[tuple]:
     """Run a windowed statement with the range's named parameters (and any extra ones)."""
     return ctx.engine.query(sql, bind(sql, {**wr.params, **extra}))
@@ -83,13 +97,9 @@ GROUP BY 1 ORDER BY 1"""
 
 @check("deployment.latency", title="Latency over time",
        defaults={**WINDOW_DEFAULTS, "budget_ms": None, "warn_fraction": 0.8}, needs=("predictions", "latency"))
-def latency(ctx: CheckContext) -> Iterator[CheckResult]:
+@over_windows
+def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """p50/p95/p99 latency per window against the latency budget: p95 over it fails, over 80% of it warns."""
-    found = log_windows(ctx)
-    if isinstance(found, CheckResult):
-        yield found
-        return
-    log, wr = found
     col = log.column(ctx.roles.latency)
     deployment = ctx.config.project.deployment
     budget = ctx.options.get("budget_ms") or (deployment.latency_budget_ms if deployment else None)
@@ -167,13 +177,9 @@ def volume_status(ratio: float | None, *, rows: int, options: dict[str, Any]) ->
        defaults={**WINDOW_DEFAULTS, "warn_below": 0.5, "fail_below": 0.2, "warn_above": 3.0, "fail_above": None,
                  "min_windows": 3},
        needs=("predictions",))
-def volume(ctx: CheckContext) -> Iterator[CheckResult]:
+@over_windows
+def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """Rows per window against the typical (median) window: gaps and dips under 0.5x/0.2x, spikes over 3x."""
-    found = log_windows(ctx)
-    if isinstance(found, CheckResult):
-        yield found
-        return
-    log, wr = found
     sql = VOLUME_SQL.format(bucket=wr.bucket(), view=log.view, in_range=wr.filter())
     counts = [int(n) for _, n in query_windows(ctx, wr, sql)]
     labels = wr.labels()
@@ -242,13 +248,9 @@ REFERENCE_VERSIONS_SQL = "SELECT DISTINCT coalesce({version}::VARCHAR, '(missing
 
 @check("deployment.model_versions", title="Model versions", defaults={**WINDOW_DEFAULTS},
        needs=("predictions", "model_version"))
-def model_versions(ctx: CheckContext) -> Iterator[CheckResult]:
+@over_windows
+def model_versions(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """The mix of model versions per window; a version the reference never saw warns, naming where it appeared."""
-    found = log_windows(ctx)
-    if isinstance(found, CheckResult):
-        yield found
-        return
-    log, wr = found
     name = ctx.roles.model_version
     if log.column(name) is None:
         yield ctx.skip(f"Skipped: the log has no model version column '{name}'.")
@@ -298,13 +300,9 @@ def model_versions(ctx: CheckContext) -> Iterator[CheckResult]:
 
 @check("deployment.freshness", title="Prediction log freshness", defaults={"warn": 24, "fail": 72},
        needs=("predictions",))
-def freshness(ctx: CheckContext) -> Iterator[CheckResult]:
+@over_windows
+def freshness(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """Hours between the newest logged prediction and the as-of time (warn 24 h, fail 72 h)."""
-    found = log_windows(ctx)
-    if isinstance(found, CheckResult):
-        yield found
-        return
-    _, wr = found
     newest: datetime = wr.newest
     hours = (wr.as_of - newest).total_seconds() / 3600
     threshold = ctx.threshold()

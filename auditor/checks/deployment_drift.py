@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor import stats
-from auditor.checks.deployment import MAX_SERIES, WINDOW_DEFAULTS, latest, line_chart, log_windows, query_windows
+from auditor.checks.deployment import MAX_SERIES, WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
 from auditor.context import CheckContext
 from auditor.drift import DriftColumn, Kind, Relation, missing_condition, profile_reference
 from auditor.errors import ConfigError
 from auditor.model import SEVERITY, CheckResult, Status, Threshold, grade, table, worst
 from auditor.registry import check
+from auditor.sources import Dataset
 from auditor.sql import is_numeric, is_temporal, quote_ident
 from auditor.windows import WindowRange
 
@@ -127,13 +128,9 @@ def lines(ctx: CheckContext, method: str) -> Threshold:
        defaults={**WINDOW_DEFAULTS, "psi": {"warn": 0.1, "fail": 0.25}, "js": {"warn": 0.1, "fail": 0.2},
                  "min_rows": 500},
        needs=("predictions", "reference"))
-def drift_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
+@over_windows
+def drift_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """PSI (and JS for categoricals) of each feature and the score per window against the reference; the first window past the line."""
-    found = log_windows(ctx)
-    if isinstance(found, CheckResult):
-        yield found
-        return
-    log, wr = found
     reference = ctx.dataset("reference")
     columns, skipped = drift_columns(ctx, log, reference)
     yield from skipped

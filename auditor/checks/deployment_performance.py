@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.cbpe import CBPE_METRICS, cbpe_aggregates, expected_metrics
-from auditor.checks.deployment import WINDOW_DEFAULTS, latest, line_chart, log_windows, query_windows
+from auditor.checks.deployment import WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
 from auditor.context import CheckContext
 from auditor.metrics import (
     METRICS,
@@ -33,30 +33,31 @@ from auditor.metrics import (
     regression_aggregates,
     regression_metrics,
     select_list,
+    worse_by,
 )
 from auditor.model import CheckResult, grade, table
 from auditor.registry import check
+from auditor.sources import Dataset
+from auditor.windows import WindowRange
 
 PERFORMANCE_SQL = """SELECT {bucket} AS window_start, {aggregates}
 FROM {view} WHERE {in_range}
 GROUP BY 1 ORDER BY 1"""
 REFERENCE_SQL = "SELECT {aggregates} FROM {view}"
-# metrics.RANKING_SQL, partitioned by window: one row per (window, distinct score), then the
-# Mann-Whitney sum and average precision per window, so every window is ranked in one query.
+# metrics.RANKING_SQL partitioned by window: one row per (window, distinct score), one ascending sort
+# per window for both curves, so every window is ranked in one query. Same output row per window.
 WINDOW_RANKING_SQL = """WITH by_score AS (
   SELECT {bucket} AS window_start, {score} AS s,
     count(*) FILTER (WHERE {label}) AS pos, count(*) FILTER (WHERE NOT {label}) AS neg
   FROM {view} WHERE {in_range} AND {label} IS NOT NULL AND {score} IS NOT NULL GROUP BY 1, 2
 ), ranked AS (
-  SELECT window_start, pos, neg,
-    coalesce(sum(neg) OVER (PARTITION BY window_start ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-             0) AS neg_below,
-    sum(pos) OVER (PARTITION BY window_start ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS tps,
-    sum(neg) OVER (PARTITION BY window_start ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS fps
-  FROM by_score
+  SELECT window_start, pos, neg, sum(pos) OVER w AS cum_pos, sum(neg) OVER w AS cum_neg,
+    sum(pos) OVER (PARTITION BY window_start) AS total_pos, sum(neg) OVER (PARTITION BY window_start) AS total_neg
+  FROM by_score WINDOW w AS (PARTITION BY window_start ORDER BY s ROWS UNBOUNDED PRECEDING)
 )
-SELECT window_start, coalesce(sum(pos), 0), coalesce(sum(neg), 0), sum(pos * (neg_below + neg / 2.0))::DOUBLE,
-  sum(pos::DOUBLE * tps / (tps + fps)), count(*)
+SELECT window_start, coalesce(sum(pos), 0), coalesce(sum(neg), 0), sum(pos * (cum_neg - neg + neg / 2.0))::DOUBLE,
+  sum(pos::DOUBLE * (total_pos - cum_pos + pos) / (total_pos - cum_pos + pos + total_neg - cum_neg + neg)),
+  count(*)
 FROM ranked GROUP BY 1 ORDER BY 1"""
 
 
@@ -101,17 +102,6 @@ def metrics_of(task: str, sums: dict[str, Any], ranking: dict | None = None) -> 
     return {**binary_metrics(sums, ranking), **expected_metrics(sums)}
 
 
-def drop(metric: str, reference: float | None, value: float | None) -> float | None:
-    """How much worse `value` is than the reference: points for bounded metrics, relative otherwise."""
-    if reference is None or value is None:
-        return None
-    spec = METRICS[metric]
-    worse = reference - value if spec.higher_is_better else value - reference
-    if spec.bounded:
-        return worse
-    return worse / abs(reference) if reference else None
-
-
 def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.3f}"
 
@@ -120,13 +110,9 @@ def _fmt(value: float | None) -> str:
        defaults={**WINDOW_DEFAULTS, "warn": 0.02, "fail": 0.05, "recent_windows": 3, "min_labelled": 100,
                  "min_label_coverage": 0.5, "decision_threshold": 0.5},
        needs=("predictions", "label"))
-def performance_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
+@over_windows
+def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """The primary metric per window on rows whose labels arrived, label coverage, the drop against the reference, CBPE."""
-    found = log_windows(ctx)
-    if isinstance(found, CheckResult):
-        yield found
-        return
-    log, wr = found
     task, roles = ctx.config.task, ctx.roles
     mc = model_columns(log, label=roles.label, prediction=roles.prediction, score=roles.score, task=task)
     if mc.label is None or mc.prediction is None:
@@ -162,14 +148,14 @@ def performance_over_time(ctx: CheckContext) -> Iterator[CheckResult]:
     values = [m.get(metric) for m in per_window]
     graded = [i for i in range(len(labels)) if values[i] is not None and labelled[i] >= opts["min_labelled"]
               and (coverage[i] or 0) >= opts["min_label_coverage"]]
-    drops = [drop(metric, ref_value, values[i]) if i in graded else None for i in range(len(labels))]
+    drops = [worse_by(metric, values[i], ref_value) if i in graded else None for i in range(len(labels))]
     threshold = ctx.threshold()
     window_status = [grade(d, threshold) if d is not None else None for d in drops]
     first_fail = next((labels[i] for i in graded if window_status[i] == "fail"), None)
     first_warn = next((labels[i] for i in graded if window_status[i] in ("warn", "fail")), None)
     recent = graded[-int(opts["recent_windows"]):]
     value = sum(values[i] for i in recent) / len(recent) if recent else None
-    measured_drop = drop(metric, ref_value, value)
+    measured_drop = worse_by(metric, value, ref_value)
     last = latest([s for s in sums])
     cbpe_latest = {f"{k}_latest": per_window[last].get(k) if last is not None else None for k in CBPE_METRICS}
 
