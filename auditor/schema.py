@@ -315,24 +315,29 @@ def _unique_sql(rule: Rule, view: str, k: int) -> str:
 
 
 def violations_sql(plan: SchemaPlan, dataset: Dataset, *, sample: int) -> tuple[str, list]:
-    """ONE query: the row count, then per rule its violation count and sample."""
+    """ONE query: the row count, then per rule its violation count and sample.
+
+    Each violation predicate is computed once, as a flag column of the inner SELECT, and
+    read by both the count and the sample; uniqueness rules are grouped sub-aggregates."""
     k = int(sample)
-    parts, params = ["count(*)"], []
-    for rule in plan.rules:
+    flags, parts, params = [], ["count(*)"], []
+    for i, rule in enumerate(plan.rules):
         if rule.key:
             parts.append(_unique_sql(rule, dataset.view, k))
             continue
-        parts.append(f"count(*) FILTER (WHERE {rule.violation})")
+        flag = quote_ident(f"__auditor_violation_{i}")
+        flags.append(f"{rule.violation} AS {flag}")
         params.extend(rule.params)
+        parts.append(f"count_if({flag})")
         if rule.sample and rule.check == "not_nullable":
-            parts.append(f"arg_min({rule.sample}, {rule.sample}, {k}) FILTER (WHERE {rule.violation})")
+            parts.append(f"arg_min({rule.sample}, {rule.sample}, {k}) FILTER (WHERE {flag})")
         elif rule.sample:
             # The most frequent failing values (approximate top-k: bounded memory at any size).
-            parts.append(f"approx_top_k({rule.sample}, {k}) FILTER (WHERE {rule.violation})")
+            parts.append(f"approx_top_k({rule.sample}, {k}) FILTER (WHERE {flag})")
         else:
             parts.append("NULL")
-        params.extend(rule.params)
-    return f"SELECT {', '.join(parts)} FROM {dataset.view}", params
+    source = f"(SELECT *, {', '.join(flags)} FROM {dataset.view})" if flags else dataset.view
+    return f"SELECT {', '.join(parts)} FROM {source}", params
 
 
 def run_rules(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: int,
