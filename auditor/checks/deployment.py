@@ -214,8 +214,11 @@ def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckRe
                    f"per {wr.window}: {shown}.")
     else:
         message = f"Every one of {len(counts)} windows had between {min(counts):,} and {max(counts):,} rows (typical {typical:,.0f})."
-    chart = {"kind": "bars", "title": f"Rows per {wr.window} window", "categories": labels,
-             "series": {"rows": counts}, "y_label": "rows"}
+    lines = [("warn_below", "warn"), ("fail_below", "fail"), ("warn_above", "warn"), ("fail_above", "fail")]
+    chart = line_chart(f"Rows per {wr.window} window", wr, {"rows": counts}, y_label="rows",
+                       thresholds=[{"value": typical, "label": "typical (median)"}] +
+                                  [{"value": typical * ctx.options[k], "label": f"{what} {ctx.options[k]:g}x"}
+                                   for k, what in lines if ctx.options.get(k) is not None])
     rows = [[labels[i], counts[i], ratios[i], statuses[i] or "not graded"] for i in range(len(counts))]
     yield ctx.result(
         value=ratios[worst_at], status=status, message=message,
