@@ -350,3 +350,36 @@ def test_performance_per_window_matches_scikit_learn(project, tmp_path):
             inside = day == d
             assert row[4] == pytest.approx(oracle(label[inside], score[inside]), rel=1e-12)
             assert row[7] == pytest.approx(accuracy_score(label[inside], prediction[inside]), rel=1e-12)
+
+
+@pytest.mark.parametrize(("late_error", "status"), [(1.0, "pass"), (1.03, "warn"), (1.2, "fail")])
+def test_performance_over_time_regression_mae_relative_to_the_reference(project, tmp_path, late_error, status):
+    columns = LOG_COLUMNS.replace("i % 2 AS label", "(i % 7)::DOUBLE AS label").replace(
+        "CASE WHEN i % 10 = 0 THEN 1 - i % 2 ELSE i % 2 END AS prediction",
+        f"(i % 7) + CASE WHEN ts >= TIMESTAMP '2026-11-06' THEN {late_error} ELSE 1.0 END AS prediction")
+    reference = "SELECT i AS id, (i % 7)::DOUBLE AS label, (i % 7) + 1.0 AS prediction FROM range(500) t(i)"
+    path = tmp_path / "audit.yaml"
+    run_log(project, tmp_path, log_sql(EVEN, columns), reference=reference)  # writes data and config
+    cfg = yaml.safe_load(path.read_text())
+    cfg["task"] = "regression"
+    cfg["columns"].pop("score")
+    path.write_text(yaml.safe_dump(cfg))
+    report = run_audit(load_config(path), stages=["deployment"], as_of=datetime(2026, 11, 11, tzinfo=UTC))
+    result = results(report, "deployment.performance_over_time")["mae"]
+    assert result.status == status
+    assert result.metrics["reference_value"] == pytest.approx(1.0)
+    assert result.value == pytest.approx(late_error - 1.0)  # relative to the reference's MAE of 1.0
+    assert "expected_accuracy_latest" in result.metrics and result.metrics["expected_accuracy_latest"] is None
+
+
+def test_windowed_checks_skip_without_a_timestamp(project, tmp_path):
+    report = run_log(project, tmp_path, log_sql(EVEN))
+    cfg = yaml.safe_load((tmp_path / "audit.yaml").read_text())
+    cfg["columns"].pop("timestamp")
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
+    report = run_audit(load_config(tmp_path / "audit.yaml"), stages=["deployment"],
+                       as_of=datetime(2026, 11, 11, tzinfo=UTC))
+    for check_id in ("deployment." + name for name in WINDOWED):
+        found = results(report, check_id)
+        assert [r.status for r in found.values()] == ["skip"], check_id
+        assert "timestamp" in next(iter(found.values())).message
