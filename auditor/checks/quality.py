@@ -109,7 +109,7 @@ def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
                           "charts": [{"kind": "bars", "title": f"Null rate of {feature} by {name}",
                                       "categories": [g[0] for g in graded],
                                       "series": {"current": [g[3] for g in graded]},
-                                      "reference_line": base, "y_label": "null rate"}],
+                                      "reference_line": {"value": base, "label": "overall"}, "y_label": "null rate"}],
                           "sql": [sql]},
             )
 
