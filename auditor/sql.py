@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,14 @@ def is_temporal(duck_type: str) -> bool:
     return bool(TEMPORAL_TYPES.match(duck_type.upper()))
 
 
+# Only plain reads are remembered, and only small results; nothing that differs between two calls.
+CACHEABLE = re.compile(r"^\s*(SELECT|WITH|FROM)\b", re.IGNORECASE)
+VOLATILE = re.compile(r"\b(random|uuid|gen_random_uuid|now|current_timestamp|current_date|nextval|setseed)\b"
+                      r"|USING\s+SAMPLE(?![^;]*REPEATABLE)", re.IGNORECASE)
+CACHE_MAX_ROWS = 100_000
+READ_ONLY = re.compile(r"^\s*(SELECT|WITH|FROM|DESCRIBE|SHOW|EXPLAIN|SUMMARIZE)\b", re.IGNORECASE)
+
+
 @dataclass
 class QueryLog:
     sql: str
@@ -77,6 +86,8 @@ class Engine:
     temp_directory: str | None = None
     log: list[QueryLog] = field(default_factory=list)
     check: str | None = None  # set by the runner while a check runs, so the log says who asked
+    cache_hits: int = 0  # queries answered from an identical earlier one
+    _results: dict[tuple, Any] = field(default_factory=dict, init=False, repr=False)
     _cleanup: weakref.finalize | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -99,33 +110,45 @@ class Engine:
             raise ConfigError(f"engine: DuckDB rejected the settings: {message}") from None
 
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        if not READ_ONLY.match(sql):
+            self._results.clear()  # a view or table may have changed: forget what was read before
         started = time.perf_counter()
         try:
             return self.con.execute(sql, params or [])
         finally:
             self.log.append(QueryLog(sql=sql, seconds=time.perf_counter() - started, check=self.check))
 
+    def _remembered(self, kind: str, sql: str, params: list[Any] | None, fetch: Callable[[Any], Any],
+                    size: Callable[[Any], int]) -> Any:
+        """Run a read-only query once per run: the data cannot change under a run, and checks
+        that need the same aggregate (a ranking by score, a reference's category counts) ask
+        for it with the same SQL. A repeat is served from memory and not logged again."""
+        key = (kind, sql, repr(params or []))
+        if key in self._results:
+            self.cache_hits += 1
+            return self._results[key]
+        result = fetch(self.execute(sql, params))
+        self.log[-1].rows_fetched = size(result)
+        if CACHEABLE.match(sql) and not VOLATILE.search(sql) and size(result) <= CACHE_MAX_ROWS:
+            self._results[key] = result
+        return result
+
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        rows = self.execute(sql, params).fetchall()
-        self.log[-1].rows_fetched = len(rows)
-        return rows
+        return list(self._remembered("rows", sql, params, lambda r: r.fetchall(), len))
 
     def query_one(self, sql: str, params: list[Any] | None = None) -> tuple:
-        row = self.execute(sql, params).fetchone()
-        self.log[-1].rows_fetched = 1
-        return row
+        return self._remembered("one", sql, params, lambda r: r.fetchone(), lambda _row: 1)
 
     def query_df(self, sql: str, params: list[Any] | None = None):
         """A small result as pandas. Only for aggregates: never select a whole table here."""
-        df = self.execute(sql, params).df()
-        self.log[-1].rows_fetched = len(df)
-        return df
+        return self._remembered("df", sql, params, lambda r: r.df(), len).copy()
 
     def write_log(self, path: str | Path) -> None:
         """The statements run so far as JSON (the benchmark counts scans and costs from it)."""
         entries = [{"check": q.check, "seconds": q.seconds, "rows_fetched": q.rows_fetched, "sql": q.sql}
                    for q in self.log]
-        Path(path).write_text(json.dumps({"queries": entries}, indent=1), encoding="utf-8")
+        payload = {"queries": entries, "cache_hits": self.cache_hits}
+        Path(path).write_text(json.dumps(payload, indent=1), encoding="utf-8")
 
     def close(self) -> None:
         if getattr(self, "con", None) is not None:

@@ -109,3 +109,28 @@ def test_no_query_log_without_the_variable(project, tmp_path: Path, monkeypatch)
     monkeypatch.delenv("AUDITOR_QUERY_LOG", raising=False)
     run_audit(load_config(project()), stages=["data"])
     assert not any(p.suffix == ".json" for p in tmp_path.iterdir())
+
+
+def test_a_repeated_read_runs_once(tmp_path: Path) -> None:
+    engine = Engine()
+    try:
+        engine.execute("CREATE TABLE t AS SELECT range AS x FROM range(10)")
+        sql = "SELECT sum(x) FROM t WHERE x > ?"
+        assert engine.query_one(sql, [4]) == (35,)
+        ran = len(engine.log)
+        assert engine.query_one(sql, [4]) == (35,)
+        assert engine.query(sql, [4]) == [(35,)]
+        assert engine.query(sql, [4]) == [(35,)]
+        assert len(engine.log) == ran + 1 and engine.cache_hits == 2  # query() and query_one() differ in shape
+        assert engine.query_one(sql, [5]) == (30,)  # other parameters: another query
+        frame = engine.query_df("SELECT x FROM t ORDER BY x")
+        frame.loc[0, "x"] = 99  # a caller's change does not leak into the next answer
+        assert engine.query_df("SELECT x FROM t ORDER BY x").loc[0, "x"] == 0
+        # Anything that may change the data forgets what was read.
+        engine.execute("INSERT INTO t VALUES (100)")
+        assert engine.query_one(sql, [4]) == (135,)
+        # Volatile reads are never remembered.
+        first, second = (engine.query_one("SELECT random()")[0] for _ in range(2))
+        assert first != second
+    finally:
+        engine.close()
