@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from auditor import stats
+from auditor import ecdf, stats
 from auditor.sql import Engine, is_float, quote_ident
 
 Kind = Literal["numeric", "categorical"]
@@ -72,6 +72,9 @@ class ReferenceProfile:
     counts: dict[str, SideCounts]
     sql: dict[str, list[str]]  # per column: the queries its reference side took
     value_counts: dict[str, Relation] = field(default_factory=dict)  # numeric column -> kept (v, n) table
+    finite_range: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    distinct: dict[str, int] = field(default_factory=dict)  # numeric column -> approximate distinct values
+    fine_bins: dict[str, tuple] = field(default_factory=dict)  # numeric column -> its fine bins and their counts
 
 
 @dataclass
@@ -134,48 +137,19 @@ def reference_deciles(engine: Engine, column: DriftColumn, rel: Relation, n: int
 
 
 def counts_sql(rel: Relation, columns: list[DriftColumn]) -> str:
-    """Rows, and per column its non-missing values and either counts per category or std (ddof=0), one scan."""
+    """Rows, and per column its non-missing values and either counts per category or std (ddof=0),
+    finite min and max and approximate distinct values, one scan."""
     parts = ["count(*)"]
     for col in columns:
         c, valid = quote_ident(col.name), _valid(col)
         parts.append(f"count(*) FILTER (WHERE {valid})")
         # Categories are compared as text, so 1 and '1' or true and 'true' are one category.
-        parts.append(f"histogram({c}::VARCHAR) FILTER (WHERE {valid})" if col.kind == "categorical"
-                     else f"stddev_pop({c}::DOUBLE) FILTER (WHERE {valid})")
+        parts.append(f"histogram({c}::VARCHAR) FILTER (WHERE {valid})" if col.kind == "categorical" else
+                     f"struct_pack(std := stddev_pop({c}::DOUBLE) FILTER (WHERE {valid}),"
+                     f" lo := min({c}::DOUBLE) FILTER (WHERE isfinite({c}::DOUBLE)),"
+                     f" hi := max({c}::DOUBLE) FILTER (WHERE isfinite({c}::DOUBLE)),"
+                     f" n_distinct := approx_count_distinct({c}) FILTER (WHERE {valid}))")
     return f"SELECT {', '.join(parts)} FROM {rel.sql}"
-
-
-# Counts stay BIGINT (sum() would widen them to HUGEINT) and there is one window, ordered by value:
-# the window holds every distinct value of the column, so its row width is what bounds memory.
-ECDF_SQL = """WITH value_counts AS (
-  SELECT v, sum(n_ref)::BIGINT AS n_ref, sum(n_cur)::BIGINT AS n_cur FROM (
-    SELECT v, n AS n_ref, 0 AS n_cur FROM {ref}
-    UNION ALL
-    SELECT v, 0 AS n_ref, n AS n_cur FROM {cur}
-  ) GROUP BY v),
-ecdf AS (
-  SELECT v, lead(v) OVER w AS next_v, (sum(n_ref) OVER w)::BIGINT AS cum_ref, (sum(n_cur) OVER w)::BIGINT AS cum_cur
-  FROM value_counts WINDOW w AS (ORDER BY v ROWS UNBOUNDED PRECEDING)),
-gaps AS (SELECT *, cum_ref / ? - cum_cur / ? AS gap FROM ecdf)
-SELECT max(abs(gap)) AS ks_statistic,
-  coalesce(fsum(abs(gap) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0) AS wasserstein{at_cuts}
-FROM gaps"""
-
-
-def ecdf_sql(reference: Relation, current: Relation, cuts: list[float], n_ref: int, n_cur: int) -> tuple[str, list]:
-    """Exact KS D, Wasserstein-1 and each side's rows at or below each PSI cut point.
-
-    Both ECDFs are evaluated at every distinct value of the union, as scipy does
-    (searchsorted side="right"): D = max |F_ref - F_cur|. Between two values they
-    are constant, so Wasserstein-1, the integral of |F_ref - F_cur|, is a sum over
-    consecutive values (scipy.stats.wasserstein_distance). The cumulative counts at
-    the PSI cut points give the right-closed bins' counts by difference, so PSI
-    needs no scan of its own. Both relations are value counts (v, n): see `value_counts`.
-    """
-    at_cuts = "".join(f",\n  coalesce(max(cum_{side}) FILTER (WHERE v <= ?), 0)"
-                      for side in ("ref", "cur") for _ in cuts)
-    sql = ECDF_SQL.format(ref=reference.sql, cur=current.sql, at_cuts=at_cuts)
-    return sql, [*reference.params, *current.params, float(n_ref), float(n_cur), *cuts, *cuts]
 
 
 VALUES_SQL = "SELECT {col}::DOUBLE FROM {rel} WHERE {valid} LIMIT ?"
@@ -189,14 +163,14 @@ def fetch_values(engine: Engine, column: DriftColumn, rel: Relation, limit: int)
 
 
 def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn]
-                ) -> tuple[dict[str, SideCounts], dict[str, float | None], dict[str, str]]:
-    """Each column's rows, non-missing values, and counts per category or std; one scan per kind.
+                ) -> tuple[dict[str, SideCounts], dict[str, dict], dict[str, str]]:
+    """Each column's rows, non-missing values, and counts per category or std and range; one scan per kind.
 
     Numeric and categorical columns go in separate queries: DuckDB took three times as
     long for histogram() beside other aggregates as for the two apart (each query reads
     only its own columns from Parquet, so the split costs little I/O).
     """
-    counts, std, sql = {}, {}, {}
+    counts, moments, sql = {}, {}, {}
     for kind in ("numeric", "categorical"):
         group = [c for c in columns if c.kind == kind]
         if not group:
@@ -208,9 +182,9 @@ def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn]
             counts[col.name] = SideCounts(rows=int(row[0]), values=values,
                                           bins=dict(extra or {}) if kind == "categorical" else {})
             if kind == "numeric":
-                std[col.name] = stats.finite_or_none(extra)
+                moments[col.name] = extra
             sql[col.name] = query
-    return counts, std, sql
+    return counts, moments, sql
 
 
 def profile_reference(engine: Engine, reference: Relation, columns: list[DriftColumn],
@@ -223,7 +197,7 @@ def profile_reference(engine: Engine, reference: Relation, columns: list[DriftCo
     key = ("drift.reference", reference, tuple(columns), keep_value_counts)
     if cache is not None and key in cache:
         return cache[key]
-    counts, std, counts_sql_of = _count_side(engine, reference, columns)
+    counts, moments, counts_sql_of = _count_side(engine, reference, columns)
     cuts: dict[str, list[float]] = {}
     sql: dict[str, list[str]] = {}
     kept: dict[str, Relation] = {}
@@ -239,7 +213,10 @@ def profile_reference(engine: Engine, reference: Relation, columns: list[DriftCo
                 deciles, query = reference_deciles(engine, col, reference, n, counts=kept.get(col.name))
                 cuts[col.name] = stats.cut_points(deciles)
                 sql[col.name].append(query)
-    profile = ReferenceProfile(cuts=cuts, std=std, counts=counts, sql=sql, value_counts=kept)
+    profile = ReferenceProfile(
+        cuts=cuts, std={c: stats.finite_or_none(m["std"]) for c, m in moments.items()}, counts=counts, sql=sql,
+        value_counts=kept, finite_range={c: (m["lo"], m["hi"]) for c, m in moments.items()},
+        distinct={c: int(m["n_distinct"] or 0) for c, m in moments.items()})
     if cache is not None:
         cache[key] = profile
     return profile
@@ -299,13 +276,47 @@ def _bin_label(edges: list[float | None], i: int) -> str:
     return f"({lo_text}, {hi_text}"
 
 
+# From this many values (both sides) and distinct reference values on, D and Wasserstein come from
+# fine bins refined where needed (auditor.ecdf), not from a sort of every distinct value: the same
+# numbers, with memory bounded by the refined bins. Few distinct values group and sort cheaply as they are.
+REFINE_MIN_VALUES = 1_000_000
+REFINE_MIN_DISTINCT = 50_000
+
+
+def raw_values(column: DriftColumn, rel: Relation) -> Relation:
+    """The column's non-missing values as (v, n = 1) pairs."""
+    c = quote_ident(column.name)
+    return Relation(f"(SELECT {c}::DOUBLE AS v, 1::BIGINT AS n FROM {rel.sql} WHERE {_valid(column)})", rel.params)
+
+
+def _refined_distances(engine: Engine, col: DriftColumn, reference: Relation, current: Relation,
+                       ref: ReferenceProfile, n_ref: int, n_cur: int) -> ecdf.Distances:
+    if col.name not in ref.fine_bins:  # the reference's bin counts are kept with its cached profile
+        lo, hi = ref.finite_range[col.name]
+        bins = ecdf.FineBins.on(ref.cuts[col.name], lo, hi)
+        ref_vn = ref.value_counts.get(col.name) or raw_values(col, reference)
+        ref.fine_bins[col.name] = (bins, ref_vn, ecdf.bin_stats(engine, bins, ref_vn.sql, ref_vn.params))
+    bins, ref_vn, ref_stats = ref.fine_bins[col.name]
+    cur_vn = raw_values(col, current)
+    return ecdf.distances(engine, bins, (ref_vn.sql, ref_vn.params), (cur_vn.sql, cur_vn.params), n_ref, n_cur,
+                          ref_stats=ref_stats)
+
+
 def _numeric(engine: Engine, col: DriftColumn, reference: Relation, current: Relation,
              ref: ReferenceProfile, r: SideCounts, c: SideCounts) -> ColumnDrift:
     cuts = ref.cuts[col.name]
     n_ref, n_cur = r.values, c.values
-    ref_counts = ref.value_counts.get(col.name) or value_counts(col, reference)
-    query, params = ecdf_sql(ref_counts, value_counts(col, current), cuts, n_ref, n_cur)
-    d, w, *at_cuts = engine.query_one(query, params)
+    if n_ref and n_cur and n_ref + n_cur >= REFINE_MIN_VALUES and ref.distinct[col.name] >= REFINE_MIN_DISTINCT:
+        found = _refined_distances(engine, col, reference, current, ref, n_ref, n_cur)
+        d, w, at_cuts, queries = (found.ks_statistic, found.wasserstein,
+                                  found.cum_ref_at_cuts + found.cum_cur_at_cuts, found.sql)
+    else:
+        ref_counts = ref.value_counts.get(col.name) or value_counts(col, reference)
+        cur_counts = value_counts(col, current)
+        query, params = ecdf.ecdf_sql((ref_counts.sql, ref_counts.params), (cur_counts.sql, cur_counts.params),
+                                      cuts, n_ref, n_cur)
+        d, w, *at_cuts = engine.query_one(query, params)
+        queries = [query]
     # Rows per right-closed bin from the cumulative counts at the cut points (and the total at +inf).
     ref_bins = np.diff([0, *at_cuts[:len(cuts)], n_ref]).astype(int).tolist()
     cur_bins = np.diff([0, *at_cuts[len(cuts):], n_cur]).astype(int).tolist()
@@ -314,7 +325,7 @@ def _numeric(engine: Engine, col: DriftColumn, reference: Relation, current: Rel
                     "reference_std": ref.std[col.name]})
     edges: list[float | None] = [None, *cuts, None]
     drift = ColumnDrift(col, metrics, bin_labels=[_bin_label(edges, i) for i in range(len(cuts) + 1)], edges=edges,
-                        reference_counts=ref_bins, current_counts=cur_bins, sql=[query])
+                        reference_counts=ref_bins, current_counts=cur_bins, sql=queries)
     note = _empty_side_note(r, c)
     if note:
         drift.notes.append(f"{note}, so no distribution test applies")
