@@ -70,6 +70,7 @@ class QueryLog:
     seconds: float
     rows_fetched: int | None = None  # how many rows came back to Python (None: streamed or not fetched)
     check: str | None = None  # the check that ran it (None: the runner itself)
+    cpu_seconds: float | None = None  # CPU of every DuckDB thread: steadier than wall time on a busy machine
 
 
 @dataclass
@@ -112,11 +113,12 @@ class Engine:
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         if not READ_ONLY.match(sql):
             self._results.clear()  # a view or table may have changed: forget what was read before
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return self.con.execute(sql, params or [])
         finally:
-            self.log.append(QueryLog(sql=sql, seconds=time.perf_counter() - started, check=self.check))
+            self.log.append(QueryLog(sql=sql, seconds=time.perf_counter() - started, check=self.check,
+                                     cpu_seconds=time.process_time() - cpu))
 
     def _remembered(self, kind: str, sql: str, params: list[Any] | None, fetch: Callable[[Any], Any],
                     size: Callable[[Any], int]) -> Any:
@@ -145,8 +147,8 @@ class Engine:
 
     def write_log(self, path: str | Path) -> None:
         """The statements run so far as JSON (the benchmark counts scans and costs from it)."""
-        entries = [{"check": q.check, "seconds": q.seconds, "rows_fetched": q.rows_fetched, "sql": q.sql}
-                   for q in self.log]
+        entries = [{"check": q.check, "seconds": q.seconds, "cpu_seconds": q.cpu_seconds,
+                    "rows_fetched": q.rows_fetched, "sql": q.sql} for q in self.log]
         payload = {"queries": entries, "cache_hits": self.cache_hits}
         Path(path).write_text(json.dumps(payload, indent=1), encoding="utf-8")
 

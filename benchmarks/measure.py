@@ -86,10 +86,11 @@ def views_read(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
 
 def analyse_query_log(path: Path) -> dict:
     """Queries, scans per view, seconds per check and the slowest statements of one run."""
-    queries = json.loads(path.read_text())["queries"]
+    log = json.loads(path.read_text())
+    queries = log["queries"]
     con = duckdb.connect()
     scans: Counter[str] = Counter()
-    per_check: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    per_check: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0, 0.0])
     costly = []
     for q in queries:
         read = views_read(con, q["sql"])
@@ -98,12 +99,14 @@ def analyse_query_log(path: Path) -> dict:
         per_check[who][0] += 1
         per_check[who][1] += q["seconds"]
         per_check[who][2] += len(read)
-        costly.append({"check": who, "seconds": round(q["seconds"], 3), "reads": read,
+        per_check[who][3] += q.get("cpu_seconds") or 0.0
+        costly.append({"check": who, "seconds": round(q["seconds"], 3), "cpu_s": round(q.get("cpu_seconds") or 0, 3),
+                       "reads": read,
                        "sql": " ".join(q["sql"].split())[:300]})
     con.close()
-    costly.sort(key=lambda e: -e["seconds"])
-    checks = sorted(({"check": k, "queries": v[0], "seconds": round(v[1], 3), "scans": v[2]}
-                     for k, v in per_check.items()), key=lambda e: -e["seconds"])
-    return {"queries": len(queries), "scans": {v: scans.get(v, 0) for v in VIEWS},
+    costly.sort(key=lambda e: -e["cpu_s"])
+    checks = sorted(({"check": k, "queries": v[0], "seconds": round(v[1], 3), "scans": v[2], "cpu_s": round(v[3], 3)}
+                     for k, v in per_check.items()), key=lambda e: -e["cpu_s"])
+    return {"queries": len(queries), "cache_hits": log.get("cache_hits", 0), "scans": {v: scans.get(v, 0) for v in VIEWS},
             "query_seconds": round(sum(q["seconds"] for q in queries), 3),
             "checks": checks, "slowest": costly[:15]}

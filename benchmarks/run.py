@@ -139,8 +139,8 @@ def print_table(sizes: list[dict]) -> None:
         print(f"{'':>9}  audit status {a['status']}: {counts}")
         if a["errors"]:
             print(f"{'':>9}  checks that errored: {'; '.join(a['errors'][:5])}")
-        costly = ", ".join(f"{c['check']} {c['seconds']:.1f}s" for c in a["checks"][:5])
-        print(f"{'':>9}  biggest costs: {costly}")
+        costly = ", ".join(f"{c['check']} {c['cpu_s']:.1f}" for c in a["checks"][:5])
+        print(f"{'':>9}  biggest costs (CPU s): {costly}")
     if len(sizes) > 1:
         small, big = sizes[0], sizes[-1]
         growth = big["audit"]["peak_rss_mb"] / small["audit"]["peak_rss_mb"]
