@@ -136,19 +136,23 @@ def reference_deciles(engine: Engine, column: DriftColumn, rel: Relation, n: int
     return [stats.lerp(at[lo], at[hi], t) for lo, hi, t in plan], query
 
 
-def counts_sql(rel: Relation, columns: list[DriftColumn]) -> str:
-    """Rows, and per column its non-missing values and either counts per category or std (ddof=0),
-    finite min and max and approximate distinct values, one scan."""
+def counts_sql(rel: Relation, columns: list[DriftColumn], *, reference: bool) -> str:
+    """Rows, and per column its non-missing values and counts per category; for a numeric column of
+    the reference, its std (ddof=0), finite min and max and approximate distinct values. One scan."""
     parts = ["count(*)"]
     for col in columns:
         c, valid = quote_ident(col.name), _valid(col)
         parts.append(f"count(*) FILTER (WHERE {valid})")
-        # Categories are compared as text, so 1 and '1' or true and 'true' are one category.
-        parts.append(f"histogram({c}::VARCHAR) FILTER (WHERE {valid})" if col.kind == "categorical" else
-                     f"struct_pack(std := stddev_pop({c}::DOUBLE) FILTER (WHERE {valid}),"
-                     f" lo := min({c}::DOUBLE) FILTER (WHERE isfinite({c}::DOUBLE)),"
-                     f" hi := max({c}::DOUBLE) FILTER (WHERE isfinite({c}::DOUBLE)),"
-                     f" n_distinct := approx_count_distinct({c}) FILTER (WHERE {valid}))")
+        if col.kind == "categorical":
+            # Categories are compared as text, so 1 and '1' or true and 'true' are one category.
+            parts.append(f"histogram({c}::VARCHAR) FILTER (WHERE {valid})")
+        elif reference:
+            parts.append(f"struct_pack(std := stddev_pop({c}::DOUBLE) FILTER (WHERE {valid}),"
+                         f" lo := min({c}::DOUBLE) FILTER (WHERE isfinite({c}::DOUBLE)),"
+                         f" hi := max({c}::DOUBLE) FILTER (WHERE isfinite({c}::DOUBLE)),"
+                         f" n_distinct := approx_count_distinct({c}) FILTER (WHERE {valid}))")
+        else:
+            parts.append("NULL")
     return f"SELECT {', '.join(parts)} FROM {rel.sql}"
 
 
@@ -162,7 +166,7 @@ def fetch_values(engine: Engine, column: DriftColumn, rel: Relation, limit: int)
     return np.array([r[0] for r in rows], dtype=np.float64)
 
 
-def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn]
+def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn], *, reference: bool
                 ) -> tuple[dict[str, SideCounts], dict[str, dict], dict[str, str]]:
     """Each column's rows, non-missing values, and counts per category or std and range; one scan per kind.
 
@@ -175,7 +179,7 @@ def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn]
         group = [c for c in columns if c.kind == kind]
         if not group:
             continue
-        query = counts_sql(rel, group)
+        query = counts_sql(rel, group, reference=reference)
         row = engine.query_one(query, list(rel.params))
         for i, col in enumerate(group):
             values, extra = int(row[1 + 2 * i] or 0), row[2 + 2 * i]
@@ -197,7 +201,7 @@ def profile_reference(engine: Engine, reference: Relation, columns: list[DriftCo
     key = ("drift.reference", reference, tuple(columns), keep_value_counts)
     if cache is not None and key in cache:
         return cache[key]
-    counts, moments, counts_sql_of = _count_side(engine, reference, columns)
+    counts, moments, counts_sql_of = _count_side(engine, reference, columns, reference=True)
     cuts: dict[str, list[float]] = {}
     sql: dict[str, list[str]] = {}
     kept: dict[str, Relation] = {}
@@ -241,7 +245,7 @@ def compare(engine: Engine, reference: Relation, current: Relation, columns: lis
     keep_value_counts its value counts too (worth it when comparing many windows).
     """
     ref = profile_reference(engine, reference, columns, cache=cache, keep_value_counts=keep_value_counts)
-    cur_counts, _, cur_sql_of = _count_side(engine, current, columns)
+    cur_counts, _, cur_sql_of = _count_side(engine, current, columns, reference=False)
     out = {}
     for col in columns:
         if col.kind == "numeric":
