@@ -3,36 +3,38 @@
 Checks keep charts as data; only this module draws them, with matplotlib's object
 API (``matplotlib.figure.Figure``, never pyplot: no global figure state, no GUI
 backend, safe to call from a library). Every spec has ``kind`` and ``title``;
-numbers may be null (undefined) anywhere a list of numbers is expected.
+labels marked ? are optional. Numbers may be null (undefined: a gap, never a
+zero) anywhere a list of numbers is expected; any other non-number is an error.
 
 histogram
     ``{"kind": "histogram", "title", "edges": [e0..ek], "series": {"reference": [k],
-    "current": [k]}, "x_label"}``: k bins of proportions (drawn as %). The outer
+    "current": [k]}, "x_label"?}``: k bins of proportions (drawn as %). The outer
     edges may be null (open-ended, labelled −∞ / +∞). Up to 20 bins are drawn by
     index as side-by-side bars with the edges as tick labels between them (decile
     bins are irregular; a numeric axis would squash most of them). More bins with
     finite edges are drawn on a numeric axis as overlaid steps.
 bars
     ``{"kind": "bars", "title", "categories": [str], "series": {name: [values]},
-    "x_label"?, "y_label"?}``: grouped bars. The first 20 categories are drawn and
+    "x_label"?, "y_label"?, "reference_line"?: number | {"value", "label"}}``: grouped bars,
+    with a dashed line at the reference value (e.g. the overall rate). The first 20 categories are drawn and
     the title says "+N more". Horizontal when there are more than 6 categories or
     long names, so labels stay readable.
 line
     ``{"kind": "line", "title", "x": [labels], "series": {name: [values|null]},
-    "thresholds": [{"value", "label"}], "y_label"?}``: one line per series over
+    "thresholds"?: [{"value", "label"}], "x_label"?, "y_label"?}``: one line per series over
     time windows; nulls are gaps; thresholds are dashed horizontal lines.
 interval
     ``{"kind": "interval", "title", "categories": [groups], "values": [..],
-    "lower": [..], "upper": [..], "reference_line": {"value", "label"} | null,
-    "x_label"}``: a dot and error bar per group (e.g. Wilson intervals); a null
+    "lower"?: [..], "upper"?: [..], "reference_line"?: {"value", "label"} | null,
+    "x_label"?}``: a dot and error bar per group (e.g. Wilson intervals); a null
     value is written "undefined" in its row. At most 30 groups are drawn.
 reliability
     ``{"kind": "reliability", "title", "predicted": [..], "observed": [..],
-    "counts": [..]}``: calibration curve against the diagonal, with the rows per
+    "counts"?: [..]}``: calibration curve against the diagonal, with the rows per
     bin in a side panel.
 
-Anything else (an unknown kind, a malformed spec) becomes a small text
-placeholder: one bad chart never breaks a report.
+Anything else (an unknown kind, a malformed spec, lists of the wrong length)
+becomes a small text placeholder saying why: one bad chart never breaks a report.
 
 Output is byte-deterministic: fixed ``svg.hashsalt``, no date metadata, text as
 ``<text>`` (``svg.fonttype: none``: about half the size of glyph paths, and the
@@ -51,6 +53,7 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
@@ -68,34 +71,18 @@ GUIDE = "#555555"
 WIDTH, HEIGHT = 5.5, 2.6
 MAX_CATEGORIES = 20
 MAX_GROUPS = 30
-FONT_STACK = "'DejaVu Sans', 'Bitstream Vera Sans', Verdana, Arial, sans-serif"
+FONT_STACK = "DejaVu Sans, Bitstream Vera Sans, Verdana, Arial, sans-serif"
 
 _RC = {
-    "svg.hashsalt": "auditor",
-    "svg.fonttype": "none",
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: same metrics everywhere
-    "font.size": 8,
-    "axes.titlesize": 9,
-    "axes.titleweight": "bold",
-    "axes.titlelocation": "left",
-    "axes.labelsize": 8,
-    "axes.edgecolor": "#888888",
-    "axes.labelcolor": INK,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.axisbelow": True,
-    "axes.grid": True,
-    "grid.color": "#e3e3e3",
-    "grid.linewidth": 0.6,
-    "xtick.color": INK,
-    "ytick.color": INK,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-    "legend.frameon": False,
-    "legend.fontsize": 7,
-    "text.color": INK,
-    "text.usetex": False,
+    "svg.hashsalt": "auditor", "svg.fonttype": "none", "text.usetex": False,
+    # DejaVu Sans ships with matplotlib: text is measured the same on every machine.
+    "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "font.size": 9,
+    "text.color": INK, "axes.labelcolor": INK, "xtick.color": INK, "ytick.color": INK,
+    "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8, "legend.frameon": False,
+    "axes.edgecolor": "#888888", "axes.spines.top": False, "axes.spines.right": False,
+    # No tick marks (grid lines do their job): each one is an SVG element, ~35 KB per 50 charts.
+    "xtick.major.size": 0, "ytick.major.size": 0,
+    "axes.axisbelow": True, "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#e3e3e3", "grid.linewidth": 0.6,
 }
 
 
@@ -125,10 +112,12 @@ def _nums(values: Any, key: str, n: int | None = None) -> np.ndarray:
         raise SpecError(f"{key} must be a list")
     out = []
     for v in values:
-        if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
-            out.append(math.nan)
-        else:
+        if v is None:
+            out.append(math.nan)  # undefined: a gap, never a zero
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
             out.append(float(v))
+        else:
+            raise SpecError(f"{key} holds {type(v).__name__} {v!r:.20}, not a number")
     if n is not None and len(out) != n:
         raise SpecError(f"{key} has {len(out)} values, expected {n}")
     return np.array(out, dtype=float)
@@ -149,15 +138,20 @@ def _series(spec: dict, n: int) -> list[tuple[str, np.ndarray, str]]:
     series = spec.get("series")
     if not isinstance(series, dict) or not series:
         raise SpecError("series must be a non-empty mapping")
-    others = iter(OTHERS * 4)
+    # reference and current keep their colours in every chart; other series take the
+    # palette in order, skipping colours already taken.
+    named = {"reference": REFERENCE, "current": CURRENT}
+    taken = {named[str(n)] for n in series if str(n) in named}
+    others = iter([c for c in (REFERENCE, CURRENT, *OTHERS) if c not in taken] * 4)
     out = []
     for name, values in series.items():
-        colour = {"reference": REFERENCE, "current": CURRENT}.get(str(name)) or next(others)
+        colour = named.get(str(name)) or next(others)
         out.append((str(name), _nums(values, f"series[{name!r}]", n), colour))
     return out
 
 
 def _figure(height: float = HEIGHT) -> Figure:
+    # Constrained layout fits long category names and the outside legend without clipping.
     return Figure(figsize=(WIDTH, height), layout="constrained", facecolor="white")
 
 
@@ -167,9 +161,32 @@ def _thin_ticks(labels: list[str], most: int) -> list[str]:
     return [lab if i % step == 0 else "" for i, lab in enumerate(labels)]
 
 
+def _reference_line(ref: Any) -> tuple[float, str] | None:
+    """A reference line given as a number or as {"value", "label"}; None when absent or undefined."""
+    value, label = (ref.get("value"), ref.get("label")) if isinstance(ref, dict) else (ref, None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value), _txt(label, 40)
+
+
+def _title(fig: Figure, text: str) -> None:
+    # A figure title, left-aligned, keeps the row below it free for the legend.
+    fig.suptitle(text, x=0.01, ha="left", fontsize=10, fontweight="bold")
+
+
 def _legend(ax: Any, n_series: int) -> None:
-    if n_series > 1:
-        ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=min(n_series, 4), borderaxespad=0.2)
+    if n_series < 2:
+        return
+    # Beside the title when both fit on one line (measured, not guessed), else under the plot.
+    fig = ax.figure
+    legend = fig.legend(loc="outside upper right", ncols=n_series, borderaxespad=0.2)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    width = legend.get_window_extent(renderer).width
+    used = width + sum(t.get_window_extent(renderer).width for t in fig.texts)  # fig.texts: the title
+    if used > 0.97 * fig.bbox.width:
+        wide = width > 0.95 * fig.bbox.width
+        legend.remove()
+        fig.legend(loc="outside lower center", ncols=2 if wide else n_series, borderaxespad=0.2)
 
 
 # --- one function per kind -----------------------------------------------------------
@@ -201,11 +218,12 @@ def _histogram(spec: dict) -> Figure:
         if math.isnan(edges[-1]):
             labels[-1] = "+∞"
         ax.set_xticks(np.arange(k + 1) - 0.5, _thin_ticks(labels, 12))
+        ax.tick_params(axis="x", length=3)  # the edges sit between bars: mark them
         ax.set_xlim(-0.6, k - 0.4)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel("share of rows")
     ax.set_xlabel(_txt(spec.get("x_label")))
-    ax.set_title(_txt(spec.get("title")))
+    _title(fig, _txt(spec.get("title")))
     _legend(ax, len(series))
     return fig
 
@@ -214,13 +232,14 @@ def _bars(spec: dict) -> Figure:
     cats_raw = spec.get("categories")
     if not isinstance(cats_raw, list):
         raise SpecError("categories must be a list")
-    cats = [_txt(c, 24) for c in cats_raw]
+    cats = [_txt(c, 32) for c in cats_raw]
     series = _series(spec, len(cats))
     hidden = max(0, len(cats) - MAX_CATEGORIES)
     cats = cats[:MAX_CATEGORIES]
     series = [(n, v[:MAX_CATEGORIES], c) for n, v, c in series]
     horizontal = len(cats) > 6 or any(len(c) > 10 for c in cats)
-    height = max(HEIGHT, 0.9 + 0.14 * len(cats) * len(series)) if horizontal else HEIGHT
+    # Horizontal bars need a readable row per category: the figure grows, up to 6 inches.
+    height = max(HEIGHT, 0.9 + len(cats) * (0.12 + 0.1 * len(series))) if horizontal else HEIGHT
     fig = _figure(min(height, 6.0))
     ax = fig.add_subplot()
     pos = np.arange(len(cats))
@@ -232,11 +251,21 @@ def _bars(spec: dict) -> Figure:
         else:
             ax.bar(offs, vals, width, color=colour, label=_legend_label(name))
     value_label, cat_label = _txt(spec.get("y_label")), _txt(spec.get("x_label"))
+    ref = _reference_line(spec.get("reference_line"))
+    if ref:  # e.g. the overall rate the groups are compared with
+        (ax.axvline if horizontal else ax.axhline)(ref[0], color=GUIDE, linestyle="--", linewidth=1)
+        if ref[1]:
+            if horizontal:
+                ax.annotate(ref[1], xy=(ref[0], 1), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                            textcoords="offset points", ha="left", va="top", fontsize=7.5, color=GUIDE)
+            else:
+                ax.annotate(ref[1], xy=(1, ref[0]), xycoords=("axes fraction", "data"), ha="right",
+                            va="bottom", fontsize=7.5, color=GUIDE)
     if horizontal:
         ax.set_yticks(pos, cats)
         ax.set_ylim(len(cats) - 0.5, -0.5)  # first category on top
-        ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
+        ax.grid(axis="y", visible=False)
         ax.set_xlabel(value_label)
         ax.set_ylabel(cat_label)
     else:
@@ -244,7 +273,7 @@ def _bars(spec: dict) -> Figure:
         ax.set_xlabel(cat_label)
         ax.set_ylabel(value_label)
     title = _txt(spec.get("title"))
-    ax.set_title(f"{title} (+{hidden} more not shown)" if hidden else title)
+    _title(fig, f"{title} (+{hidden} more not shown)" if hidden else title)
     _legend(ax, len(series))
     return fig
 
@@ -258,20 +287,25 @@ def _line(spec: dict) -> Figure:
     ax = fig.add_subplot()
     xs = np.arange(len(x_raw))
     for name, vals, colour in series:
-        # NaN breaks the line: a window without data is a gap, not a zero.
-        ax.plot(xs, vals, color=colour, linewidth=1.5, marker="o", markersize=3, label=_legend_label(name))
-    for t in spec.get("thresholds") or []:
-        value = t.get("value") if isinstance(t, dict) else None
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            continue
+        # NaN breaks the line: a window without data is a gap, not a zero. Markers on every
+        # point of a long series are noise (and bytes); a point between two gaps needs one.
+        ok = ~np.isnan(vals)
+        alone = ok & ~np.concatenate([[False], ok[:-1]]) & ~np.concatenate([ok[1:], [False]])
+        marks = list(range(len(vals))) if len(vals) <= 12 else [int(i) for i in np.flatnonzero(alone)]
+        ax.plot(xs, vals, color=colour, linewidth=1.5, marker="o", markersize=3, markevery=marks,
+                label=_legend_label(name))
+    lines = sorted(filter(None, (_reference_line(t) for t in spec.get("thresholds") or [])))
+    for i, (value, label) in enumerate(lines):
         ax.axhline(value, color=GUIDE, linestyle="--", linewidth=0.9)
-        ax.annotate(_txt(t.get("label"), 30), xy=(1, value), xycoords=("axes fraction", "data"),
-                    ha="right", va="bottom", fontsize=6.5, color=GUIDE)
+        # Labels alternate right and left: two close thresholds must not print over each other.
+        ax.annotate(label, xy=(1 - i % 2, value), xycoords=("axes fraction", "data"),
+                    ha="left" if i % 2 else "right", va="bottom", fontsize=7.5, color=GUIDE)
     ax.set_xticks(xs, _thin_ticks([_txt(v, 16) for v in x_raw], 8))
     if len(x_raw) > 0:
         ax.set_xlim(-0.5, len(x_raw) - 0.5)
+    ax.set_xlabel(_txt(spec.get("x_label")))
     ax.set_ylabel(_txt(spec.get("y_label")))
-    ax.set_title(_txt(spec.get("title")))
+    _title(fig, _txt(spec.get("title")))
     _legend(ax, len(series))
     return fig
 
@@ -292,7 +326,7 @@ def _interval(spec: dict) -> Figure:
     for i in range(n):
         v = values[i]
         if math.isnan(v):
-            ax.text(0.01, i, "undefined", transform=undefined_at, va="center", fontsize=7,
+            ax.text(0.01, i, "undefined", transform=undefined_at, va="center", fontsize=8,
                     color=GUIDE, style="italic")
             continue
         lo, hi = lower[i], upper[i]
@@ -301,19 +335,18 @@ def _interval(spec: dict) -> Figure:
             xerr = [[max(v - lo, 0.0)], [max(hi - v, 0.0)]]
         ax.errorbar([v], [i], xerr=xerr, fmt="o", color=REFERENCE, markersize=4, capsize=2.5,
                     elinewidth=1.2)
-    ref = spec.get("reference_line")
-    if isinstance(ref, dict) and isinstance(ref.get("value"), (int, float)) and math.isfinite(ref["value"]):
-        ax.axvline(ref["value"], color=CURRENT, linestyle="--", linewidth=1.1)
-        ax.annotate(_txt(ref.get("label"), 40), xy=(ref["value"], 1), xycoords=("data", "axes fraction"),
-                    xytext=(3, 0), textcoords="offset points", ha="left", va="top", fontsize=6.5,
-                    color=INK)
+    ref = _reference_line(spec.get("reference_line"))
+    if ref:
+        ax.axvline(ref[0], color=CURRENT, linestyle="--", linewidth=1.1)
+        ax.annotate(ref[1], xy=(ref[0], 1), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                    textcoords="offset points", ha="left", va="top", fontsize=7.5, color=INK)
     ax.set_yticks(np.arange(n), [_txt(c, 28) for c in cats_raw[:n]])
     ax.set_ylim(n - 0.5, -0.5)
-    ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
+    ax.grid(axis="y", visible=False)
     ax.set_xlabel(_txt(spec.get("x_label")))
     title = _txt(spec.get("title"))
-    ax.set_title(f"{title} (+{hidden} more not shown)" if hidden else title)
+    _title(fig, f"{title} (+{hidden} more not shown)" if hidden else title)
     return fig
 
 
@@ -332,24 +365,19 @@ def _reliability(spec: dict) -> Figure:
     ax.set_ylim(0, 1)
     ax.set_xlabel("mean predicted score")
     ax.set_ylabel("observed rate")
-    ax.set_title(_txt(spec.get("title"), 40))
-    ax.legend(loc="upper left")
+    _title(fig, _txt(spec.get("title")))
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", visible=True)
     has = ~(np.isnan(predicted) | np.isnan(counts))
     side.bar(predicted[has], counts[has], width=0.8 / max(n, 1), color=REFERENCE)
     side.set_xlim(0, 1)
     side.set_xlabel("mean predicted score")
-    side.set_title("rows per bin", fontweight="normal", fontsize=8)
+    side.set_title("rows per bin", fontweight="normal", fontsize=9)
     side.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _short(v)))
     return fig
 
 
-_DRAW = {
-    "histogram": _histogram,
-    "bars": _bars,
-    "line": _line,
-    "interval": _interval,
-    "reliability": _reliability,
-}
+_DRAW = {"histogram": _histogram, "bars": _bars, "line": _line, "interval": _interval, "reliability": _reliability}
 CHART_KINDS: tuple[str, ...] = tuple(_DRAW)
 
 
@@ -381,6 +409,9 @@ def _tidy_svg(svg: str, figure_id: str, label: str) -> str:
     """Make matplotlib's SVG small, inline-able and unique on a page."""
     svg = svg[svg.index("<svg"):]  # no XML declaration / DOCTYPE: not allowed inline in HTML
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF with external URLs
+    # matplotlib's <style>*{stroke-linejoin: round; stroke-linecap: butt}</style> would style the
+    # whole HTML page; the same inherited properties go on the root element instead (below).
+    svg = re.sub(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>", "", svg)
     # Work on tags only: text content is data (a category may well be called 'url(#x)').
     parts = re.split(r"(<[^>]*>)", svg)
     tags = range(1, len(parts), 2)
@@ -394,22 +425,38 @@ def _tidy_svg(svg: str, figure_id: str, label: str) -> str:
         tag = parts[i].replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
         tag = tag.replace("xlink:href=", "href=")  # SVG 2 / HTML: no xlink namespace needed
         tag = _GEOMETRY_ATTR.sub(lambda m: f' {m.group(1)}="{_round_numbers(" ".join(m.group(2).split()))}"', tag)
-        tag = tag.replace("font-family: 'DejaVu Sans'; ", "").replace("; font-family: 'DejaVu Sans'", "")
+        tag = re.sub(r"font-family: [^;\"]*(; )?", "", tag).replace('; "', '"')  # one stack on the root instead
         tag = re.sub(r' transform="rotate\(-?0 [^)]*\)"', "", tag)  # matplotlib writes no-op rotations
         tag = re.sub(r' id="([^"]*)"', ident, tag)
         parts[i] = re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{figure_id}-{m.group(2)}", tag)
-    for i in range(0, len(parts), 2):
-        if not parts[i].strip():
-            parts[i] = "\n" if "\n" in parts[i] else parts[i]
-    svg = "".join(parts).strip()
-    head = f'<svg class="chart" role="img" aria-label="{escape(label)}" font-family="{escape(FONT_STACK)}" '
+    # Bare <g> wrappers (their ids removed) carry nothing: drop them and their closing tags.
+    bare: list[bool] = []
+    for i in tags:
+        if parts[i] == "<g/>":
+            parts[i] = ""
+        elif parts[i].startswith(("<g>", "<g ")) and not parts[i].endswith("/>"):
+            bare.append(parts[i] == "<g>")
+            parts[i] = "" if bare[-1] else parts[i]
+        elif parts[i] == "</g>" and bare.pop():
+            parts[i] = ""
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0 and not part.strip():  # indentation between tags: one newline at most
+            part = "\n" if "\n" in part else part
+            if out and out[-1] == "\n":
+                continue
+        if part:
+            out.append(part)
+    svg = "".join(out).strip()
+    head = (f'<svg class="chart" role="img" aria-label="{escape(label)}" font-family="{escape(FONT_STACK)}" '
+            'stroke-linejoin="round" stroke-linecap="butt" ')
     return head + svg[len("<svg "):] + "\n"
 
 
 def _placeholder_svg(message: str) -> str:
     return (
-        '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-placeholder" role="img" '
-        'width="396pt" height="30pt" viewBox="0 0 396 30">'
+        '<svg class="chart chart-placeholder" role="img" width="396pt" height="30pt" viewBox="0 0 396 30" '
+        'xmlns="http://www.w3.org/2000/svg">'
         '<rect x="0.5" y="0.5" width="395" height="29" rx="3" fill="#f6f6f6" stroke="#cccccc"/>'
         f'<text x="10" y="19" font-family="{escape(FONT_STACK)}" font-size="9" fill="#555555">'
         f"{escape(message[:110])}</text></svg>\n"

@@ -1,0 +1,1 @@
+"""Renderers: each reads only an AuditReport and returns text or bytes."""

@@ -1,0 +1,318 @@
+"""Turn an AuditReport into the template context: every value precomputed, sorted, formatted.
+
+Templates only loop and print; all decisions (order, anchors, truncation, number
+formatting, which charts to draw) are made here, so the HTML and Markdown
+renderers agree and the templates stay readable.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from markupsafe import Markup
+
+from auditor.model import SEVERITY, STAGES, AuditReport, CheckResult
+from auditor.render.charts import chart_svg
+from auditor.render.filters import (
+    UNDEFINED,
+    fmt_duration,
+    fmt_number,
+    fmt_threshold,
+    fmt_timestamp,
+    status_emoji,
+)
+
+__all__ = ["build_context", "slugify", "sort_checks", "MAX_TABLE_ROWS", "STAGE_TITLES"]
+
+MAX_TABLE_ROWS = 20
+STAGE_TITLES = {"scoping": "Scoping", "data": "Data", "modeling": "Modeling", "deployment": "Deployment"}
+EMPTY_STAGE = "No checks ran in this stage."
+# Display order of statuses in counts: worst first, like everything else.
+STATUS_ORDER = ("error", "fail", "warn", "pass", "skip")
+ATTENTION = ("error", "fail", "warn")
+
+# The project card, in reading order: (key, label, kind).
+PROJECT_FIELDS = (
+    ("problem_statement", "Problem statement", "text"),
+    ("owner", "Owner", "text"),
+    ("stakeholders", "Stakeholders", "list"),
+    ("intended_use", "Intended use", "text"),
+    ("out_of_scope", "Out of scope", "text"),
+    ("data_sources", "Data sources", "list"),
+    ("success_metrics", "Success metrics", "metrics"),
+    ("deployment", "Deployment", "deployment"),
+    ("ethical_considerations", "Ethical considerations", "text"),
+    ("limitations", "Limitations", "text"),
+)
+
+
+def slugify(text: str) -> str:
+    """ASCII, lowercase, `[a-z0-9_-]`: stable across runs and machines (never hash()).
+
+    Accents are dropped (é -> e); any other character separates words (group×region -> group-region).
+    """
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-")
+
+
+def sort_checks(checks: list[CheckResult]) -> list[CheckResult]:
+    """Worst first (error > fail > warn > pass > skip), then id, then subject."""
+    return sorted(checks, key=lambda c: (-SEVERITY.get(c.status, -1), c.id, c.subject or ""))
+
+
+class _Anchors:
+    """Unique anchors in the order they are asked for; collisions get -2, -3, ..."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, check: CheckResult) -> str:
+        base = "check-" + slugify(check.id)
+        if check.subject is not None and slugify(check.subject):
+            base += "-" + slugify(check.subject)
+        anchor, n = base, 1
+        while anchor in self.used:
+            n += 1
+            anchor = f"{base}-{n}"
+        self.used.add(anchor)
+        return anchor
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _at(row: Any, i: int, columns: list[str]) -> Any:
+    if isinstance(row, dict):
+        return row.get(columns[i])
+    return row[i] if isinstance(row, (list, tuple)) and i < len(row) else None
+
+
+def _table(table: Any, max_rows: int) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        table = {}
+    columns = [str(c) for c in table.get("columns") or []]
+    # Rows are lists (or dicts by column); anything else is shown as a one-cell row, not dropped.
+    rows = [r if isinstance(r, (list, tuple, dict)) else [r] for r in table.get("rows") or []]
+    # A row longer than the header still shows all its cells, under numbered headers.
+    width = max([len(r) for r in rows[:max_rows] if isinstance(r, (list, tuple))] + [len(columns)])
+    columns += [f"({i + 1})" for i in range(len(columns), width)]
+    shown = []
+    for row in rows[:max_rows]:
+        cells = [row.get(c) for c in columns] if isinstance(row, dict) else list(row)
+        cells += [None] * (len(columns) - len(cells))  # a short row shows undefined cells
+        shown.append([fmt_number(v, columns[i]) for i, v in enumerate(cells)])
+    total = table.get("total_rows")
+    total = max(total if isinstance(total, int) else 0, len(rows))
+    # A column is right-aligned when every defined cell in it is a number.
+    numeric = [
+        any(_is_number(_at(r, i, columns)) for r in rows[:max_rows])
+        and all(_is_number(_at(r, i, columns)) or _at(r, i, columns) is None for r in rows[:max_rows])
+        for i in range(len(columns))
+    ]
+    # Short cells never wrap ("2026-10-16" must not break at its hyphens); a column with
+    # long text wraps. One class per cell, decided here so the template only prints it.
+    wrap = [any(len(r[i]) > 40 for r in shown) for i in range(len(columns))]
+    classes = ["num" if n else "wrap" if w else "" for n, w in zip(numeric, wrap, strict=True)]
+    return {
+        "name": str(table.get("name") or "table"),
+        "columns": columns,
+        "numeric": numeric,
+        "classes": classes,
+        "rows": shown,
+        "shown": len(shown),
+        "total": total,
+        "truncated": len(shown) < total,
+        "note": f"showing {len(shown):,} of {total:,} rows" if len(shown) < total else f"{total:,} rows",
+    }
+
+
+class _Figures:
+    """Page-wide figure ids (fig1, fig2, ...): unique, and unlike check anchors they
+    can never collide with another id on the page."""
+
+    def __init__(self, draw: bool) -> None:
+        self.draw = draw
+        self.n = 0
+
+    def __call__(self, spec: Any) -> dict[str, Any]:
+        self.n += 1
+        title = str(spec.get("title") or "") if isinstance(spec, dict) else ""
+        svg = Markup(chart_svg(spec, figure_id=f"fig{self.n}")) if self.draw else Markup("")
+        return {"title": title, "svg": svg}
+
+
+class _Queries:
+    """SQL shown once per page: checks fused into one scan share a query, and repeating
+    it under each of them would make up a third of the page. Later uses link to the first."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, text: str, owner: str) -> dict[str, Any]:
+        if text in self.seen:
+            qid, first = self.seen[text]
+            return {"text": None, "id": None, "ref": qid, "label": f"The same query as {first}"}
+        qid = f"sql-{len(self.seen) + 1}"
+        self.seen[text] = (qid, owner)
+        return {"text": text, "id": qid, "ref": None, "label": qid}
+
+
+def _check(check: CheckResult, anchor: str, figures: _Figures, queries: _Queries) -> dict[str, Any]:
+    name = check.id.rsplit(".", 1)[-1]  # the value is named like its check: null_rate is a rate
+    threshold = check.threshold.to_dict() if check.threshold else None
+    evidence = check.evidence or {}
+    metrics = check.metrics or {}
+    sql = [str(q).strip() for q in evidence.get("sql") or []]
+    owner = f"{check.title or check.id}" + (f" · {check.subject}" if check.subject is not None else "")
+    return {
+        "anchor": anchor,
+        "id": check.id,
+        "stage": check.stage,
+        "title": check.title or check.id,
+        "subject": check.subject,
+        "status": check.status,
+        "emoji": status_emoji(check.status),
+        "message": check.message or "",
+        "value": fmt_number(check.value, name),
+        "has_value": check.value is not None,
+        "threshold": fmt_threshold(threshold, name),
+        "metrics": [{"name": str(k), "value": fmt_number(v, str(k))} for k, v in metrics.items()],
+        "tables": [_table(t, MAX_TABLE_ROWS) for t in evidence.get("tables") or []],
+        "charts": [figures(spec) for spec in evidence.get("charts") or []],
+        "sql": [queries(q, owner) for q in sql],
+        "sql_summary": f"SQL ({len(sql)} {'query' if len(sql) == 1 else 'queries'})",
+        "compact": check.status in ("pass", "skip"),
+        "has_detail": bool(metrics or evidence.get("tables") or evidence.get("charts") or evidence.get("sql")),
+    }
+
+
+def _text_items(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [fmt_number(v) for v in value if v not in (None, "")]
+    return [fmt_number(value)] if value not in (None, "") else []
+
+
+def _project_field(key: str, label: str, kind: str, value: Any) -> dict[str, Any]:
+    text: str | None = None
+    items: list[str] = []
+    if kind == "text" and value not in (None, "", [], {}):
+        text = fmt_number(value)
+    elif kind == "list":
+        items = _text_items(value)
+    elif kind == "metrics" and isinstance(value, list):
+        for m in value:
+            if isinstance(m, dict):
+                target = m.get("target")
+                items.append(f"{fmt_number(m.get('metric'))}: target {fmt_number(target, str(m.get('metric')))}")
+            elif m not in (None, ""):
+                items.append(fmt_number(m))
+    elif kind == "deployment" and isinstance(value, dict) and value:
+        parts = []
+        if value.get("mode") not in (None, ""):
+            parts.append(f"mode: {fmt_number(value['mode'])}")
+        if value.get("latency_budget_ms") is not None:
+            parts.append(f"latency budget: {fmt_number(value['latency_budget_ms'])} ms")
+        parts += [f"{k}: {fmt_number(v)}" for k, v in sorted(value.items()) if k not in ("mode", "latency_budget_ms")]
+        text = " · ".join(parts)
+    elif kind == "other" and value not in (None, "", [], {}):
+        items = _text_items(value) if isinstance(value, list) else []
+        text = None if items else fmt_number(value)
+    if not text and not items and value not in (None, "", [], {}):
+        text = fmt_number(value)  # an unexpected shape is still shown, as compact JSON
+    return {"key": key, "label": label, "text": text, "entries": items, "missing": not text and not items}
+
+
+def _project(project: dict[str, Any]) -> dict[str, Any]:
+    fields = [_project_field(k, label, kind, project.get(k)) for k, label, kind in PROJECT_FIELDS]
+    known = {"name"} | {k for k, _, _ in PROJECT_FIELDS}
+    # Keys the config may grow: shown after the known ones rather than silently dropped.
+    fields += [_project_field(k, k.replace("_", " ").capitalize(), "other", project[k])
+               for k in sorted(project) if k not in known]
+    return {
+        "name": fmt_number(project.get("name")) if project.get("name") else "Untitled project",
+        "fields": fields,
+        "missing": [f["label"] for f in fields if f["missing"]],
+    }
+
+
+def _dataset(ds: Any) -> dict[str, Any]:
+    ds = ds if isinstance(ds, dict) else {}
+    columns = [c for c in ds.get("columns") or [] if isinstance(c, dict)]
+    return {
+        "name": fmt_number(ds.get("name")),
+        "source": fmt_number(ds.get("source")),
+        "rows": fmt_number(ds.get("rows")),
+        "n_columns": f"{len(columns):,}",
+        "columns": [{"name": fmt_number(c.get("name")), "type": fmt_number(c.get("type"))} for c in columns],
+    }
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return " · ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts.get(s))
+
+
+def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]:
+    """Everything the templates need. `charts=False` skips drawing SVGs (Markdown has none)."""
+    anchors, figures, queries = _Anchors(), _Figures(charts), _Queries()
+    by_stage: dict[str, list[CheckResult]] = {}
+    for c in report.checks:
+        by_stage.setdefault(c.stage, []).append(c)
+    # Known stages in lifecycle order; an unknown stage is shown last, never dropped.
+    stage_ids = list(STAGES) + sorted(s for s in by_stage if s not in STAGES)
+    stages, checks_by_anchor = [], []
+    for sid in stage_ids:
+        checks = [_check(c, anchors(c), figures, queries) for c in sort_checks(by_stage.get(sid, []))]
+        checks_by_anchor += checks
+        counts = {s: sum(1 for c in checks if c["status"] == s) for s in STATUS_ORDER}
+        stages.append({
+            "id": sid,
+            "anchor": "stage-" + (slugify(sid) or "other"),
+            "title": STAGE_TITLES.get(sid, sid.capitalize() or "Other"),
+            "checks": checks,
+            "empty": not checks,
+            "empty_message": EMPTY_STAGE,
+            "counts": [{"status": s, "count": counts[s], "emoji": status_emoji(s)} for s in STATUS_ORDER if counts[s]],
+            "counts_line": _counts_line(counts) or "no checks",
+            "size": f"{len(checks)} check{'' if len(checks) == 1 else 's'}",
+            "status": _stage_status(checks),
+        })
+    stage_rank = {sid: i for i, sid in enumerate(stage_ids)}
+    attention = sorted(
+        (c for c in checks_by_anchor if c["status"] in ATTENTION),
+        key=lambda c: (-SEVERITY[c["status"]], stage_rank[c["stage"]], c["id"], c["subject"] or ""),
+    )
+    counts = report.counts
+    project = _project(report.project or {})
+    run = report.run or {}
+    tool = report.tool or {}
+    status = report.status
+    return {
+        "title": f"{project['name']}: audit {status}",
+        "status": status,
+        "status_emoji": status_emoji(status),
+        "counts": [{"status": s, "count": counts.get(s, 0), "emoji": status_emoji(s)} for s in STATUS_ORDER],
+        "counts_line": _counts_line(counts) or "no checks",
+        "total": len(report.checks),
+        "attention": attention,
+        "project": project,
+        "datasets": [_dataset(d) for d in report.datasets or []],
+        "stages": stages,
+        "run": {
+            "id": fmt_number(run.get("id")) if run.get("id") is not None else UNDEFINED,
+            "started_at": fmt_timestamp(run.get("started_at")),
+            "finished_at": fmt_timestamp(run.get("finished_at")),
+            "duration": fmt_duration(run.get("duration_s")),
+            "config_path": fmt_number(run.get("config_path")),
+            "config_sha256": str(run.get("config_sha256") or "")[:12] or UNDEFINED,
+        },
+        "tool": {"name": str(tool.get("name") or "auditor"), "version": str(tool.get("version") or UNDEFINED)},
+        "schema_version": report.schema_version,
+    }
+
+
+def _stage_status(checks: list[dict[str, Any]]) -> str:
+    graded = [c["status"] for c in checks if c["status"] != "skip"]
+    return max(graded, key=lambda s: SEVERITY.get(s, -1)) if graded else ("skip" if checks else "empty")

@@ -1,0 +1,41 @@
+"""The HTML report: one self-contained file (inline CSS and SVG, no script, no network).
+
+A Content-Security-Policy meta tag forbids every request, so the file renders the
+same offline, from an email attachment or from a CI artefact store.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from auditor.model import AuditReport
+from auditor.render.context import build_context
+from auditor.render.filters import FILTERS
+
+__all__ = ["render_html", "TEMPLATE_DIR"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "html"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The one Jinja environment for HTML: autoescaped, and an undefined name is an error
+    (a typo in a template must fail the tests, not print an empty string)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_html(report: AuditReport) -> str:
+    """The report as one HTML page; the same report always gives the same bytes."""
+    return environment().get_template("report.html").render(build_context(report, charts=True))
