@@ -79,9 +79,12 @@ def write_config(data: Path, out: Path, *, only: str | None = None) -> Path:
     return path
 
 
+ENGINE_ENV: dict[str, str] = {}  # AUDITOR_MEMORY_LIMIT / AUDITOR_THREADS from --memory-limit / --threads
+
+
 def run_audit_child(config: Path, out: Path, name: str) -> dict:
     log = out / f"{name}-queries.json"
-    env = {**os.environ, "AUDITOR_QUERY_LOG": str(log)}
+    env = {**os.environ, **ENGINE_ENV, "AUDITOR_QUERY_LOG": str(log)}
     run = run_child([PYTHON, "-m", "auditor.cli", "run", str(config), "--as-of", AS_OF,
                      "--out", str(out / f"{name}-report"), "--format", "json"], env=env, cwd=ROOT)
     if run.returncode not in (0, 1):  # 1: the planted problems fail checks, as they should
@@ -99,7 +102,9 @@ def run_audit_child(config: Path, out: Path, name: str) -> dict:
 
 
 def run_floor(data: Path) -> dict:
-    run = run_child([PYTHON, str(BENCH / "floor.py"), *(str(data / f"{n}.parquet") for n in FILES)], cwd=ROOT)
+    limits = [arg for key, flag in (("AUDITOR_THREADS", "--threads"), ("AUDITOR_MEMORY_LIMIT", "--memory-limit"))
+              if key in ENGINE_ENV for arg in (flag, ENGINE_ENV[key])]
+    run = run_child([PYTHON, str(BENCH / "floor.py"), *(str(data / f"{n}.parquet") for n in FILES), *limits], cwd=ROOT)
     if run.returncode != 0:
         raise SystemExit(f"bench: the floor failed: {run.stderr.strip()[-2000:]}")
     files = json.loads(run.stdout)["files"]
@@ -170,13 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-100m", action="store_true", help="also 100M rows per side (~2.5 GB per file)")
     parser.add_argument("--no-peer", action="store_true", help="skip Evidently")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit for the audit and the floor, e.g. 512MB")
+    parser.add_argument("--threads", help="DuckDB threads for the audit and the floor")
     args = parser.parse_args(argv)
+    if args.memory_limit:
+        ENGINE_ENV["AUDITOR_MEMORY_LIMIT"] = args.memory_limit
+    if args.threads:
+        ENGINE_ENV["AUDITOR_THREADS"] = args.threads
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.with_100m:
         sizes.append(100_000_000)
     started = datetime.now(UTC)
     measured = [bench_size(rows, args.results) for rows in sizes]
-    print(f"auditor scale benchmark, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores\n")
+    limits = ", ".join(f"{k}={v}" for k, v in ENGINE_ENV.items()) or "DuckDB's default memory limit and threads"
+    print(f"auditor scale benchmark, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {limits}\n")
     print_table(measured)
     peer: dict = {"skipped": "--no-peer"}
     if not args.no_peer:
@@ -194,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                         verdicts=compare_verdicts(ours["drift"], peer["columns"]))
     print_peer(peer)
     args.results.mkdir(parents=True, exist_ok=True)
-    payload = {"started_at": started.isoformat(), "cores": os.cpu_count(), "sizes": measured, "peer": peer}
+    payload = {"started_at": started.isoformat(), "cores": os.cpu_count(), "engine": ENGINE_ENV, "sizes": measured,
+               "peer": peer}
     (args.results / "bench.json").write_text(json.dumps(payload, indent=1))
     print(f"\nfigures: {(args.results / 'bench.json').relative_to(ROOT) if args.results.is_relative_to(ROOT) else args.results}")
     return 0
