@@ -39,7 +39,7 @@ golden: $(BIN)/auditor  ## regenerate golden files (review the diff like code)
 	AUDITOR_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -k golden
 
 bench: $(BIN)/auditor  ## scale benchmark: 1M and 10M rows, against the one-pass floor
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:  ## remove the venv, generated data and reports
 	rm -rf $(VENV) $(EXAMPLE)/data reports .pytest_cache build *.egg-info
