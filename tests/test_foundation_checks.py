@@ -1,6 +1,7 @@
 """Pass, warn and fail cases for the scoping checks and the first data checks, from literal rows."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import BASE_SELECT, results
@@ -94,3 +95,17 @@ def test_profile_histogram_matches_numpy(project, audit):
     assert np.allclose(chart["series"]["current"], expected / expected.sum(), rtol=0, atol=1e-12)
     assert prof.metrics["p50"] == pytest.approx(np.quantile(values, 0.5), rel=1e-12)
     assert prof.metrics["std"] == pytest.approx(values.std(), rel=1e-9)
+
+
+def test_whole_row_duplicates_match_pandas_with_nulls_nan_and_signed_zero(project, audit):
+    # Rows that differ only by NULL vs NULL, NaN vs NaN or 0.0 vs -0.0 are copies, as pandas says.
+    cur = """SELECT * FROM (VALUES
+        (1, 0.0::DOUBLE, 'a'), (1, -0.0::DOUBLE, 'a'), (3, 'nan'::DOUBLE, NULL), (3, 'nan'::DOUBLE, NULL),
+        (4, NULL, 'b'), (4, NULL, 'b'), (4, NULL, 'b'), (5, 1.5, 'c'), (5, 1.5, 'C'), (6, 2.0, 'd')
+    ) t(id, x, s)"""
+    path = project(current=cur, config={"columns": {"id": "id"}})
+    frame = pd.read_parquet(path.parent / "data" / "current.parquet")
+    found = results(audit(path, stages=["data"]), "data.duplicates")
+    assert found["(whole rows)"].value == int(frame.duplicated().sum()) == 4
+    assert found["id"].value == int(frame["id"].duplicated().sum()) == 5
+    assert found["id"].metrics["duplicated_ids"] == 4

