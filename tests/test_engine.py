@@ -134,3 +134,31 @@ def test_a_repeated_read_runs_once(tmp_path: Path) -> None:
         assert first != second
     finally:
         engine.close()
+
+
+def test_bench_counts_scans_per_dataset_view(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        from measure import analyse_query_log
+    finally:
+        sys.path.pop(0)
+    queries = [
+        {"check": None, "seconds": 0.1, "cpu_seconds": 0.1, "rows_fetched": None,
+         "sql": 'CREATE OR REPLACE TEMP VIEW "current" AS SELECT * FROM read_parquet(\'x\')'},
+        {"check": None, "seconds": 0.1, "cpu_seconds": 0.1, "rows_fetched": 3, "sql": 'DESCRIBE "current"'},
+        {"check": "a", "seconds": 1.0, "cpu_seconds": 2.0, "rows_fetched": 1,
+         "sql": 'SELECT count(*) FROM "current" c JOIN "reference" r USING (id) WHERE x > ?'},
+        {"check": "a", "seconds": 0.5, "cpu_seconds": 0.5, "rows_fetched": 1,
+         "sql": 'WITH t AS (SELECT * FROM "predictions") SELECT (SELECT count(*) FROM "current"), count(*) FROM t'},
+        {"check": "b", "seconds": 0.2, "cpu_seconds": 0.2, "rows_fetched": 1,
+         "sql": 'CREATE TEMP TABLE k AS SELECT id FROM "reference"'},
+    ]
+    log = tmp_path / "log.json"
+    log.write_text(json.dumps({"queries": queries, "cache_hits": 2}))
+    found = analyse_query_log(log)
+    assert found["scans"] == {"reference": 2, "current": 2, "predictions": 1}
+    assert found["queries"] == 5 and found["cache_hits"] == 2
+    assert [(c["check"], c["scans"], c["cpu_s"]) for c in found["checks"]] == [
+        ("a", 4, 2.5), ("(runner)", 0, 0.2), ("b", 1, 0.2)]
