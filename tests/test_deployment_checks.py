@@ -383,3 +383,10 @@ def test_windowed_checks_skip_without_a_timestamp(project, tmp_path):
         found = results(report, check_id)
         assert [r.status for r in found.values()] == ["skip"], check_id
         assert "timestamp" in next(iter(found.values())).message
+
+
+def test_volume_when_the_typical_window_is_empty(project, tmp_path):
+    days = {"2026-11-01": 500, "2026-11-02": 500, "2026-11-03": 500}  # then nothing up to the 11th
+    result = results(run_log(project, tmp_path, log_sql(days)), "deployment.volume")[None]
+    assert result.status == "fail" and result.metrics["typical_rows"] == 0 and result.value is None
+    assert result.metrics["gaps"] == 7 and result.metrics["first_flagged_window"] == "2026-11-04"

@@ -162,9 +162,11 @@ ORDER BY 1"""
 
 def volume_status(ratio: float | None, *, rows: int, options: dict[str, Any]) -> Status | None:
     """A window's verdict from its rows against the typical window (None when it is not graded)."""
+    if rows == 0:
+        return "fail"  # a gap, whatever the typical window (even an empty one)
     if ratio is None:
         return None
-    if rows == 0 or ratio < options["fail_below"]:
+    if ratio < options["fail_below"]:
         return "fail"
     if options.get("fail_above") is not None and ratio > options["fail_above"]:
         return "fail"
@@ -200,8 +202,8 @@ def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckRe
         statuses[i] = volume_status(ratios[i], rows=counts[i], options=ctx.options)
     flagged = [i for i, s in enumerate(statuses) if s in ("warn", "fail")]
     status = worst([s for s in statuses if s])
-    worst_at = min((i for i in range(len(counts)) if ratios[i] is not None),
-                   key=lambda i: (-_severity(statuses[i]), -abs(_log_ratio(ratios[i]))))
+    graded = [i for i in range(len(counts)) if statuses[i] is not None]
+    worst_at = min(graded, key=lambda i: (-_severity(statuses[i]), -abs(_log_ratio(ratios[i] or 0.0))), default=None)
     gaps = [labels[i] for i in range(first_graded, len(counts)) if counts[i] == 0]
 
     def describe(i: int) -> str:
@@ -221,10 +223,11 @@ def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckRe
                                    for k, what in lines if ctx.options.get(k) is not None])
     rows = [[labels[i], counts[i], ratios[i], statuses[i] or "not graded"] for i in range(len(counts))]
     yield ctx.result(
-        value=ratios[worst_at], status=status, message=message,
+        value=ratios[worst_at] if worst_at is not None else None, status=status, message=message,
         threshold=Threshold(warn=ctx.options["warn_below"], fail=ctx.options["fail_below"], direction="below"),
         metrics={"window": str(wr.window), "windows": len(counts), "typical_rows": typical,
-                 "latest_rows": counts[-1], "latest_ratio": ratios[-1], "worst_window": labels[worst_at],
+                 "latest_rows": counts[-1], "latest_ratio": ratios[-1],
+                 "worst_window": labels[worst_at] if worst_at is not None else None,
                  "first_flagged_window": labels[flagged[0]] if flagged else None, "flagged_windows": len(flagged),
                  "gaps": len(gaps), "gap_windows": ", ".join(gaps) or None,
                  "dips": sum(1 for i in flagged if ratios[i] is not None and ratios[i] < 1),
