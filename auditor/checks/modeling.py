@@ -40,14 +40,16 @@ def columns_of(ctx: CheckContext, dataset_name: str) -> ModelColumns | None:
     return model_columns(ds, label=r.label, prediction=r.prediction, score=r.score, task=ctx.config.task)
 
 
-def model_inputs_missing(ctx: CheckContext, cols: ModelColumns | None) -> str | None:
+def labelled_inputs(ctx: CheckContext) -> tuple[ModelColumns | None, CheckResult | None]:
+    """The current data's label, prediction and score, or a skip saying which is missing."""
+    cols = columns_of(ctx, "current")
     if cols is None:
-        return "Skipped: needs rows in datasets.current."
+        return None, ctx.skip("Skipped: needs rows in datasets.current.")
     if not cols.label:
-        return "Skipped: needs columns.label (a numeric or boolean label in current)."
+        return None, ctx.skip("Skipped: needs columns.label (a numeric or boolean label in current).")
     if not (cols.prediction or cols.score):
-        return "Skipped: needs columns.prediction or columns.score."
-    return None
+        return None, ctx.skip("Skipped: needs columns.prediction or columns.score.")
+    return cols, None
 
 
 def current_metrics(ctx: CheckContext, cols: ModelColumns) -> tuple[dict[str, float | None], list[str], int]:
@@ -83,10 +85,9 @@ def _fmt(value: float | None) -> str:
        needs=("current",))
 def performance(ctx: CheckContext) -> Iterator[CheckResult]:
     """Metrics on labelled current data, against the project's success-metric targets and the reference."""
-    cols = columns_of(ctx, "current")
-    missing = model_inputs_missing(ctx, cols)
-    if missing:
-        yield ctx.skip(missing)
+    cols, skipped = labelled_inputs(ctx)
+    if skipped:
+        yield skipped
         return
     task = ctx.config.task
     values, sql, rows = current_metrics(ctx, cols)
@@ -251,10 +252,9 @@ def model_slice_keys(ctx: CheckContext) -> tuple[list[SliceKey], list[str]]:
        needs=("current",))
 def slices(ctx: CheckContext) -> Iterator[CheckResult]:
     """The primary metric per value of each categorical feature and per quintile of each numeric feature."""
-    cols = columns_of(ctx, "current")
-    missing = model_inputs_missing(ctx, cols)
-    if missing:
-        yield ctx.skip(missing)
+    cols, skipped = labelled_inputs(ctx)
+    if skipped:
+        yield skipped
         return
     task = ctx.config.task
     if task != "binary_classification" and not cols.prediction:
