@@ -76,7 +76,9 @@ def resolve_roles(columns: Columns, current: Dataset, summaries: dict[str, Colum
     for i, col in enumerate(columns.sensitive):
         if col not in names:
             raise _missing(col, f"columns.sensitive[{i}]", current)
-    role_cols = {getattr(columns, r) for r in SINGLE_ROLES} - {None}
+    # A challenger's outputs are model outputs too, not inputs: keep them out of the default features.
+    challengers = {columns.challenger_prediction, columns.challenger_score}
+    role_cols = ({getattr(columns, r) for r in SINGLE_ROLES} | challengers) - {None}
     if columns.features is not None:
         for i, col in enumerate(columns.features):
             if col not in names:
