@@ -92,7 +92,8 @@ class Engine:
     _cleanup: weakref.finalize | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        config: dict[str, Any] = {}
+        # DuckDB's own progress bar would print on long queries: cron must stay quiet (progress is ours, on -v).
+        config: dict[str, Any] = {"enable_progress_bar": False}
         if self.threads:
             config["threads"] = int(self.threads)
         if self.memory_limit:
