@@ -92,8 +92,7 @@ class Engine:
     _cleanup: weakref.finalize | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # DuckDB's own progress bar would print on long queries: cron must stay quiet (progress is ours, on -v).
-        config: dict[str, Any] = {"enable_progress_bar": False}
+        config: dict[str, Any] = {}
         if self.threads:
             config["threads"] = int(self.threads)
         if self.memory_limit:
@@ -110,6 +109,8 @@ class Engine:
             self.close()
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"engine: DuckDB rejected the settings: {message}") from None
+        # DuckDB's own progress bar would print on long queries: cron must stay quiet (progress is ours, on -v).
+        self.con.execute("SET enable_progress_bar = false")
 
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         if not READ_ONLY.match(sql):
