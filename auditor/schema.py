@@ -271,7 +271,8 @@ def compile_schema(schema: Any, dataset: Dataset, *, source: str, id_column: str
             plan.decided.append(outcome)
         plan.expressions[column] = expr
         if not col.nullable:
-            sample = quote_ident(id_column) if id_column and dataset.column(id_column) else None
+            # A null has no value to show: show the ids of its rows (unless the id itself is the null).
+            sample = quote_ident(id_column) if id_column and id_column != column and dataset.column(id_column) else None
             plan.rules.append(Rule(column=column, check="not_nullable", violation=_null_sql(expr, duck_type),
                                    sample=sample))
         if col.unique:

@@ -77,7 +77,9 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
                      f"The other {passed} of {len(outcomes)} schema checks pass on {name} "
                      f"({len(failed)} failing, reported separately)."),
             metrics={"dataset": name, "schema": spec, "checks": len(outcomes), "passed": passed,
-                     "failed": len(failed), "rows": ds.rows, "queries": len(sql)},
+                     "failed": len(failed), "rows": ds.rows, "queries": len(sql),
+                     # pandera ran these on streamed batches of this many rows (None: everything ran in SQL).
+                     "chunk_rows": chunk_rows if custom_sql else None},
             evidence={"tables": [table("Schema checks", ["column", "check", "failures", "failure rate", "engine"],
                                        summary)], "sql": sql},
         )
