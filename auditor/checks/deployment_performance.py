@@ -106,28 +106,17 @@ def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.3f}"
 
 
-@check("deployment.performance_over_time", title="Performance over time",
-       defaults={**WINDOW_DEFAULTS, "warn": 0.02, "fail": 0.05, "recent_windows": 3, "min_labelled": 100,
-                 "min_label_coverage": 0.5, "decision_threshold": 0.5},
-       needs=("predictions", "label"))
-@over_windows
-def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
-    """The primary metric per window on rows whose labels arrived, label coverage, the drop against the reference, CBPE."""
-    task, roles = ctx.config.task, ctx.roles
-    mc = model_columns(log, label=roles.label, prediction=roles.prediction, score=roles.score, task=task)
-    if mc.label is None or mc.prediction is None:
-        yield ctx.skip("Skipped: the log needs a label and a prediction (or a score) column.")
-        return
-    metric = primary_metric(ctx, mc)
-    extra = {"decision_threshold": float(ctx.options["decision_threshold"])}
+def measure_windows(ctx: CheckContext, log: Dataset, wr: WindowRange, mc: ModelColumns, metric: str,
+                    extra: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]]:
+    """Per window: the aggregates (one GROUP BY) and the metrics (plus one ranked query for AUC/AP)."""
+    task = ctx.config.task
     aggs = aggregates(task, mc)
     sql = PERFORMANCE_SQL.format(bucket=wr.bucket(), aggregates=select_list(aggs), view=log.view, in_range=wr.filter())
-    statements = [*wr.sql, sql]
-    names = list(aggs)
-    sums = [None] * len(wr.starts)
+    statements = [sql]
     at = wr.index()
+    sums: list[dict] = [{} for _ in wr.starts]
     for row in query_windows(ctx, wr, sql, **extra):
-        sums[at[row[0]]] = dict(zip(names, row[1:], strict=True))
+        sums[at[row[0]]] = dict(zip(aggs, row[1:], strict=True))
     rankings: list[dict | None] = [None] * len(wr.starts)
     if METRICS[metric].kind == "rank":
         rank_sql = WINDOW_RANKING_SQL.format(bucket=wr.bucket(), score=mc.score, label=mc.label, view=log.view,
@@ -136,59 +125,75 @@ def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> I
         for row in query_windows(ctx, wr, rank_sql):
             rankings[at[row[0]]] = ranking_metrics(row[1:])
     per_window = [metrics_of(task, s, r) if s else {} for s, r in zip(sums, rankings, strict=True)]
+    return sums, per_window, statements
 
-    reference, ref_sql = reference_metrics(ctx, task, extra)
-    statements.extend(ref_sql)
-    ref_value = reference.get(metric)
+
+def evidence_of(wr: WindowRange, metric: str, per_window: list[dict], rows: dict[str, list], opts: dict[str, Any],
+                ref_value: float | None, statements: list[str]) -> dict[str, list]:
+    """The line chart (realised beside CBPE-expected, label coverage) and the per-window table."""
     labels = wr.labels()
-    opts = ctx.options
-    rows_n = [int(s["rows"]) if s else 0 for s in sums]
-    labelled = [int(s.get("labelled") or 0) if s else 0 for s in sums]
-    coverage = [ratio(lab, n) for lab, n in zip(labelled, rows_n, strict=True)]
-    values = [m.get(metric) for m in per_window]
-    graded = [i for i in range(len(labels)) if values[i] is not None and labelled[i] >= opts["min_labelled"]
-              and (coverage[i] or 0) >= opts["min_label_coverage"]]
-    drops = [worse_by(metric, values[i], ref_value) if i in graded else None for i in range(len(labels))]
-    threshold = ctx.threshold()
-    window_status = [grade(d, threshold) if d is not None else None for d in drops]
-    first_fail = next((labels[i] for i in graded if window_status[i] == "fail"), None)
-    first_warn = next((labels[i] for i in graded if window_status[i] in ("warn", "fail")), None)
-    recent = graded[-int(opts["recent_windows"]):]
-    value = sum(values[i] for i in recent) / len(recent) if recent else None
-    measured_drop = worse_by(metric, value, ref_value)
-    last = latest([s for s in sums])
-    cbpe_latest = {f"{k}_latest": per_window[last].get(k) if last is not None else None for k in CBPE_METRICS}
-
-    series: dict[str, list] = {f"{metric} (realised)": values}
-    if metric != "accuracy" and task != "regression":
+    series: dict[str, list] = {f"{metric} (realised)": rows[metric]}
+    if metric != "accuracy" and any(m.get("accuracy") is not None for m in per_window):
         series["accuracy (realised)"] = [m.get("accuracy") for m in per_window]
     if any(m.get("expected_accuracy") is not None for m in per_window):
         series["accuracy (CBPE expected)"] = [m.get("expected_accuracy") for m in per_window]
-    series["label coverage"] = coverage
+    series["label coverage"] = rows["label_coverage"]
     thresholds = []
     if ref_value is not None and METRICS[metric].bounded:
         sign = -1 if METRICS[metric].higher_is_better else 1
         thresholds = [{"value": ref_value, "label": f"reference {metric}"},
                       {"value": ref_value + sign * opts["fail"], "label": f"fail ({opts['fail']:g} worse)"}]
     chart = line_chart(f"{metric} per {wr.window} window, as labels arrive", wr, series, thresholds=thresholds)
-    columns = ["window", "rows", "labelled", "label_coverage", metric, "drop", "status", "accuracy",
-               *CBPE_METRICS]
-    table_rows = [[labels[i], rows_n[i], labelled[i], coverage[i], values[i], drops[i],
-                   window_status[i] or "not graded", per_window[i].get("accuracy"),
+    columns = ["window", "rows", "labelled", "label_coverage", metric, "drop", "status", "accuracy", *CBPE_METRICS]
+    table_rows = [[labels[i], rows["rows"][i], rows["labelled"][i], rows["label_coverage"][i], rows[metric][i],
+                   rows["drop"][i], rows["status"][i] or "not graded", per_window[i].get("accuracy"),
                    *[per_window[i].get(k) for k in CBPE_METRICS]] for i in range(len(labels))]
-    metrics = {"metric": metric, "value": value, "reference_value": ref_value, "drop": measured_drop,
+    return {"charts": [chart], "sql": statements, "tables": [table(f"{metric} per window", columns, table_rows)]}
+
+
+@check("deployment.performance_over_time", title="Performance over time",
+       defaults={**WINDOW_DEFAULTS, "warn": 0.02, "fail": 0.05, "recent_windows": 3, "min_labelled": 100,
+                 "min_label_coverage": 0.5, "decision_threshold": 0.5},
+       needs=("predictions", "label"))
+@over_windows
+def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
+    """The primary metric per window on rows whose labels arrived, label coverage, the drop against the reference, CBPE."""
+    task, roles, opts = ctx.config.task, ctx.roles, ctx.options
+    mc = model_columns(log, label=roles.label, prediction=roles.prediction, score=roles.score, task=task)
+    if mc.label is None or mc.prediction is None:
+        yield ctx.skip("Skipped: the log needs a label and a prediction (or a score) column.")
+        return
+    metric = primary_metric(ctx, mc)
+    extra = {"decision_threshold": float(opts["decision_threshold"])}
+    sums, per_window, statements = measure_windows(ctx, log, wr, mc, metric, extra)
+    reference, ref_sql = reference_metrics(ctx, task, extra)
+    ref_value = reference.get(metric)
+    labels = wr.labels()
+    rows = {"rows": [int(s.get("rows") or 0) for s in sums], "labelled": [int(s.get("labelled") or 0) for s in sums],
+            metric: [m.get(metric) for m in per_window]}
+    rows["label_coverage"] = [ratio(lab, n) for lab, n in zip(rows["labelled"], rows["rows"], strict=True)]
+    graded = [i for i, v in enumerate(rows[metric]) if v is not None and rows["labelled"][i] >= opts["min_labelled"]
+              and (rows["label_coverage"][i] or 0) >= opts["min_label_coverage"]]
+    rows["drop"] = [worse_by(metric, rows[metric][i], ref_value) if i in graded else None for i in range(len(labels))]
+    threshold = ctx.threshold()
+    rows["status"] = [grade(d, threshold) if d is not None else None for d in rows["drop"]]
+    first_fail = next((labels[i] for i in graded if rows["status"][i] == "fail"), None)
+    first_warn = next((labels[i] for i in graded if rows["status"][i] in ("warn", "fail")), None)
+    recent = graded[-int(opts["recent_windows"]):]
+    value = sum(rows[metric][i] for i in recent) / len(recent) if recent else None
+    last = latest([s or None for s in sums])
+    cbpe_latest = {f"{k}_latest": per_window[last].get(k) if last is not None else None for k in CBPE_METRICS}
+    ref_accuracy, ref_expected = reference.get("accuracy"), reference.get("expected_accuracy")
+    metrics = {"metric": metric, "value": value, "reference_value": ref_value,
+               "drop": worse_by(metric, value, ref_value),
                "recent_windows": ", ".join(labels[i] for i in recent) or None, "graded_windows": len(graded),
                "windows": len(labels), "last_labelled_window": labels[graded[-1]] if graded else None,
                "first_warn_window": first_warn, "first_fail_window": first_fail,
-               "label_coverage_latest": coverage[last] if last is not None else None,
-               "reference_accuracy": reference.get("accuracy"),
-               "reference_expected_accuracy": reference.get("expected_accuracy"),
-               "calibration_gap": (reference["expected_accuracy"] - reference["accuracy"]
-                                   if reference.get("expected_accuracy") is not None
-                                   and reference.get("accuracy") is not None else None),
+               "label_coverage_latest": rows["label_coverage"][last] if last is not None else None,
+               "reference_accuracy": ref_accuracy, "reference_expected_accuracy": ref_expected,
+               "calibration_gap": ref_expected - ref_accuracy if None not in (ref_expected, ref_accuracy) else None,
                **cbpe_latest}
-    evidence = {"charts": [chart], "sql": statements,
-                "tables": [table(f"{metric} per window", columns, table_rows)]}
+    evidence = evidence_of(wr, metric, per_window, rows, opts, ref_value, [*wr.sql, *statements, *ref_sql])
     if value is None:
         why = (f"no window has at least {opts['min_labelled']} labelled rows and "
                f"{opts['min_label_coverage']:.0%} label coverage yet")
@@ -208,7 +213,7 @@ def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> I
         message += f"; windows after {labels[graded[-1]]} have too few labels to grade"
     if cbpe_latest["expected_accuracy_latest"] is not None:
         message += f" (CBPE expects accuracy {_fmt(cbpe_latest['expected_accuracy_latest'])} in {labels[last]})"
-    yield ctx.result(subject=metric, value=measured_drop, threshold=threshold, metrics=metrics,
+    yield ctx.result(subject=metric, value=metrics["drop"], threshold=threshold, metrics=metrics,
                      evidence=evidence, message=message + ".")
 
 
