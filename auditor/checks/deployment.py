@@ -238,6 +238,10 @@ def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckRe
     )
 
 
+def _age(hours: float) -> str:
+    return f"{hours * 60:.0f} minutes" if hours < 1 else f"{hours:,.1f} hours"
+
+
 def _severity(status: Status | None) -> int:
     return {"fail": 2, "warn": 1}.get(status or "", 0)
 
@@ -315,7 +319,7 @@ def freshness(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[Chec
     after = f" {wr.rows_after_as_of:,} rows dated at or after it were left out." if wr.rows_after_as_of else ""
     yield ctx.result(
         value=hours, threshold=threshold,
-        message=f"The newest prediction is from {newest:%Y-%m-%d %H:%M}, {hours:,.1f} hours before the as-of "
+        message=f"The newest prediction is from {newest:%Y-%m-%d %H:%M}, {_age(hours)} before the as-of "
                 f"time {wr.as_of:%Y-%m-%d %H:%M}.{after}",
         metrics={"newest": newest.isoformat(), "as_of": wr.as_of.isoformat(), "hours": hours,
                  "rows_after_as_of": wr.rows_after_as_of, "newest_window": window_label(newest, wr.window)},
