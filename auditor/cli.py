@@ -83,6 +83,22 @@ def build_parser() -> Parser:
     infer.add_argument("--out", type=Path, help="where to write the schema (default: print it)")
     infer.add_argument("--max-categories", type=int, default=20, help="strings with at most this many values get isin")
 
+    send = sub.add_parser("send", help="email a run's report through SMTP (password from $AUDITOR_SMTP_PASSWORD)")
+    send.add_argument("report_dir", type=Path, help="a run's report folder (with report.json)")
+    send.add_argument("--to", action="append", required=True, help="recipient (repeatable, or comma-separated)")
+    send.add_argument("--from", dest="sender", help="sender address (default: auditor@localhost)")
+    send.add_argument("--smtp-host", default="localhost", help="SMTP server (default localhost)")
+    send.add_argument("--smtp-port", type=int, help="default 587 with --starttls, 465 with --ssl, 25 with --plain")
+    security = send.add_mutually_exclusive_group()
+    security.add_argument("--starttls", dest="security", action="store_const", const="starttls",
+                          help="upgrade the connection with STARTTLS (the default)")
+    security.add_argument("--ssl", dest="security", action="store_const", const="ssl", help="implicit TLS")
+    security.add_argument("--plain", dest="security", action="store_const", const="none",
+                          help="no TLS (a local relay only)")
+    send.add_argument("--user", help="SMTP login; the password is read from $AUDITOR_SMTP_PASSWORD")
+    send.add_argument("--cafile", help="also trust this CA certificate (a private relay's)")
+    send.add_argument("--report-url", help="link to the full report (used when report.html is too big to attach)")
+
     sub.add_parser("checks", help="list the checks auditor can run")
     sub.add_parser("config-schema", help="print the JSON Schema of audit.yaml (for editor autocompletion)")
     return parser
@@ -137,6 +153,18 @@ def cmd_render(args: argparse.Namespace, err) -> int:
     return 0
 
 
+def cmd_send(args: argparse.Namespace, err) -> int:
+    from auditor.mail import SmtpSettings, send_report
+
+    to = [a.strip() for group in args.to for a in group.split(",") if a.strip()]
+    settings = SmtpSettings.from_options(host=args.smtp_host, port=args.smtp_port,
+                                         security=args.security or "starttls", user=args.user, cafile=args.cafile)
+    msg = send_report(args.report_dir, settings, to=to, sender=args.sender, report_url=args.report_url)
+    if args.verbose:
+        print(f"auditor: sent \"{msg['Subject']}\" to {', '.join(to)}", file=err)
+    return 0
+
+
 def cmd_checks(args: argparse.Namespace, out) -> int:
     from auditor.registry import catalogue
 
@@ -168,6 +196,8 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
             if args.out is None:
                 print(text, end="", file=out)
             return 0
+        if args.command == "send":
+            return cmd_send(args, err)
         if args.command == "checks":
             return cmd_checks(args, out)
         if args.command == "config-schema":

@@ -1,0 +1,146 @@
+"""The email report: MIME structure, email-safe HTML, CID images, the 90 KB limit."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+from auditor.model import AuditReport
+from auditor.output import load_report
+from auditor.render import email as email_render
+from auditor.render.email import MAX_HTML_BYTES, build_email, email_subject, render_email
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report_small.json"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def load() -> AuditReport:
+    return AuditReport.from_dict(json.loads(FIXTURE.read_text()))
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def html_of(msg: EmailMessage) -> str:
+    return msg.get_body(("html",)).get_content()
+
+
+def assert_cids_resolve(msg: EmailMessage) -> list[bytes]:
+    """Every cid: in the HTML names an image/png part of the same multipart/related, and back."""
+    related = next(p for p in msg.walk() if p.get_content_type() == "multipart/related")
+    parts = list(related.iter_parts())
+    assert parts[0].get_content_type() == "text/html"
+    images = {p["Content-ID"].strip("<>"): p for p in parts[1:]}
+    referenced = re.findall(r'src="cid:([^"]+)"', parts[0].get_content())
+    assert referenced and sorted(referenced) == sorted(images)
+    payloads = []
+    for cid in referenced:
+        part = images[cid]
+        assert part.get_content_type() == "image/png"
+        assert part.get_content_disposition() == "inline"
+        data = part.get_content()
+        assert data.startswith(PNG_MAGIC) and data.endswith(b"IEND\xaeB`\x82")  # complete PNG
+        payloads.append(data)
+    return payloads
+
+
+def test_structure_plain_text_html_images_and_attachment() -> None:
+    report = load()
+    msg = parse(render_email(report))
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, attachment = list(msg.iter_parts())
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, related = list(alternative.iter_parts())
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    assert attachment.get_content_type() == "text/html" and attachment.get_filename() == "report.html"
+    assert attachment.get_content().startswith("<!DOCTYPE html>")
+    assert len(assert_cids_resolve(msg)) == 4  # the first chart of the 4 worst checks that have one
+    # Subject: project, overall status, counts.
+    assert msg["Subject"] == "credit-risk: audit ERROR (3 fail, 1 error, 6 warn, 5 pass, 2 skip)"
+    assert msg["Subject"] == email_subject(report)
+    text = plain.get_content()
+    assert "credit-risk: audit ERROR" in text and "[FAIL] Null rate · income: 23.4%" in text
+
+
+def test_html_is_email_safe() -> None:
+    html = html_of(parse(render_email(load())))
+    assert len(html.encode()) < MAX_HTML_BYTES
+    assert "data:" not in html and "<svg" not in html.lower()
+    assert not re.search(r"display:\s*(flex|grid)", html)
+    # css-inline moved every rule into style="" attributes; only @media stays in <style>.
+    styles = re.findall(r"<style>(.*?)</style>", html, flags=re.S)
+    assert all(block.strip().startswith("@media") for block in styles)
+    assert re.search(r'<td class="pad" style="padding:16px 20px">', html)
+    assert 'role="presentation"' in html
+    # Failing and warning checks first, worst first: the error, then failures, then warnings.
+    statuses = re.findall(r'class="badge badge-(\w+)"', html)
+    listed = statuses  # rows only: the overall badge is "badge badge-big ..."
+    order = {"error": 0, "fail": 1, "warn": 2}
+    assert listed and listed == sorted(listed, key=order.__getitem__)
+
+
+def test_same_report_same_bytes() -> None:
+    assert render_email(load()) == render_email(load())
+
+
+def test_big_report_is_linked_not_attached(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(email_render, "MAX_ATTACHMENT_BYTES", 1000)
+    msg = build_email(load(), report_html="<!DOCTYPE html>" + "x" * 5000, report_url="https://ci.example/r/1.html")
+    assert [p.get_filename() for p in msg.iter_attachments()] == []
+    assert '<a href="https://ci.example/r/1.html"' in html_of(msg)
+    assert "https://ci.example/r/1.html" in msg.get_body(("plain",)).get_content()
+
+
+WIDE_SELECT = "SELECT i AS id, {cols} FROM range(300) t(i)"
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real audit of 200 columns where every column fails (all null in current, drifted)."""
+    from tests.conftest import write_parquet
+
+    root = tmp_path_factory.mktemp("wide")
+    names = [f"feature_with_a_long_name_{k:03d}" for k in range(200)]
+    ref = ", ".join(f"((i * {k + 7}) % 97)::DOUBLE AS {n}" for k, n in enumerate(names))
+    cur = ", ".join(f"CASE WHEN i % 10 = 0 THEN 1000.0 + i ELSE NULL END AS {n}" for n in names)
+    write_parquet(root / "reference.parquet", WIDE_SELECT.format(cols=ref))
+    write_parquet(root / "current.parquet", WIDE_SELECT.format(cols=cur))
+    (root / "audit.yaml").write_text(
+        "version: 1\nproject: {name: wide}\ntask: regression\n"
+        "datasets: {reference: {path: reference.parquet}, current: {path: current.parquet}}\n"
+        "columns: {id: id}\n")
+    # The deployment stage: a failing drift result per column, each with a chart (the data stage
+    # fails the same way but takes minutes at 200 columns). No HTML: 200 SVG charts are slow to draw,
+    # and the email part under test does not depend on the attachment.
+    code = main(["run", str(root / "audit.yaml"), "--out", str(root / "out"), "--format", "json,md",
+                 "--stage", "deployment"])
+    assert code == 1
+    report = load_report(root / "out" / "report.json")
+    (root / "out" / "email.eml").write_bytes(bytes(build_email(report, report_url="https://ci.example/r.html")))
+    return root / "out"
+
+
+def test_200_failing_columns_fit_markdown_and_email(wide_run: Path) -> None:
+    report = json.loads((wide_run / "report.json").read_text())
+    failing = [c for c in report["checks"] if c["status"] in ("fail", "error")]
+    assert len({c["subject"] for c in failing if c["id"] == "deployment.feature_drift"}) >= 200
+    md = (wide_run / "report.md").read_text()
+    assert len(md) < 60_000 and md.startswith("<!-- auditor-report -->") and "Trimmed to fit" in md
+    msg = parse((wide_run / "email.eml").read_bytes())
+    html = html_of(msg)
+    assert len(html.encode()) < MAX_HTML_BYTES
+    assert "Trimmed to fit an email" in html
+    assert_cids_resolve(msg)
+    listed = len(re.findall(r'class="badge badge-(?:fail|error|warn)"', html))  # rows; the overall is badge-big
+    more = int(re.search(r"… and (\d+) more failing or warning checks", html).group(1))
+    attention = sum(c["status"] in ("fail", "error", "warn") for c in report["checks"])
+    assert listed > 50 and listed + more == attention
