@@ -71,6 +71,10 @@ def build_parser() -> Parser:
     run.add_argument("--stage", type=_stages, action="append", help="only these stages (repeatable, or comma-separated)")
     run.add_argument("--fail-on", choices=("warn", "fail"), default="fail", help="lowest status that exits 1")
     run.add_argument("--as-of", type=_as_of, help="the audit's 'now' for freshness and windows (default: now)")
+    run.add_argument("--history", action=argparse.BooleanOptionalAction, default=None,
+                     help="write to a dated folder under --out, record the run in history.duckdb, show trends "
+                          "(default: outputs.history of the config)")
+    run.add_argument("--keep", help="with --history: keep runs for 90d (days) or the newest 30 (a count)")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     render = sub.add_parser("render", help="render a saved report.json again, without touching data")
@@ -82,6 +86,10 @@ def build_parser() -> Parser:
     infer.add_argument("data", help="a Parquet, CSV or JSON file (or glob)")
     infer.add_argument("--out", type=Path, help="where to write the schema (default: print it)")
     infer.add_argument("--max-categories", type=int, default=20, help="strings with at most this many values get isin")
+
+    hist = sub.add_parser("history", help="write index.html listing the runs recorded under a report folder")
+    hist.add_argument("root", type=Path, help="the output root of history-enabled runs (with history.duckdb)")
+    hist.add_argument("--keep", help="first drop runs older than 90d (days) or beyond the newest 30 (a count)")
 
     send = sub.add_parser("send", help="email a run's report through SMTP (password from $AUDITOR_SMTP_PASSWORD)")
     send.add_argument("report_dir", type=Path, help="a run's report folder (with report.json)")
@@ -126,7 +134,16 @@ def cmd_run(args: argparse.Namespace, err) -> int:
     formats = args.format or list(config.outputs.formats)
     if "json" not in formats:
         formats = ["json", *formats]  # report.json is the source of truth: always written
-    written = write_reports(report, out_dir, formats)
+    history = args.history if args.history is not None else config.outputs.history
+    keep = args.keep or config.outputs.keep
+    if history:
+        from auditor.history import parse_keep, record_run
+
+        out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None, now=_now())
+    else:
+        if args.keep:
+            raise UsageError("--keep needs --history (plain --out DIR is overwritten on each run)")
+        written = write_reports(report, out_dir, formats)
     status, counts = report.status, report.counts
     failed = status in ("fail", "error") or (args.fail_on == "warn" and status == "warn")
     summary = ", ".join(f"{counts[s]} {s}" for s in ("fail", "error", "warn", "pass", "skip") if counts[s])
@@ -195,6 +212,11 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
             text = write_inferred(args.data, out=args.out, max_categories=args.max_categories, now=_now())
             if args.out is None:
                 print(text, end="", file=out)
+            return 0
+        if args.command == "history":
+            from auditor.history import parse_keep, write_index
+
+            write_index(args.root, keep=parse_keep(args.keep) if args.keep else None, now=_now())
             return 0
         if args.command == "send":
             return cmd_send(args, err)

@@ -23,6 +23,7 @@ from auditor.render.filters import (
     fmt_timestamp,
     status_emoji,
 )
+from auditor.render.trends import Trends
 
 __all__ = ["build_context", "slugify", "sort_checks", "MAX_TABLE_ROWS", "STAGE_TITLES"]
 
@@ -263,8 +264,10 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
     # Known stages in lifecycle order; an unknown stage is shown last, never dropped.
     stage_ids = list(STAGES) + sorted(s for s in by_stage if s not in STAGES)
     stages, checks_by_anchor = [], []
+    trends = Trends(report.run or {})  # run["history"] of a history-enabled run (auditor.history)
     for sid in stage_ids:
-        checks = [_check(c, anchors(c), figures, queries) for c in sort_checks(by_stage.get(sid, []))]
+        checks = [{**_check(c, anchors(c), figures, queries), "trend": trends.check(c.id, c.subject)}
+                  for c in sort_checks(by_stage.get(sid, []))]
         checks_by_anchor += checks
         counts = {s: sum(1 for c in checks if c["status"] == s) for s in STATUS_ORDER}
         stages.append({
@@ -297,6 +300,7 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
         "counts_line": _counts_line(counts) or "no checks",
         "total": len(report.checks),
         "attention": attention,
+        "history": trends.summary({(c["id"], c["subject"]): c for c in checks_by_anchor}),
         "project": project,
         "datasets": [_dataset(d) for d in report.datasets or []],
         "stages": stages,
