@@ -1,0 +1,88 @@
+"""data.profile's quantiles come from a locating histogram and a few values per cell: exact, as numpy says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from auditor.checks import profile as profile_module
+from auditor.checks.profile import QUANTILES, _profiles
+from auditor.sources import Column, Dataset
+from auditor.sql import Engine, quote_ident, quote_literal
+
+rng = np.random.default_rng(11)
+SAMPLES = {
+    "normal": rng.normal(size=3000),
+    "lognormal_with_outlier": np.append(rng.lognormal(10, 1.5, 4000), 1e12),  # nearly everything in one cell
+    "ties": rng.integers(0, 5, 2000).astype(float),
+    "one_value": np.array([3.25]),
+    "two_values": np.array([-1.0, 7.0]),
+    "constant": np.full(50, 2.5),
+    "tiny_and_huge": np.array([1e-300, 2e-300, 1e300, -1e300, 0.0]),
+}
+
+
+def _view(tmp_path: Path, columns: dict[str, np.ndarray]) -> tuple[Engine, Dataset]:
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table(columns), path)
+    engine = Engine()
+    engine.execute(f"CREATE VIEW d AS SELECT * FROM read_parquet({quote_literal(str(path))})")
+    cols = tuple(Column(r[0], str(r[1])) for r in engine.query(f"DESCRIBE {quote_ident('d')}"))
+    return engine, Dataset(name="d", view="d", source=str(path), rows=0, columns=cols)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_quantiles_equal_numpy(tmp_path: Path, name: str) -> None:
+    values = SAMPLES[name]
+    engine, ds = _view(tmp_path, {"x": values})
+    lo, hi = float(values.min()), float(values.max())
+    profiles, _, sql = _profiles(engine, ds, {"x": (lo, hi, 20 if hi > lo else 1)}, [])
+    assert profiles["quantiles"]["x"] == pytest.approx(list(np.quantile(values, QUANTILES)), rel=1e-12, abs=0)
+    assert not any("quantile_cont" in q for q in sql)  # no aggregate holds the whole column
+    engine.close()
+
+
+def test_missing_and_infinite_values_are_left_out_and_integers_work(tmp_path: Path) -> None:
+    x = np.array([np.nan, 1.0, np.inf, 4.0, -np.inf, 2.0, 8.0])
+    n = pa.array([5, None, 1, 3, None, 9, 9], type=pa.int64())
+    engine, ds = _view(tmp_path, {"x": x, "n": n})
+    profiles, _, _ = _profiles(engine, ds, {"x": (1.0, 8.0, 20), "n": (1.0, 9.0, 20)}, [])
+    assert profiles["quantiles"]["x"] == pytest.approx(list(np.quantile([1.0, 4.0, 2.0, 8.0], QUANTILES)))
+    assert profiles["quantiles"]["n"] == pytest.approx(list(np.quantile([5, 1, 3, 9, 9], QUANTILES)))
+    engine.close()
+
+
+def test_a_column_with_no_values_has_no_quantiles(tmp_path: Path) -> None:
+    engine, ds = _view(tmp_path, {"x": np.array([np.nan, np.nan]), "y": np.array([1.0, 2.0])})
+    profiles, _, _ = _profiles(engine, ds, {"x": (0.0, 1.0, 20), "y": (1.0, 2.0, 20)}, [])
+    assert "x" not in profiles["quantiles"]
+    assert profiles["quantiles"]["y"] == pytest.approx(list(np.quantile([1.0, 2.0], QUANTILES)))
+    engine.close()
+
+
+def test_deep_ranks_in_a_crowded_cell_are_fetched_from_the_nearer_end(tmp_path: Path, monkeypatch) -> None:
+    # With two cells, the 95th percentile sits deep in a crowded cell: fetch from its top, not its bottom.
+    monkeypatch.setattr(profile_module, "LOCATE_BINS", 2)
+    values = np.arange(1000, dtype=float)
+    engine, ds = _view(tmp_path, {"x": values})
+    profiles, _, sql = _profiles(engine, ds, {"x": (0.0, 999.0, 20)}, [])
+    assert profiles["quantiles"]["x"] == pytest.approx(list(np.quantile(values, QUANTILES)))
+    assert "max(" in sql[-1] and "min(" in sql[-1]
+    engine.close()
+
+
+def test_a_crowded_cell_of_one_value_needs_no_fetch_and_of_many_falls_back(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(profile_module, "FETCH_MAX", 10)
+    flags = np.array([0.0] * 30 + [1.0] * 70)  # two crowded cells, each of one value
+    skewed = np.append(np.linspace(0, 1, 99), 1e9)  # 99 distinct values crowd the first cell
+    engine, ds = _view(tmp_path, {"flag": flags, "skewed": skewed})
+    profiles, _, sql = _profiles(engine, ds, {"flag": (0.0, 1.0, 20), "skewed": (0.0, 1e9, 20)}, [])
+    assert profiles["quantiles"]["flag"] == pytest.approx(list(np.quantile(flags, QUANTILES)))
+    assert profiles["quantiles"]["skewed"] == pytest.approx(list(np.quantile(skewed, QUANTILES)), rel=1e-12)
+    fallback = [q for q in sql if "quantile_cont" in q]
+    assert len(fallback) == 1 and '"skewed"' in fallback[0] and '"flag"' not in fallback[0]
+    engine.close()
