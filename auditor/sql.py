@@ -131,8 +131,13 @@ class Engine:
         if key in self._results:
             self.cache_hits += 1
             return self._results[key]
-        result = fetch(self.execute(sql, params))
-        self.log[-1].rows_fetched = size(result)
+        started, cpu = time.perf_counter(), time.process_time()
+        cursor = self.execute(sql, params)
+        entry = self.log[-1]
+        result = fetch(cursor)
+        # DuckDB may finish a query while its rows are fetched: the log counts the fetch too.
+        entry.seconds, entry.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+        entry.rows_fetched = size(result)
         if CACHEABLE.match(sql) and not VOLATILE.search(sql) and size(result) <= CACHE_MAX_ROWS:
             self._results[key] = result
         return result
