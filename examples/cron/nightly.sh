@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Nightly audit, for cron. Quiet when the audit passes; emails the report when it warns or fails.
+#
+#   # m h dom mon dow  command
+#   0 2 * * *  AUDITOR_MAIL_TO=risk@example.com AUDITOR_SMTP_PASSWORD=... /srv/audit/nightly.sh /srv/audit/audit.yaml
+#
+# Each run writes a dated folder (reports/2026-11-27T02-00/) plus reports/latest/, records its
+# results in reports/history.duckdb, rewrites reports/index.html and drops runs past the retention.
+#
+# Environment (all optional but AUDITOR_MAIL_TO for email):
+#   AUDITOR            the auditor command              (default: auditor)
+#   AUDITOR_REPORTS    the output root                  (default: reports/ beside the config)
+#   AUDITOR_KEEP       retention: 90d (days) or 30 (runs) (default: 90d)
+#   AUDITOR_MAIL_TO    recipients, comma-separated; no email without it
+#   AUDITOR_SMTP_ARGS  extra `auditor send` options, e.g. "--smtp-host smtp.example.com --user auditor"
+#   AUDITOR_SMTP_PASSWORD  read by `auditor send` itself (never on a command line)
+#   AUDITOR_REPORT_URL where the reports are served, linked from the email (e.g. https://host/reports/latest/report.html)
+#
+# Exit codes: 0 passed (or warned/failed and the email went out), 75 another run holds the lock
+# (EX_TEMPFAIL: cron tries again tomorrow), otherwise the audit's or the sender's code; in those
+# cases the log goes to stderr, which cron mails to the crontab's owner.
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: nightly.sh CONFIG" >&2
+    exit 2
+fi
+config=$1
+reports=${AUDITOR_REPORTS:-$(dirname "$config")/reports}
+auditor=${AUDITOR:-auditor}
+keep=${AUDITOR_KEEP:-90d}
+
+mkdir -p "$reports" || exit 73
+# One run at a time: a slow night must not overlap the next one (two writers on history.duckdb).
+# flock -n gives up at once instead of queueing behind the running audit.
+exec 9>"$reports/.nightly.lock"
+if ! flock -n 9; then
+    echo "nightly.sh: another audit holds $reports/.nightly.lock; not starting a second one" >&2
+    exit 75
+fi
+
+log=$(mktemp "${TMPDIR:-/tmp}/auditor-nightly.XXXXXX") || exit 73
+trap 'rm -f "$log"' EXIT
+
+# --fail-on warn: exit 1 on a warning too, which is when the email goes out.
+"$auditor" run "$config" --out "$reports" --history --keep "$keep" \
+    --format json,html,md,junit --fail-on warn >"$log" 2>&1
+code=$?
+
+case $code in
+    0) exit 0 ;;  # passed: say nothing
+    1) ;;         # warned or failed: email below
+    *) echo "nightly.sh: the audit could not run (exit $code):" >&2
+       cat "$log" >&2
+       exit "$code" ;;
+esac
+
+if [ -z "${AUDITOR_MAIL_TO:-}" ]; then
+    cat "$log" >&2  # no email configured: the summary goes to cron's mail instead
+    exit 1
+fi
+url_args=()
+if [ -n "${AUDITOR_REPORT_URL:-}" ]; then
+    url_args=(--report-url "$AUDITOR_REPORT_URL")
+fi
+# shellcheck disable=SC2086  # AUDITOR_SMTP_ARGS is a list of options, split on purpose
+if ! "$auditor" send "$reports/latest" --to "$AUDITOR_MAIL_TO" ${AUDITOR_SMTP_ARGS:-} "${url_args[@]}" >>"$log" 2>&1; then
+    echo "nightly.sh: the audit warned or failed and the email could not be sent:" >&2
+    cat "$log" >&2
+    exit 1
+fi
+exit 0
