@@ -161,6 +161,10 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """One audit's results. `run` may carry `history` (runs recorded with --history): the previous
+    runs, each check's values and statuses across them, and the changes since the last run, as
+    auditor.history.attach_history documents; renderers draw trends from it."""
+
     tool: dict[str, Any]
     run: dict[str, Any]
     project: dict[str, Any]
