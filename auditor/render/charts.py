@@ -47,8 +47,6 @@ from __future__ import annotations
 import io
 import logging
 import math
-import re
-from html import escape
 from typing import Any
 
 import matplotlib
@@ -56,6 +54,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from auditor.render.svg import placeholder_svg, safe_id, tidy_svg
 
 __all__ = ["chart_svg", "chart_png", "CHART_KINDS"]
 
@@ -71,7 +71,6 @@ GUIDE = "#555555"
 WIDTH, HEIGHT = 5.5, 2.6
 MAX_CATEGORIES = 20
 MAX_GROUPS = 30
-FONT_STACK = "DejaVu Sans, Bitstream Vera Sans, Verdana, Arial, sans-serif"
 
 _RC = {
     "svg.hashsalt": "auditor", "svg.fonttype": "none", "text.usetex": False,
@@ -390,97 +389,24 @@ def _draw(spec: Any) -> Figure:
     return _DRAW[kind](spec)
 
 
-# --- SVG ------------------------------------------------------------------------------
-
-_ID_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_NUMBER = re.compile(r"-?\d+\.\d{3,}")
-_GEOMETRY_ATTR = re.compile(r' (d|x|y|transform|points)="([^"]*)"')
-
-
-def _round_numbers(text: str) -> str:
-    def one(m: re.Match) -> str:
-        s = f"{float(m.group(0)):.2f}".rstrip("0").rstrip(".")
-        return "0" if s == "-0" else s
-
-    return _NUMBER.sub(one, text)
-
-
-def _tidy_svg(svg: str, figure_id: str, label: str) -> str:
-    """Make matplotlib's SVG small, inline-able and unique on a page."""
-    svg = svg[svg.index("<svg"):]  # no XML declaration / DOCTYPE: not allowed inline in HTML
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF with external URLs
-    # matplotlib's <style>*{stroke-linejoin: round; stroke-linecap: butt}</style> would style the
-    # whole HTML page; the same inherited properties go on the root element instead (below).
-    svg = re.sub(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>", "", svg)
-    # Work on tags only: text content is data (a category may well be called 'url(#x)').
-    parts = re.split(r"(<[^>]*>)", svg)
-    tags = range(1, len(parts), 2)
-    referenced = {ref for i in tags for ref in re.findall(r'(?:href="#|url\(#)([^")]+)', parts[i])}
-
-    def ident(m: re.Match) -> str:
-        # Keep only ids something refers to (clip paths, markers), prefixed with the figure id.
-        return f' id="{figure_id}-{m.group(1)}"' if m.group(1) in referenced else ""
-
-    for i in tags:
-        tag = parts[i].replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
-        tag = tag.replace("xlink:href=", "href=")  # SVG 2 / HTML: no xlink namespace needed
-        tag = _GEOMETRY_ATTR.sub(lambda m: f' {m.group(1)}="{_round_numbers(" ".join(m.group(2).split()))}"', tag)
-        tag = re.sub(r"font-family: [^;\"]*(; )?", "", tag).replace('; "', '"')  # one stack on the root instead
-        tag = re.sub(r' transform="rotate\(-?0 [^)]*\)"', "", tag)  # matplotlib writes no-op rotations
-        tag = re.sub(r' id="([^"]*)"', ident, tag)
-        parts[i] = re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{figure_id}-{m.group(2)}", tag)
-    # Bare <g> wrappers (their ids removed) carry nothing: drop them and their closing tags.
-    bare: list[bool] = []
-    for i in tags:
-        if parts[i] == "<g/>":
-            parts[i] = ""
-        elif parts[i].startswith(("<g>", "<g ")) and not parts[i].endswith("/>"):
-            bare.append(parts[i] == "<g>")
-            parts[i] = "" if bare[-1] else parts[i]
-        elif parts[i] == "</g>" and bare.pop():
-            parts[i] = ""
-    out: list[str] = []
-    for i, part in enumerate(parts):
-        if i % 2 == 0 and not part.strip():  # indentation between tags: one newline at most
-            part = "\n" if "\n" in part else part
-            if out and out[-1] == "\n":
-                continue
-        if part:
-            out.append(part)
-    svg = "".join(out).strip()
-    head = (f'<svg class="chart" role="img" aria-label="{escape(label)}" font-family="{escape(FONT_STACK)}" '
-            'stroke-linejoin="round" stroke-linecap="butt" ')
-    return head + svg[len("<svg "):] + "\n"
-
-
-def _placeholder_svg(message: str) -> str:
-    return (
-        '<svg class="chart chart-placeholder" role="img" width="396pt" height="30pt" viewBox="0 0 396 30" '
-        'xmlns="http://www.w3.org/2000/svg">'
-        '<rect x="0.5" y="0.5" width="395" height="29" rx="3" fill="#f6f6f6" stroke="#cccccc"/>'
-        f'<text x="10" y="19" font-family="{escape(FONT_STACK)}" font-size="9" fill="#555555">'
-        f"{escape(message[:110])}</text></svg>\n"
-    )
-
-
 def chart_svg(spec: dict, *, figure_id: str) -> str:
     """One chart spec as an inline-able ``<svg>`` element (no XML declaration).
 
     Ids inside are prefixed with `figure_id` (reduced to [A-Za-z0-9_-]); callers
     give each figure on a page a different one. Never raises on a bad spec.
     """
-    fid = _ID_SAFE.sub("-", figure_id).strip("-") or "fig"
+    fid = safe_id(figure_id)
     try:
         with matplotlib.rc_context(_RC):
             fig = _draw(spec)
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None})
-        return _tidy_svg(buf.getvalue(), fid, str(spec.get("title") or spec.get("kind") or "chart"))
+        return tidy_svg(buf.getvalue(), fid, str(spec.get("title") or spec.get("kind") or "chart"))
     except SpecError as exc:
-        return _placeholder_svg(f"Chart not drawn: {exc}")
+        return placeholder_svg(f"Chart not drawn: {exc}")
     except Exception as exc:  # a report must survive one undrawable chart
         log.warning("chart %s could not be drawn: %r", fid, exc)
-        return _placeholder_svg(f"Chart not drawn: {type(exc).__name__}")
+        return placeholder_svg(f"Chart not drawn: {type(exc).__name__}")
 
 
 def chart_png(spec: dict, *, dpi: int = 100) -> bytes:
