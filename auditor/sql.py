@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tempfile
 import time
 import weakref
@@ -64,6 +65,16 @@ CACHE_MAX_ROWS = 100_000
 READ_ONLY = re.compile(r"^\s*(SELECT|WITH|FROM|DESCRIBE|SHOW|EXPLAIN|SUMMARIZE)\b", re.IGNORECASE)
 
 
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process in MB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # macOS reports bytes, Linux KiB
+
+
 @dataclass
 class QueryLog:
     sql: str
@@ -71,6 +82,7 @@ class QueryLog:
     rows_fetched: int | None = None  # how many rows came back to Python (None: streamed or not fetched)
     check: str | None = None  # the check that ran it (None: the runner itself)
     cpu_seconds: float | None = None  # CPU of every DuckDB thread: steadier than wall time on a busy machine
+    peak_rss_mb: float | None = None  # the process's peak resident memory so far: where it jumps, this query grew it
 
 
 @dataclass
@@ -137,6 +149,7 @@ class Engine:
         result = fetch(cursor)
         # DuckDB may finish a query while its rows are fetched: the log counts the fetch too.
         entry.seconds, entry.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+        entry.peak_rss_mb = peak_rss_mb()
         entry.rows_fetched = size(result)
         if CACHEABLE.match(sql) and not VOLATILE.search(sql) and size(result) <= CACHE_MAX_ROWS:
             self._results[key] = result
@@ -154,7 +167,7 @@ class Engine:
 
     def write_log(self, path: str | Path) -> None:
         """The statements run so far as JSON (the benchmark counts scans and costs from it)."""
-        entries = [{"check": q.check, "seconds": q.seconds, "cpu_seconds": q.cpu_seconds,
+        entries = [{"check": q.check, "seconds": q.seconds, "cpu_seconds": q.cpu_seconds, "peak_rss_mb": q.peak_rss_mb,
                     "rows_fetched": q.rows_fetched, "sql": q.sql} for q in self.log]
         payload = {"queries": entries, "cache_hits": self.cache_hits}
         Path(path).write_text(json.dumps(payload, indent=1), encoding="utf-8")

@@ -104,9 +104,19 @@ def analyse_query_log(path: Path) -> dict:
                        "reads": read,
                        "sql": " ".join(q["sql"].split())[:300]})
     con.close()
+    # Where the peak resident memory grew: the queries after which the process's peak rose most.
+    growth, before = [], 0.0
+    for q in queries:
+        peak = q.get("peak_rss_mb")
+        if peak is not None:
+            if peak > before:
+                growth.append({"check": q["check"] or "(runner)", "mb": round(peak - before, 1), "peak_mb": round(peak, 1),
+                               "sql": " ".join(q["sql"].split())[:200]})
+            before = max(before, peak)
+    growth.sort(key=lambda e: -e["mb"])
     costly.sort(key=lambda e: -e["cpu_s"])
     checks = sorted(({"check": k, "queries": v[0], "seconds": round(v[1], 3), "scans": v[2], "cpu_s": round(v[3], 3)}
                      for k, v in per_check.items()), key=lambda e: -e["cpu_s"])
     return {"queries": len(queries), "cache_hits": log.get("cache_hits", 0), "scans": {v: scans.get(v, 0) for v in VIEWS},
             "query_seconds": round(sum(q["seconds"] for q in queries), 3),
-            "checks": checks, "slowest": costly[:15]}
+            "checks": checks, "slowest": costly[:15], "memory_growth": growth[:8]}

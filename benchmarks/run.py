@@ -146,6 +146,9 @@ def print_table(sizes: list[dict]) -> None:
             print(f"{'':>9}  checks that errored: {'; '.join(a['errors'][:5])}")
         costly = ", ".join(f"{c['check']} {c['cpu_s']:.1f}" for c in a["checks"][:5])
         print(f"{'':>9}  biggest costs (CPU s): {costly}")
+        grew = ", ".join(f"{g['check']} +{g['mb']:.0f}" for g in a.get("memory_growth", [])[:3] if g["mb"] >= 20)
+        if grew:
+            print(f"{'':>9}  peak memory grew most in (MB): {grew}")
     if len(sizes) > 1:
         small, big = sizes[0], sizes[-1]
         growth = big["audit"]["peak_rss_mb"] / small["audit"]["peak_rss_mb"]
@@ -162,6 +165,8 @@ def print_peer(peer: dict) -> None:
           f"peak RSS {peer['run']['peak_rss_mb']:.0f} MB")
     print(f"  auditor drift only: {peer['ours_drift_only']['wall_s']:.1f} s -> {peer['speedup_drift_only']:.1f}x faster; "
           f"full audit {peer['ours_full_wall_s']:.1f} s -> {peer['speedup_full']:.1f}x faster")
+    print(f"  by CPU time: Evidently {peer['run']['cpu_s']:.1f} s, auditor drift only {peer['ours_drift_only']['cpu_s']:.1f} s"
+          f" -> {peer['run']['cpu_s'] / peer['ours_drift_only']['cpu_s']:.1f}x")
     print(f"  {'column':<24}{'expected':<10}{'auditor':<22}{'evidently':<48}agree")
     for row in peer["verdicts"]:
         ours = f"{row['ours_status']} ({row['ours_value']:.3f})" if row["ours_value"] is not None else row["ours_status"]

@@ -98,7 +98,7 @@ def test_query_log_names_the_check_behind_each_query(project, tmp_path: Path, mo
     monkeypatch.setenv("AUDITOR_QUERY_LOG", str(log_path))
     run_audit(load_config(project()), stages=["data"])
     queries = json.loads(log_path.read_text())["queries"]
-    assert queries and all(set(q) == {"check", "seconds", "cpu_seconds", "rows_fetched", "sql"} for q in queries)
+    assert queries and all(set(q) == {"check", "seconds", "cpu_seconds", "peak_rss_mb", "rows_fetched", "sql"} for q in queries)
     assert queries[0]["check"] is None  # attaching the datasets
     # data.duplicates must look for duplicated ids itself: its queries carry its name.
     assert any(q["check"] == "data.duplicates" and '"id"' in q["sql"] for q in queries)
