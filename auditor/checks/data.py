@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from auditor.context import CheckContext
 from auditor.model import CheckResult, Threshold, table
 from auditor.registry import check
+from auditor.sources import Dataset
 from auditor.sql import quote_ident
 from auditor.summary import summary_sql
 
@@ -56,15 +57,19 @@ candidates AS (SELECT * FROM {view} WHERE hash({columns}) IN (SELECT h FROM repe
 SELECT (SELECT count(*) FROM candidates) - (SELECT count(*) FROM (SELECT DISTINCT * FROM candidates))"""
 
 
+def sides(ctx: CheckContext) -> Iterator[tuple[str, Dataset, str]]:
+    """(name, dataset, subject prefix) for current, then reference when it has rows."""
+    for name in ("current", "reference"):
+        ds = ctx.run.datasets.get(name)
+        if ds is not None and ds.rows:
+            yield name, ds, "" if name == "current" else "reference: "
+
+
 @check("data.duplicates", title="Duplicates", defaults={"sample": 20, "rows_warn": 1},
        needs=("current",))
 def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
     """Duplicated ids (any fails) and duplicated whole rows (warn), in the current and reference data."""
-    for name in ("current", "reference"):
-        ds = ctx.run.datasets.get(name)
-        if ds is None or ds.rows == 0:
-            continue
-        prefix = "" if name == "current" else "reference: "
+    for name, ds, prefix in sides(ctx):
         id_col = ctx.roles.id
         if id_col and ds.column(id_col):
             ident = quote_ident(id_col)

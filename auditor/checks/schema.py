@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.checks.data import sides
 from auditor.context import CheckContext
 from auditor.model import CheckResult, Threshold, table
 from auditor.registry import check
@@ -47,11 +48,7 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
         return
     pandera_schema = load_schema(spec, base_dir=ctx.config.base_dir)
     sample, chunk_rows = int(ctx.options["sample"]), int(ctx.options["chunk_rows"])
-    for name in ("current", "reference"):
-        ds = ctx.run.datasets.get(name)
-        if ds is None or ds.rows == 0:
-            continue
-        prefix = "" if name == "current" else "reference: "
+    for name, ds, prefix in sides(ctx):
         id_column = ctx.roles.id
         plan = compile_schema(pandera_schema, ds, source=spec, id_column=id_column)
         built_in, rules_sql = run_rules(ctx.engine, plan, ds, sample=sample, id_column=id_column)
