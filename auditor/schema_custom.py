@@ -83,17 +83,22 @@ def _stream(engine: Engine, sql: str, rows: int) -> Any:
 
 
 def _collect(cases: Any, outcomes: dict[tuple[str, str], Outcome], *, sample: int) -> None:
-    for record in cases.to_dict("records"):
-        column = record.get("column")
-        check = str(record.get("check"))
-        frame_level = record.get("schema_context") == "DataFrameSchema"
-        key = (FRAME if frame_level else str(column), check)
+    """Add one batch's failure cases. Counts are rows: a schema-level check lists a failing row once
+    per column, so its rows are counted distinct (a row never spans batches). A failure with no row
+    (a check that raised, or returned one boolean) counts once however many batches repeat it."""
+    frame = cases["schema_context"] == "DataFrameSchema"
+    cases = cases.assign(frame=frame, subject=cases["column"].astype(object).where(~frame, FRAME))
+    for (frame_level, subject, check), group in cases.groupby(["frame", "subject", "check"], dropna=False, sort=False):
+        key = (str(subject), str(check))
         outcome = outcomes.get(key)
-        if outcome is None:  # a failure pandera reports under another name (a check that raised)
-            outcome = outcomes[key] = Outcome(key[0], check, 0, None, sample_columns=["row", "failure_case"],
+        if outcome is None:  # a failure pandera reports under another name
+            outcome = outcomes[key] = Outcome(key[0], str(check), 0, None, sample_columns=["row", "failure_case"],
                                               engine="pandera")
-        outcome.failures += 1
-        if len(outcome.sample) < sample:
-            row = record.get("index")
-            value = record.get("failure_case")
-            outcome.sample.append([row, column, value] if frame_level else [row, value])
+        rows = group["index"].dropna()
+        if rows.empty:
+            outcome.failures = max(outcome.failures, 1)
+        else:
+            outcome.failures += rows.nunique() if frame_level else len(group)
+        for record in group.head(max(sample - len(outcome.sample), 0)).to_dict("records"):
+            row, value = record.get("index"), record.get("failure_case")
+            outcome.sample.append([row, record.get("column"), value] if frame_level else [row, value])

@@ -83,13 +83,13 @@ def pandera_counts(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[tupl
     else:
         return {}
     counts: dict[tuple[str, str], int] = {}
-    for (context, column, check), group in cases.groupby(["schema_context", "column", "check"], dropna=False):
-        if check == "multiple_fields_uniqueness":  # one row per (column, failing row): count rows
-            key = (", ".join(schema.unique), check)
-            counts[key] = max(counts.get(key, 0), group["index"].nunique())
-            continue
-        key = (FRAME if context == "DataFrameSchema" else column, check)
-        counts[key] = len(group)
+    frame_level = cases["schema_context"] == "DataFrameSchema"
+    for check, group in cases[frame_level].groupby("check"):
+        # One row per (column, failing row): count the rows; unique=[...] is named by its columns.
+        key = (", ".join(schema.unique), check) if check == "multiple_fields_uniqueness" else (FRAME, check)
+        counts[key] = max(group["index"].nunique(), 1)
+    for (column, check), group in cases[~frame_level].groupby(["column", "check"], dropna=False):
+        counts[(column, check)] = len(group)
     return counts
 
 
@@ -202,3 +202,13 @@ def test_timestamps_booleans_and_integers_compared_like_pandas(tmp_path):
     got, engine = auditor_counts(schema, path)
     engine.close()
     assert got == expected and len(expected) == 7
+
+
+def test_schema_level_and_raising_custom_checks_count_rows_once(tmp_path):
+    path = write_parquet(tmp_path / "f.parquet", "SELECT i AS a, i * 2 - (i IN (3, 7))::INT AS b, 'x' || i AS s FROM range(10) t(i)")
+    schema = pa.DataFrameSchema({"a": pa.Column("int64", pa.Check(lambda s: 1 / 0, name="boom")), "s": pa.Column("str")},
+                                checks=[pa.Check(lambda df: df["b"] == df["a"] * 2, name="b_is_double")])
+    expected = pandera_counts(schema, pd.read_parquet(path))
+    got, engine = auditor_counts(schema, path, chunk_rows=4)  # three batches: failures in two of them
+    engine.close()
+    assert got == expected == {("a", "boom"): 1, (FRAME, "b_is_double"): 2}
