@@ -95,8 +95,9 @@ def _collect(cases: Any, outcomes: dict[tuple[str, str], Outcome], *, sample: in
             outcome = outcomes[key] = Outcome(key[0], str(check), 0, None, sample_columns=["row", "failure_case"],
                                               engine="pandera")
         rows = group["index"].dropna()
-        if rows.empty:
+        if rows.empty:  # no failing rows to count: say what pandera said (e.g. the exception)
             outcome.failures = max(outcome.failures, 1)
+            outcome.detail = outcome.detail or f"pandera reports {group['failure_case'].iloc[0]}"
         else:
             outcome.failures += rows.nunique() if frame_level else len(group)
         for record in group.head(max(sample - len(outcome.sample), 0)).to_dict("records"):

@@ -212,3 +212,9 @@ def test_schema_level_and_raising_custom_checks_count_rows_once(tmp_path):
     got, engine = auditor_counts(schema, path, chunk_rows=4)  # three batches: failures in two of them
     engine.close()
     assert got == expected == {("a", "boom"): 1, (FRAME, "b_is_double"): 2}
+    engine = Engine()
+    ds = _dataset(engine, path)
+    outcomes, _ = run_custom(engine, compile_schema(schema, ds, source="t"), ds, sample=5, chunk_rows=4)
+    engine.close()
+    boom = next(o for o in outcomes if o.check == "boom")
+    assert "ZeroDivisionError" in boom.detail
