@@ -120,3 +120,17 @@ def test_leakage_feature_identical_to_label(project, audit):
     assert found["outcome_flag"].status == "fail" and found["outcome_flag"].value == pytest.approx(share)
     assert "near" not in found  # equal on 97.5% only
     assert found["(features vs label)"].metrics["features"] >= 2
+
+
+def test_freshness_skips_when_current_has_no_timestamp_column(project, audit, tmp_path):
+    from tests.conftest import write_parquet
+
+    select = "SELECT i AS id, i % 2 AS label FROM range(50) t(i)"
+    write_parquet(tmp_path / "data" / "log.parquet", "SELECT i AS id, TIMESTAMP '2026-11-27' AS ts FROM range(5) t(i)")
+    path = project(current=select, reference=select,
+                   config={"columns": {"id": "id", "timestamp": "ts", "label": "label"},
+                           "datasets": {"reference": {"path": "data/reference.parquet"},
+                                        "current": {"path": "data/current.parquet"},
+                                        "predictions": {"path": "data/log.parquet"}}})
+    result = results(audit(path, stages=["data"]), "data.freshness")[None]
+    assert result.status == "skip" and "no 'ts' column" in result.message

@@ -179,6 +179,9 @@ FRESHNESS_SQL = "SELECT epoch(max({ts})), max({ts})::VARCHAR FROM {view}"
 def freshness(ctx: CheckContext) -> Iterator[CheckResult]:
     """Hours between the newest timestamp in current and the run's as-of time: warn 24, fail 72."""
     ds, ts = ctx.dataset("current"), ctx.roles.timestamp
+    if ds.column(ts) is None:  # a log-only timestamp: deployment.freshness watches the prediction log
+        yield ctx.skip(f"Skipped: current has no '{ts}' column.")
+        return
     duck_type = ds.column(ts).type
     if not is_temporal(duck_type):
         yield ctx.skip(f"Skipped: the timestamp column '{ts}' is {duck_type}, not a date or timestamp.")
@@ -261,7 +264,7 @@ def leakage(ctx: CheckContext) -> Iterator[CheckResult]:
         from auditor.errors import ConfigError
 
         raise ConfigError(f"checks.data.leakage.splits: {ctx.options['splits']!r} is not one of: train_test")
-    if id_col and ref is not None and ref.rows and ref.column(id_col):
+    if id_col and ref is not None and ref.rows and ref.column(id_col) and cur.column(id_col):
         sql = SHARED_IDS_SQL.format(id=quote_ident(id_col), current=cur.view, reference=ref.view,
                                     k=int(ctx.options["sample"]))
         shared, sample = ctx.engine.query_one(sql)
