@@ -75,12 +75,14 @@ def build_parser() -> Parser:
                      help="write to a dated folder under --out, record the run in history.duckdb, show trends "
                           "(default: outputs.history of the config)")
     run.add_argument("--keep", help="with --history: keep runs for 90d (days) or the newest 30 (a count)")
+    run.add_argument("--report-url", help="where report.html will be published: the Markdown and email link to it")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     render = sub.add_parser("render", help="render a saved report.json again, without touching data")
     render.add_argument("report", type=Path, help="a report.json")
     render.add_argument("--format", type=_formats, default=["html", "md"], help="formats to write (default html,md)")
     render.add_argument("--out", type=Path, help="folder to write to (default: beside the report)")
+    render.add_argument("--report-url", help="where report.html will be published: the Markdown and email link to it")
 
     infer = sub.add_parser("infer-schema", help="write a starting pandera schema (YAML) inferred from a dataset")
     infer.add_argument("data", help="a Parquet, CSV or JSON file (or glob)")
@@ -139,11 +141,12 @@ def cmd_run(args: argparse.Namespace, err) -> int:
     if history:
         from auditor.history import parse_keep, record_run
 
-        out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None, now=_now())
+        out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None, now=_now(),
+                                      report_url=args.report_url)
     else:
         if args.keep:
             raise UsageError("--keep needs --history (plain --out DIR is overwritten on each run)")
-        written = write_reports(report, out_dir, formats)
+        written = write_reports(report, out_dir, formats, report_url=args.report_url)
     status, counts = report.status, report.counts
     failed = status in ("fail", "error") or (args.fail_on == "warn" and status == "warn")
     summary = ", ".join(f"{counts[s]} {s}" for s in ("fail", "error", "warn", "pass", "skip") if counts[s])
@@ -165,7 +168,7 @@ def cmd_render(args: argparse.Namespace, err) -> int:
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{args.report}: not an auditor report.json ({exc})") from None
     out_dir = args.out or args.report.parent
-    for fmt, payload in render_all(report, args.format).items():
+    for fmt, payload in render_all(report, args.format, report_url=args.report_url).items():
         write_atomic(out_dir / FILENAMES[fmt], payload)
     return 0
 

@@ -55,13 +55,19 @@ def _renderer(fmt: str) -> Callable[[AuditReport], str | bytes]:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def render_all(report: AuditReport, formats: Iterable[str]) -> dict[str, str | bytes]:
+# Formats that link to the full report (where report.html is published) when given its URL.
+LINKING = ("md", "email")
+
+
+def render_all(report: AuditReport, formats: Iterable[str], *, report_url: str | None = None) -> dict[str, str | bytes]:
     """Render every format in memory first, so a renderer that fails leaves no partial set of files."""
-    return {fmt: _renderer(fmt)(report) for fmt in formats}
+    return {fmt: _renderer(fmt)(report, report_url=report_url) if report_url and fmt in LINKING
+            else _renderer(fmt)(report) for fmt in formats}
 
 
-def write_reports(report: AuditReport, out_dir: Path, formats: Iterable[str]) -> list[Path]:
-    rendered = render_all(report, formats)
+def write_reports(report: AuditReport, out_dir: Path, formats: Iterable[str], *,
+                  report_url: str | None = None) -> list[Path]:
+    rendered = render_all(report, formats, report_url=report_url)
     written = []
     for fmt, payload in rendered.items():
         path = out_dir / FILENAMES[fmt]

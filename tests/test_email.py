@@ -144,3 +144,16 @@ def test_200_failing_columns_fit_markdown_and_email(wide_run: Path) -> None:
     more = int(re.search(r"… and (\d+) more failing or warning checks", html).group(1))
     attention = sum(c["status"] in ("fail", "error", "warn") for c in report["checks"])
     assert listed > 50 and listed + more == attention
+
+
+def test_report_url_is_linked_from_markdown_and_email(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text(FIXTURE.read_text())
+    url = "https://ci.example/runs/7 (artifacts)"
+    assert main(["render", str(report), "--format", "md,email", "--report-url", url]) == 0
+    md = (tmp_path / "report.md").read_text()
+    assert "· [full report](https://ci.example/runs/7%20(artifacts%29)" in md.splitlines()[3]
+    msg = parse((tmp_path / "email.eml").read_bytes())
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["report.html"]  # small: attached as well
+    plain = msg.get_body(("plain",)).get_content()
+    assert f"The full report is attached (report.html), and online: {url}." in plain

@@ -93,7 +93,7 @@ def _detail(check: dict[str, Any], plan: _Plan) -> dict[str, Any] | None:
     return {"check": check, "tables": tables}
 
 
-def _view(ctx: dict[str, Any], plan: _Plan, max_chars: int) -> dict[str, Any]:
+def _view(ctx: dict[str, Any], plan: _Plan, max_chars: int, report_url: str | None = None) -> dict[str, Any]:
     """The template context for one plan, with a note saying what the plan left out."""
     all_checks = [c for stage in ctx["stages"] for c in stage["checks"]]
     trimmed = []
@@ -125,15 +125,17 @@ def _view(ctx: dict[str, Any], plan: _Plan, max_chars: int) -> dict[str, Any]:
         "attention": attention,
         "attention_more": len(ctx["attention"]) - len(attention),
         "trim_note": f"Trimmed to fit {max_chars:,} characters: {'; '.join(trimmed)}." if trimmed else "",
+        "report_url": report_url,
         "cell_chars": CELL_CHARS,
         "message_chars": MESSAGE_CHARS,
     }
 
 
-def render_markdown(report: AuditReport, *, max_chars: int = 60000) -> str:
+def render_markdown(report: AuditReport, *, max_chars: int = 60000, report_url: str | None = None) -> str:
     """The report as GitHub-flavoured Markdown of at most `max_chars` characters.
 
-    The first line is always the hidden marker ``<!-- auditor-report -->``.
+    The first line is always the hidden marker ``<!-- auditor-report -->``. With `report_url`
+    (where report.html is published) the status line and the trimming note link to it.
     """
     ctx = build_context(report, charts=False)
     template = environment().get_template("report.md")
@@ -142,7 +144,7 @@ def render_markdown(report: AuditReport, *, max_chars: int = 60000) -> str:
         # Stream, and give up as soon as the text is too long: a 3,000-check audit
         # would otherwise render megabytes per attempt.
         parts, size = [], 0
-        for part in template.generate(_view(ctx, plan, max_chars)):
+        for part in template.generate(_view(ctx, plan, max_chars, report_url)):
             parts.append(part)
             size += len(part)
             if size > max_chars:
@@ -166,7 +168,8 @@ def render_markdown(report: AuditReport, *, max_chars: int = 60000) -> str:
     if best is not None:
         return best
     # Even the bare summary is too long (a tiny max_chars or huge names): cut the text.
-    text = template.render(_view(ctx, _Plan(evidence_rows=0, pass_detail=False, detail_cap=0, list_cap=0), max_chars))
+    text = template.render(_view(ctx, _Plan(evidence_rows=0, pass_detail=False, detail_cap=0, list_cap=0), max_chars,
+                                 report_url))
     tail = f"\n\n… cut at {max_chars:,} characters.\n"
     if max_chars < len(MARKER) + 1 + len(tail):
         return text[:max_chars]
