@@ -31,7 +31,7 @@ from typing import Any
 
 import duckdb
 
-from auditor.errors import ConfigError
+from auditor.errors import AuditorError, ConfigError
 from auditor.model import AuditReport
 from auditor.output import FILENAMES, write_atomic
 
@@ -106,7 +106,7 @@ class HistoryStore:
         try:
             self.con = duckdb.connect(str(self.path))
         except duckdb.Error as exc:
-            raise ConfigError(f"{self.path}: cannot open the history database ({exc})") from None
+            raise AuditorError(f"{self.path}: cannot open the history database ({exc})") from None
         self.con.execute(SCHEMA)
 
     def __enter__(self) -> HistoryStore:
