@@ -157,3 +157,21 @@ def test_report_url_is_linked_from_markdown_and_email(tmp_path: Path) -> None:
     assert [p.get_filename() for p in msg.iter_attachments()] == ["report.html"]  # small: attached as well
     plain = msg.get_body(("plain",)).get_content()
     assert f"The full report is attached (report.html), and online: {url}." in plain
+
+
+def test_email_says_what_changed_since_the_last_run() -> None:
+    data = json.loads(FIXTURE.read_text())
+    failing = [c for c in data["checks"] if c["status"] == "fail"]
+    data["run"]["history"] = {
+        "runs": [{"id": "r0", "started_at": "2024-04-30T06:00:00+00:00", "status": "warn", "folder": "x"}],
+        "checks": [],
+        "changes": [{"id": c["id"], "subject": c["subject"], "previous_status": "pass", "status": "fail",
+                     "previous_value": None, "value": None, "kind": "new_failure"} for c in failing] * 5,
+    }
+    msg = build_email(AuditReport.from_dict(data))
+    html, plain = html_of(msg), msg.get_body(("plain",)).get_content()
+    assert "Since the last run" in html and "2024-04-30 06:00:00 UTC (warn)" in html
+    assert "New failures (15):</b> Null rate · income, Demographic parity · group" in html
+    assert "and 7 more" in html  # 8 named, the rest counted
+    assert "New failures (15): Null rate · income" in plain
+    assert "Since the last run" not in html_of(build_email(load()))

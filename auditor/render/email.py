@@ -41,6 +41,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 MAX_HTML_BYTES = 90_000
 MAX_ATTACHMENT_BYTES = 5_000_000  # a larger report.html is linked instead (mail servers cap messages)
 MAX_CHARTS = 4
+MAX_CHANGES = 8  # checks named per kind of change since the last run; the rest are counted
 CHART_DPI = 100  # 550 x 260 px: sharp enough at the 680 px card width, ~25 KB each
 CHART_WIDTH = 640
 
@@ -95,6 +96,16 @@ def _full_report(html_size: int | None, report_url: str | None) -> dict[str, Any
     return {"kind": "none", "name": None, "url": None}
 
 
+def _changes(history: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """'New failures (3): Null rate · income, ...' per kind of change, a few names each."""
+    out = []
+    for group in (history or {}).get("groups") or []:
+        names = [r["title"] + (f" · {r['subject']}" if r["subject"] is not None else "") for r in group["rows"]]
+        out.append({"kind": group["kind"], "title": group["title"], "count": len(names),
+                    "names": ", ".join(names[:MAX_CHANGES]), "more": max(0, len(names) - MAX_CHANGES)})
+    return out
+
+
 def html_part(ctx: dict[str, Any], *, cap: int | None) -> str:
     """The inlined HTML with at most `cap` checks listed (None: all)."""
     rows = ctx["attention"][:cap]
@@ -138,7 +149,8 @@ def build_email(report: AuditReport, *, report_html: str | bytes | None = None, 
               for i, (check, spec) in enumerate(charts)]
     payload = report_html.encode() if isinstance(report_html, str) else report_html
     full = _full_report(len(payload) if payload is not None else None, report_url)
-    ctx = {**ctx, "subject": email_subject(report), "images": images, "full_report": full}
+    ctx = {**ctx, "subject": email_subject(report), "images": images, "full_report": full,
+           "changes": _changes(ctx["history"])}
     html, cap = _fit(ctx, max_html_bytes)
     rows = ctx["attention"][:cap]
     text = environment().get_template("report.txt").render(
