@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from auditor.model import AuditReport, CheckResult
-from auditor.render.charts import chart_png
+from auditor.render.charts import WIDTH, chart_png
 from auditor.render.context import ATTENTION, build_context, sort_checks
 
 __all__ = ["build_email", "render_email", "email_subject", "html_part", "MAX_HTML_BYTES", "TEMPLATE_DIR"]
@@ -42,17 +42,15 @@ MAX_HTML_BYTES = 90_000
 MAX_ATTACHMENT_BYTES = 5_000_000  # a larger report.html is linked instead (mail servers cap messages)
 MAX_CHARTS = 4
 MAX_CHANGES = 8  # checks named per kind of change since the last run; the rest are counted
-CHART_DPI = 100  # 550 x 260 px: sharp enough at the 680 px card width, ~25 KB each
-CHART_WIDTH = 640
+CHART_DPI = 100  # 550 x 260 px, ~25 KB each
+CHART_WIDTH = round(WIDTH * CHART_DPI)  # shown at its natural size: a scaled-up PNG looks blurred
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    # The text part's template must not HTML-escape; select by extension.
-    env.autoescape = lambda name: bool(name) and name.endswith(".html")
-    return env
+    # HTML autoescaped; the plain-text part (report.txt) must not be.
+    return Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
 @lru_cache(maxsize=1)
