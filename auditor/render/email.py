@@ -106,7 +106,10 @@ def _changes(history: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def html_part(ctx: dict[str, Any], *, cap: int | None) -> str:
     """The inlined HTML with at most `cap` checks listed (None: all)."""
-    rows = ctx["attention"][:cap]
+    # Each threshold line ("warn ≥ 5%", "fail ≥ 20%") on its own unbroken line: narrow columns
+    # otherwise break them at every space.
+    rows = [{**c, "threshold_lines": c["threshold"].split(" · ") if c["threshold"] else []}
+            for c in ctx["attention"][:cap]]
     more = len(ctx["attention"]) - len(rows)
     note = ""
     if more:
