@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from auditor.errors import AuditorError, ConfigError
 from auditor.model import AuditReport
@@ -132,7 +133,14 @@ class HistoryStore:
                  (report.project or {}).get("name"), report.status, counts["pass"], counts["warn"],
                  counts["fail"], counts["error"], counts["skip"], run.get("config_sha256")])
             if rows:
-                self.con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                # One Arrow table, not executemany: row-by-row inserts take seconds for thousands of results.
+                columns = ["run_id", "check_id", "stage", "subject", "status", "value", "value_text", "message"]
+                types = [pa.string()] * 5 + [pa.float64()] + [pa.string()] * 2
+                batch = pa.table([pa.array(col, type=t) for col, t in zip(zip(*rows, strict=True), types,
+                                                                             strict=True)], names=columns)
+                self.con.register("new_results", batch)
+                self.con.execute(f"INSERT INTO results SELECT {', '.join(columns)} FROM new_results")
+                self.con.unregister("new_results")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
