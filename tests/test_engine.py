@@ -154,11 +154,14 @@ def test_bench_counts_scans_per_dataset_view(tmp_path: Path) -> None:
          "sql": 'WITH t AS (SELECT * FROM "predictions") SELECT (SELECT count(*) FROM "current"), count(*) FROM t'},
         {"check": "b", "seconds": 0.2, "cpu_seconds": 0.2, "rows_fetched": 1,
          "sql": 'CREATE TEMP TABLE k AS SELECT id FROM "reference"'},
+        {"check": None, "seconds": 0.1, "cpu_seconds": 0.1, "rows_fetched": 2,
+         "sql": 'SELECT 0, count(a) FROM "current" UNION ALL SELECT 1, count(b) FROM "current"'},
     ]
     log = tmp_path / "log.json"
     log.write_text(json.dumps({"queries": queries, "cache_hits": 2}))
     found = analyse_query_log(log)
-    assert found["scans"] == {"reference": 2, "current": 2, "predictions": 1}
-    assert found["queries"] == 5 and found["cache_hits"] == 2
+    assert found["scans"] == {"reference": 2, "current": 3, "predictions": 1}
+    assert found["view_references"] == {"reference": 2, "current": 4, "predictions": 1}
+    assert found["queries"] == 6 and found["cache_hits"] == 2
     assert [(c["check"], c["scans"], c["cpu_s"]) for c in found["checks"]] == [
-        ("a", 4, 2.5), ("(runner)", 0, 0.2), ("b", 1, 0.2)]
+        ("a", 4, 2.5), ("(runner)", 1, 0.3), ("b", 1, 0.2)]
