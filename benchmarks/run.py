@@ -174,6 +174,19 @@ def print_peer(peer: dict) -> None:
         print(f"  {row['column']:<24}{row['expected']:<10}{ours:<22}{theirs:<48}{'yes' if row['agree'] else 'NO'}")
 
 
+def reprint(results: Path) -> int:
+    payload = json.loads((results / "bench.json").read_text())
+    for size in payload["sizes"]:
+        log = results / str(size["rows"]) / "audit-queries.json"
+        if log.is_file():
+            size["audit"].update(analyse_query_log(log))
+    print(f"auditor scale benchmark, {payload['started_at'][:16].replace('T', ' ')} UTC, {payload['cores']} cores, "
+          f"{', '.join(f'{k}={v}' for k, v in payload.get('engine', {}).items()) or 'default engine settings'}\n")
+    print_table(payload["sizes"])
+    print_peer(payload["peer"])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="rows per side, comma-separated")
@@ -182,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for the audit and the floor, e.g. 512MB")
     parser.add_argument("--threads", help="DuckDB threads for the audit and the floor")
+    parser.add_argument("--reprint", action="store_true",
+                        help="print the last results again (query logs re-analysed), without running anything")
     args = parser.parse_args(argv)
+    if args.reprint:
+        return reprint(args.results)
     if args.memory_limit:
         ENGINE_ENV["AUDITOR_MEMORY_LIMIT"] = args.memory_limit
     if args.threads:
