@@ -107,14 +107,17 @@ def analyse_query_log(path: Path) -> dict:
                        "sql": " ".join(q["sql"].split())[:300]})
     con.close()
     # Where the peak resident memory grew: the queries after which the process's peak rose most.
-    growth, before = [], 0.0
+    # The first statement's peak is the interpreter with its imports: the baseline, not growth.
+    growth, before = [], None
     for q in queries:
         peak = q.get("peak_rss_mb")
         if peak is not None:
-            if peak > before:
+            if before is None:
+                before = peak
+            elif peak > before:
                 growth.append({"check": q["check"] or "(runner)", "mb": round(peak - before, 1), "peak_mb": round(peak, 1),
                                "sql": " ".join(q["sql"].split())[:200]})
-            before = max(before, peak)
+            before = max(before, peak)  # type: ignore[type-var]
     growth.sort(key=lambda e: -e["mb"])
     costly.sort(key=lambda e: -e["cpu_s"])
     checks = sorted(({"check": k, "queries": v[0], "seconds": round(v[1], 3), "scans": v[2], "cpu_s": round(v[3], 3)}
