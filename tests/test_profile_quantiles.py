@@ -1,4 +1,4 @@
-"""data.profile's quantiles come from a locating histogram and a few values per cell: exact, as numpy says."""
+"""auditor.quantiles (behind data.profile): exact quantiles from a locating histogram and a few values per cell."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from auditor.checks import profile as profile_module
+from auditor import quantiles as quantiles_module
 from auditor.checks.profile import QUANTILES, _profiles
 from auditor.sources import Column, Dataset
 from auditor.sql import Engine, quote_ident, quote_literal
@@ -66,7 +66,7 @@ def test_a_column_with_no_values_has_no_quantiles(tmp_path: Path) -> None:
 
 def test_deep_ranks_in_a_crowded_cell_are_fetched_from_the_nearer_end(tmp_path: Path, monkeypatch) -> None:
     # With two cells, the 95th percentile sits deep in a crowded cell: fetch from its top, not its bottom.
-    monkeypatch.setattr(profile_module, "LOCATE_BINS", 2)
+    monkeypatch.setattr(quantiles_module, "LOCATE_BINS", 2)
     values = np.arange(1000, dtype=float)
     engine, ds = _view(tmp_path, {"x": values})
     profiles, _, sql = _profiles(engine, ds, {"x": (0.0, 999.0, 20)}, [])
@@ -76,7 +76,7 @@ def test_deep_ranks_in_a_crowded_cell_are_fetched_from_the_nearer_end(tmp_path: 
 
 
 def test_a_crowded_cell_of_one_value_needs_no_fetch_and_of_many_falls_back(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(profile_module, "FETCH_MAX", 10)
+    monkeypatch.setattr(quantiles_module, "FETCH_MAX", 10)
     flags = np.array([0.0] * 30 + [1.0] * 70)  # two crowded cells, each of one value
     skewed = np.append(np.linspace(0, 1, 99), 1e9)  # 99 distinct values crowd the first cell
     engine, ds = _view(tmp_path, {"flag": flags, "skewed": skewed})

@@ -1,10 +1,8 @@
 """data.profile: a per-column summary with a reference-vs-current chart (informational).
 
-Per dataset, whatever the column count: one query computes the fixed-edge
-histograms of every numeric column, with a fine one (LOCATE_BINS) that says in
-which cell each wanted order statistic lies; a second fetches, per column, only
-the few smallest values of those cells, which gives the exact quantiles (numpy's
-linear method) without holding a column in memory (quantile_cont over eight
+Per dataset, whatever the column count: one query counts every numeric column's
+values per chart bin and per cell of auditor.quantiles' locating histogram, which
+turns them into exact quantiles with one more query (quantile_cont over eight
 columns of 10M rows held 0.8 GB); a third counts the low-cardinality columns.
 """
 
@@ -13,32 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from auditor import stats
+from auditor import quantiles
 from auditor.context import CheckContext
 from auditor.model import CheckResult, table
 from auditor.registry import check
 from auditor.roles import infer_categorical
 from auditor.sources import Dataset
-from auditor.sql import Engine, is_float, quote_ident
+from auditor.sql import Engine, quote_ident
 from auditor.summary import ColumnSummary
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-LOCATE_BINS = 2048  # cells of the locating histogram: each holds ~rows/2048 values of a smooth column
-FETCH_MAX = 100_000  # values fetched from one cell at most (DuckDB's min(x, n) also caps n)
-
-
-def _finite(col: str, duck_type: str) -> str:
-    c = quote_ident(col)
-    return f"{c} IS NOT NULL AND isfinite({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
-
-
-def _bin(c: str) -> str:
-    """Bin index on equal-width edges (parameters lo, width, bins), clamped: the top edge is in the last bin."""
-    return f"least(greatest(floor(({c}::DOUBLE - ?) / ?), 0), ? - 1)::INTEGER"
-
-
-def _bin_params(lo: float, hi: float, bins: int) -> list:
-    return [lo, (hi - lo) / bins if hi > lo else 1.0, bins]
 
 
 # Grouping by (chart bin, locating cell) gives both histograms exactly from one small hash table per
@@ -52,119 +34,11 @@ def numeric_profile_sql(ds: Dataset, edges: dict[str, tuple[float, float, int]])
     selects, params = [], []
     for index, (col, (lo, hi, bins)) in enumerate(edges.items()):
         c, duck_type = quote_ident(col), ds.column(col).type
-        selects.append(BINS_SQL.format(index=index, chart=_bin(c), cell=_bin(c), view=ds.view,
-                                       where=_finite(col, duck_type)))
-        params.extend([*_bin_params(lo, hi, bins), *_bin_params(lo, hi, LOCATE_BINS if hi > lo else 1)])
+        selects.append(BINS_SQL.format(index=index, chart=quantiles.bin_expr(c), cell=quantiles.bin_expr(c), view=ds.view,
+                                       where=quantiles.finite_condition(col, duck_type)))
+        cells = quantiles.LOCATE_BINS if hi > lo else 1
+        params.extend([*quantiles.bin_params(lo, hi, bins), *quantiles.bin_params(lo, hi, cells)])
     return " UNION ALL ".join(selects), params
-
-
-def _order_positions(n: int) -> list[tuple[int, int, float]]:
-    """For each quantile: the 0-based ranks around numpy's virtual index (n - 1) * q, and the weight between."""
-    out = []
-    for q in QUANTILES:
-        virtual = (n - 1) * q
-        below = min(math.floor(virtual), n - 1)
-        out.append((below, min(below + 1, n - 1), virtual - below))
-    return out
-
-
-def _wanted_cells(cells: dict[int, int], ranks: set[int]) -> dict[int, tuple[int, list[int]]]:
-    """cell -> (its count, the offsets inside it of the wanted ranks), walking the cells in value order."""
-    wanted: dict[int, tuple[int, list[int]]] = {}
-    before = 0
-    for cell in sorted(cells):
-        count = cells[cell]
-        inside = sorted(r - before for r in ranks if before <= r < before + count)
-        if inside:
-            wanted[cell] = (count, inside)
-        before += count
-    return wanted
-
-
-# Per column, only the rows of its wanted cells (a value-range prefilter, then the exact cell),
-# grouped by cell: min and max (enough for a cell of one value) and the smallest and largest values
-# as deep as the wanted ranks need. Cells holding more than FETCH_MAX values fetch no list.
-CELL_VALUES_SQL = """SELECT {index} AS col, b AS cell, min(v), max(v),
-  min(v, {low}) FILTER (WHERE b IN ({listed})), max(v, {high}) FILTER (WHERE b IN ({listed}))
-FROM (SELECT {c}::DOUBLE AS v, {bin} AS b FROM {view} WHERE {where} AND ({ranges}))
-WHERE b IN ({cells}) GROUP BY b"""
-
-
-def order_statistics_sql(ds: Dataset, edges: dict[str, tuple[float, float, int]],
-                         wanted: dict[str, dict[int, tuple[int, list[int]]]]) -> tuple[str, list]:
-    """One query for every column: per wanted cell, its min, max and the values around the wanted ranks."""
-    selects, params = [], []
-    for index, (col, cells) in enumerate(wanted.items()):
-        lo, hi, _ = edges[col]
-        c = quote_ident(col)
-        bin_params = _bin_params(lo, hi, LOCATE_BINS if hi > lo else 1)
-        width = bin_params[1]
-        listed = [cell for cell, (count, _) in cells.items() if count <= FETCH_MAX] or [-1]
-        # Each cell is read from its nearer end: the 95th percentile from the top of its cell.
-        ends = [(offsets[-1] + 1, count - offsets[0]) for count, offsets in cells.values() if count <= FETCH_MAX]
-        low = max([bottom for bottom, top in ends if bottom <= top] or [1])
-        high = max([top for bottom, top in ends if top < bottom] or [1])
-        # Slightly wider than each cell, so rounding cannot drop a value; the exact cell test follows.
-        ranges = " OR ".join(f"{c}::DOUBLE BETWEEN ? AND ?" for _ in cells)
-        range_params = [bound for cell in cells
-                        for bound in (lo + (cell - 0.5) * width, lo + (cell + 1.5) * width)]
-        marks = ", ".join("?" for _ in cells)
-        listed_marks = ", ".join("?" for _ in listed)
-        selects.append(CELL_VALUES_SQL.format(
-            index=index, low=min(low, FETCH_MAX), high=min(high, FETCH_MAX), listed=listed_marks, c=c,
-            bin=_bin(c), view=ds.view, where=_finite(col, ds.column(col).type), ranges=ranges, cells=marks))
-        params.extend([*listed, *listed, *bin_params, *range_params, *cells])
-    return " UNION ALL ".join(selects), params
-
-
-FALLBACK_SQL = "SELECT {parts} FROM {view}"
-
-
-def _quantiles(engine: Engine, ds: Dataset, edges: dict, fine: dict[str, dict[int, int]]) -> tuple[dict, list[str]]:
-    """Exact quantiles of each numeric column from its locating histogram and one more scan."""
-    positions = {col: _order_positions(sum(cells.values())) for col, cells in fine.items() if cells}
-    wanted = {col: _wanted_cells(fine[col], {r for below, above, _ in pos for r in (below, above)})
-              for col, pos in positions.items()}
-    if not wanted:
-        return {}, []
-    query, params = order_statistics_sql(ds, edges, wanted)
-    statements = [query]
-    columns = list(wanted)
-    at: dict[tuple[str, int], float] = {}  # (column, rank) -> value
-    crowded: list[str] = []  # a cell too full to fetch, with more than one value in it
-    for index, cell, low, high, smallest, largest in engine.query(query, params):
-        col = columns[index]
-        count, offsets = wanted[col][cell]
-        start = _cells_before(fine[col])[cell]
-        for offset in offsets:
-            if low == high:
-                at[(col, start + offset)] = float(low)
-            elif smallest is not None and offset < len(smallest):
-                at[(col, start + offset)] = float(smallest[offset])
-            elif largest is not None and count - 1 - offset < len(largest):
-                at[(col, start + offset)] = float(largest[count - 1 - offset])
-            elif col not in crowded:
-                crowded.append(col)
-    out = {col: [stats.lerp(at[(col, below)], at[(col, above)], t) for below, above, t in pos]
-           for col, pos in positions.items() if col not in crowded}
-    if crowded:
-        # Nearly every value in one cell (an extreme outlier stretched the edges): DuckDB's own exact
-        # quantile for these columns only; it holds the column in memory, which the cells avoid elsewhere.
-        parts = [f"quantile_cont({quote_ident(c)}::DOUBLE, ?::DOUBLE[]) FILTER (WHERE {_finite(c, ds.column(c).type)})"
-                 for c in crowded]
-        query = FALLBACK_SQL.format(parts=", ".join(parts), view=ds.view)
-        found = engine.query_one(query, [list(QUANTILES) for _ in crowded])
-        out.update(dict(zip(crowded, (list(v) for v in found), strict=True)))
-        statements.append(query)
-    return out, statements
-
-
-def _cells_before(cells: dict[int, int]) -> dict[int, int]:
-    out, before = {}, 0
-    for cell in sorted(cells):
-        out[cell] = before
-        before += cells[cell]
-    return out
 
 
 def category_profile_sql(ds: Dataset, columns: list[str]) -> str:
@@ -183,7 +57,7 @@ def _shared_edges(cur: ColumnSummary, ref: ColumnSummary | None, bins: int) -> t
 
 
 def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]) -> tuple[dict, dict, list[str]]:
-    quantiles, histograms, sql = {}, {}, []
+    exact, histograms, sql = {}, {}, []
     if numeric:
         query, params = numeric_profile_sql(ds, numeric)
         sql.append(query)
@@ -194,7 +68,7 @@ def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]
             col = columns[index]
             histograms[col][chart] = histograms[col].get(chart, 0) + n
             fine[col][cell] = fine[col].get(cell, 0) + n
-        quantiles, more = _quantiles(engine, ds, numeric, fine)
+        exact, more = quantiles.exact_quantiles(engine, ds, numeric, fine, QUANTILES)
         sql.extend(more)
     cats = {}
     if categorical:
@@ -203,7 +77,7 @@ def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]
         sql.append(query)
         for i, col in enumerate(categorical):
             cats[col] = dict(row[i] or {})
-    return {"quantiles": quantiles, "histograms": histograms}, cats, sql
+    return {"quantiles": exact, "histograms": histograms}, cats, sql
 
 
 def _proportions(counts: list[int]) -> list[float]:
