@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor import __version__
 from auditor.render.filters import fmt_timestamp
 from auditor.render.html import environment
 
@@ -17,5 +18,5 @@ def render_index(runs: list[dict[str, Any]], *, title: str | None = None) -> str
     """`runs` as HistoryStore.runs() gives them: id, folder, started_at, project, status and counts."""
     rows = [{**r, "started": fmt_timestamp(r["started_at"]), "href": f"{r['folder']}/report.html"} for r in runs]
     return environment().get_template("history_index.html").render(
-        title=f"{title or 'auditor'}: audit history", runs=rows,
+        title=f"{title or 'auditor'}: audit history", runs=rows, tool={"name": "auditor", "version": __version__},
         statuses=("error", "fail", "warn", "pass", "skip"))
