@@ -94,7 +94,7 @@ def build_parser() -> Parser:
     hist.add_argument("--keep", help="first drop runs older than 90d (days) or beyond the newest 30 (a count)")
 
     send = sub.add_parser("send", help="email a run's report through SMTP (password from $AUDITOR_SMTP_PASSWORD)")
-    send.add_argument("report_dir", type=Path, help="a run's report folder (with report.json)")
+    send.add_argument("report_dir", type=Path, help="a run's report folder, or a history root (sends its latest/)")
     send.add_argument("--to", action="append", required=True, help="recipient (repeatable, or comma-separated)")
     send.add_argument("--from", dest="sender", help="sender address (default: auditor@localhost)")
     send.add_argument("--smtp-host", default="localhost", help="SMTP server (default localhost)")

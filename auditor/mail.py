@@ -97,11 +97,14 @@ def _reply(exc: smtplib.SMTPException) -> str:
 
 def send_report(report_dir: Path, settings: SmtpSettings, *, to: list[str], sender: str | None = None,
                 report_url: str | None = None) -> EmailMessage:
-    """Email the report of one run folder: built from its report.json, its report.html attached
-    (or `report_url` linked when the file is too big or missing). Returns the message sent."""
+    """Email the report of one run folder (or of a history root's latest run): built from its
+    report.json, its report.html attached (or `report_url` linked when the file is too big or
+    missing). Returns the message sent."""
     from auditor.output import load_report
     from auditor.render.email import build_email
 
+    if not (report_dir / "report.json").is_file() and (report_dir / "latest" / "report.json").is_file():
+        report_dir = report_dir / "latest"  # a history root: its newest run
     path = report_dir / "report.json"
     if not path.is_file():
         raise ConfigError(f"{report_dir}: no report.json here (run `auditor run` first)")

@@ -146,3 +146,13 @@ def test_untrusted_certificate_is_refused(smtp_server, report_dir, monkeypatch, 
     assert main(args) == 3
     assert "TLS with 127.0.0.1" in capsys.readouterr().err
     assert inbox.messages == []
+
+
+def test_a_history_root_sends_its_latest_run(smtp_server, report_dir, monkeypatch) -> None:
+    inbox, port, cert = smtp_server
+    monkeypatch.setenv("AUDITOR_SMTP_PASSWORD", PASSWORD)
+    root = report_dir.parent / "reports"
+    shutil.copytree(report_dir, root / "latest")
+    assert main(send_args(root, port, cert)) == 0
+    [(_sender, _rcpts, raw)] = inbox.messages
+    assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"].startswith("credit-risk: audit ERROR")
