@@ -109,3 +109,23 @@ def test_whole_row_duplicates_match_pandas_with_nulls_nan_and_signed_zero(projec
     assert found["(whole rows)"].value == int(frame.duplicated().sum()) == 4
     assert found["id"].value == int(frame["id"].duplicated().sum()) == 5
     assert found["id"].metrics["duplicated_ids"] == 4
+
+
+@pytest.mark.parametrize("id_type", ["BIGINT", "VARCHAR", "DOUBLE"])
+def test_whole_row_copies_are_found_among_repeated_and_missing_ids(project, audit, id_type):
+    # Copies hide behind repeated ids (7) and missing ids (NULL); a repeated id alone is not a copy (8).
+    cur = f"""SELECT id::{id_type} AS id, x FROM (VALUES (7, 1.0), (7, 1.0), (8, 1.0), (8, 2.0), (NULL, 3.0),
+        (NULL, 3.0), (NULL, 4.0), (9, 5.0)) t(id, x)"""
+    path = project(current=cur, config={"columns": {"id": "id"}})
+    frame = pd.read_parquet(path.parent / "data" / "current.parquet")
+    found = results(audit(path, stages=["data"]), "data.duplicates")
+    assert found["(whole rows)"].value == int(frame.duplicated().sum()) == 2
+    assert found["id"].value == 2 and found["id"].metrics["duplicated_ids"] == 2
+    assert [(float(i), n) for i, n in found["id"].evidence["tables"][0]["rows"]] == [(7.0, 2), (8.0, 2)]
+
+
+def test_whole_row_copies_without_an_id_column(project, audit):
+    cur = "SELECT * FROM (VALUES (1, 'a'), (1, 'a'), (2, 'a')) t(x, s)"
+    path = project(current=cur, config={"columns": {"features": ["x", "s"]}})
+    found = results(audit(path, stages=["data"]), "data.duplicates")
+    assert found["(whole rows)"].value == 1 and "id" not in found
