@@ -147,3 +147,37 @@ def _cells_before(cells: dict[int, int]) -> dict[int, int]:
         out[cell] = before
         before += cells[cell]
     return out
+
+
+RANGE_SQL = "SELECT {parts} FROM {view}"
+CELLS_SQL = """SELECT {index} AS col, {cell} AS cell, count(*) AS n FROM {view} WHERE {where} GROUP BY ALL"""
+
+
+def exact_quantiles_of(engine: Engine, ds: Dataset, columns: Sequence[str],
+                       probabilities: Sequence[float]) -> tuple[dict[str, list[float]], list[str]]:
+    """Exact quantiles of the finite values of numeric columns, in three bounded-memory statements: the
+    finite range, the locating histogram, the values around the wanted ranks. A column without a
+    finite value is left out."""
+    if not columns:
+        return {}, []
+    parts = []
+    for col in columns:
+        c, where = quote_ident(col), finite_condition(col, ds.column(col).type)
+        parts.append(f"min({c}::DOUBLE) FILTER (WHERE {where}), max({c}::DOUBLE) FILTER (WHERE {where})")
+    range_sql = RANGE_SQL.format(parts=", ".join(parts), view=ds.view)
+    row = engine.query_one(range_sql)
+    edges = {col: (row[2 * i], row[2 * i + 1]) for i, col in enumerate(columns) if row[2 * i] is not None}
+    if not edges:
+        return {}, [range_sql]
+    selects, params = [], []
+    for index, (col, (lo, hi)) in enumerate(edges.items()):
+        selects.append(CELLS_SQL.format(index=index, cell=bin_expr(quote_ident(col)), view=ds.view,
+                                        where=finite_condition(col, ds.column(col).type)))
+        params.extend(bin_params(lo, hi, LOCATE_BINS if hi > lo else 1))
+    cells_sql = " UNION ALL ".join(selects)
+    names = list(edges)
+    fine: dict[str, dict[int, int]] = {col: {} for col in names}
+    for index, cell, n in engine.query(cells_sql, params):
+        fine[names[index]][cell] = n
+    found, more = exact_quantiles(engine, ds, edges, fine, probabilities)
+    return found, [range_sql, cells_sql, *more]

@@ -86,3 +86,21 @@ def test_a_crowded_cell_of_one_value_needs_no_fetch_and_of_many_falls_back(tmp_p
     fallback = [q for q in sql if "quantile_cont" in q]
     assert len(fallback) == 1 and '"skewed"' in fallback[0] and '"flag"' not in fallback[0]
     engine.close()
+
+
+def test_quantiles_of_any_columns_in_three_statements(tmp_path: Path) -> None:
+    from auditor.quantiles import exact_quantiles_of
+
+    a = rng.normal(size=1500)
+    b = np.append(rng.exponential(size=1498), [np.inf, np.nan])
+    n = pa.array([4, None, 4, 1, 9], type=pa.int64())
+    engine, ds = _view(tmp_path, {"a": a, "b": b, "n": pa.concat_arrays([n] * 300),
+                                  "none": np.full(1500, np.nan)})
+    wanted = [0.2, 0.4, 0.6, 0.8]
+    found, sql = exact_quantiles_of(engine, ds, ["a", "b", "n", "none"], wanted)
+    assert found["a"] == pytest.approx(list(np.quantile(a, wanted)), rel=1e-12)
+    assert found["b"] == pytest.approx(list(np.quantile(b[np.isfinite(b)], wanted)), rel=1e-12)
+    assert found["n"] == pytest.approx(list(np.quantile([4, 4, 1, 9] * 300, wanted)))
+    assert "none" not in found and len(sql) == 3
+    assert exact_quantiles_of(engine, ds, [], wanted) == ({}, [])
+    engine.close()
