@@ -166,11 +166,11 @@ def exact_quantiles_of(engine: Engine, ds: Dataset, columns: Sequence[str],
         parts.append(f"min({c}::DOUBLE) FILTER (WHERE {where}), max({c}::DOUBLE) FILTER (WHERE {where})")
     range_sql = RANGE_SQL.format(parts=", ".join(parts), view=ds.view)
     row = engine.query_one(range_sql)
-    edges = {col: (row[2 * i], row[2 * i + 1]) for i, col in enumerate(columns) if row[2 * i] is not None}
+    edges = {col: (row[2 * i], row[2 * i + 1], LOCATE_BINS) for i, col in enumerate(columns) if row[2 * i] is not None}
     if not edges:
         return {}, [range_sql]
     selects, params = [], []
-    for index, (col, (lo, hi)) in enumerate(edges.items()):
+    for index, (col, (lo, hi, _)) in enumerate(edges.items()):
         selects.append(CELLS_SQL.format(index=index, cell=bin_expr(quote_ident(col)), view=ds.view,
                                         where=finite_condition(col, ds.column(col).type)))
         params.extend(bin_params(lo, hi, LOCATE_BINS if hi > lo else 1))
