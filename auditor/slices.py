@@ -2,7 +2,8 @@
 feature's quintile bins, as SQL key expressions that one GROUPING SETS scan can group by.
 
 Quintile edges come from the reference when it has the feature (so slices mean the same thing
-run after run), else from the current data; both are one `quantile_cont` query for all features.
+run after run), else from the current data; auditor.quantiles computes them exactly for all features
+in bounded memory.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor import quantiles
 from auditor.fairness import MISSING
 from auditor.metrics import bind, select_list
 from auditor.sources import Dataset
 from auditor.sql import Engine, is_numeric, quote_ident
 
 QUINTILES = [0.2, 0.4, 0.6, 0.8]
-QUANTILES_SQL = "SELECT {parts} FROM {view}"
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,13 @@ def slice_keys(engine: Engine, *, current: Dataset, reference: Dataset | None, f
                 and source.column(f) is not None and source.rows]
         if not todo:
             continue
-        parts = ", ".join(f"quantile_cont({v}, {QUINTILES}) AS q{i}" for i, _, v in todo)
-        sql = QUANTILES_SQL.format(parts=parts, view=source.view)
-        row = engine.query_one(sql)
-        statements.append(sql)
-        for (i, feature, value), edges in zip(todo, row, strict=True):
-            if edges is not None:
-                keys[i] = numeric_key(feature, i, [float(e) for e in edges], value)
+        # Exact quintiles of the finite values without holding the columns (quantile_cont over every
+        # feature could not spill: at 10M rows it died under a 512 MB memory_limit).
+        found, sql = quantiles.exact_quantiles_of(engine, source, [f for _, f, _ in todo], QUINTILES)
+        statements.extend(sql)
+        for i, feature, value in todo:
+            if feature in found:
+                keys[i] = numeric_key(feature, i, found[feature], value)
     return [k for k in keys if k is not None], statements
 
 
