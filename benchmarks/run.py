@@ -93,8 +93,8 @@ def run_audit_child(config: Path, out: Path, name: str) -> dict:
     result.update(analyse_query_log(log))
     report = json.loads((out / f"{name}-report" / "report.json").read_text())
     result["status"], result["counts"] = report["status"], report["counts"]
-    result["errors"] = [f"{c['id']} {c.get('subject') or ''}: {c['message']}" for c in report["checks"]
-                        if c["status"] == "error"]
+    result["errors"] = [f"{c['id']}{' ' + c['subject'] if c.get('subject') else ''}: {c['message'].splitlines()[0]}"
+                        for c in report["checks"] if c["status"] == "error"]
     result["drift"] = {c["subject"]: {"status": c["status"], "value": c["value"],
                                       "method": (c.get("metrics") or {}).get("method")}
                        for c in report["checks"] if c["id"] == DRIFT_CHECK and c.get("subject")}
