@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, select_autoescape
 
 from auditor.model import AuditReport, CheckResult
 from auditor.render.charts import WIDTH, chart_png
 from auditor.render.context import ATTENTION, build_context, sort_checks
+from auditor.render.filters import template_environment
 
 __all__ = ["build_email", "render_email", "email_subject", "html_part", "MAX_HTML_BYTES", "TEMPLATE_DIR"]
 
@@ -49,8 +50,7 @@ CHART_WIDTH = round(WIDTH * CHART_DPI)  # shown at its natural size: a scaled-up
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     # HTML autoescaped; the plain-text part (report.txt) must not be.
-    return Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]),
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return template_environment(TEMPLATE_DIR, autoescape=select_autoescape(["html"]))
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 __all__ = [
     "UNDEFINED",
@@ -165,3 +169,13 @@ FILTERS = {
     "md": md_escape,
     "md_html": md_html,
 }
+
+
+def template_environment(folder: Path, *, autoescape: bool | Callable[[str | None], bool]) -> Environment:
+    """A Jinja environment as every renderer wants it: an undefined name is an error (a typo in a
+    template must fail the tests, not print an empty string), block tags leave no stray
+    whitespace, and the shared filters are registered."""
+    env = Environment(loader=FileSystemLoader(folder), autoescape=autoescape, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(FILTERS)
+    return env

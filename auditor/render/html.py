@@ -9,11 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from auditor.model import AuditReport
 from auditor.render.context import build_context
-from auditor.render.filters import FILTERS
+from auditor.render.filters import template_environment
 
 __all__ = ["render_html", "TEMPLATE_DIR"]
 
@@ -24,16 +24,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "html"
 def environment() -> Environment:
     """The one Jinja environment for HTML: autoescaped, and an undefined name is an error
     (a typo in a template must fail the tests, not print an empty string)."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(FILTERS)
-    return env
+    return template_environment(TEMPLATE_DIR, autoescape=True)
 
 
 def render_html(report: AuditReport) -> str:

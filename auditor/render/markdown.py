@@ -15,11 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from auditor.model import AuditReport
 from auditor.render.context import build_context
-from auditor.render.filters import FILTERS
+from auditor.render.filters import template_environment
 
 __all__ = ["render_markdown", "MARKER", "TEMPLATE_DIR"]
 
@@ -57,16 +57,7 @@ PLANS = (
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """Markdown has its own environment: no HTML autoescaping (the `md` filter escapes)."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
-        autoescape=False,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(FILTERS)
-    return env
+    return template_environment(TEMPLATE_DIR, autoescape=False)
 
 
 def _md_table(table: dict[str, Any], rows: int) -> dict[str, Any]:
