@@ -9,6 +9,7 @@ count scans, and checks can put their SQL in the evidence.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -75,6 +76,19 @@ def peak_rss_mb() -> float | None:
     return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # macOS reports bytes, Linux KiB
 
 
+# DuckDB's own default limit is 80% of RAM, so its buffers (hash tables, sorts) grow with the data
+# until the machine runs out. A limit that scales with threads, not rows, keeps the run's memory flat:
+# what does not fit spills to the temp directory (benchmarks/README.md has the figures).
+MEMORY_PER_THREAD_MB = 256
+MEMORY_FLOOR_MB = 512
+
+
+def default_memory_limit(threads: int | None = None) -> str:
+    """The memory_limit a run gets when none is configured: 256 MB a thread, at least 512 MB."""
+    threads = threads or os.cpu_count() or 1
+    return f"{max(MEMORY_FLOOR_MB, MEMORY_PER_THREAD_MB * threads)}MB"
+
+
 @dataclass
 class QueryLog:
     sql: str
@@ -89,7 +103,7 @@ class QueryLog:
 class Engine:
     """One DuckDB connection; `query` returns rows as tuples, `query_df` a small DataFrame.
 
-    Without a `temp_directory`, the engine spills to a folder of its own under the system temp
+    Without a `memory_limit`, the engine takes `default_memory_limit()`. Without a `temp_directory`, it spills to a folder of its own under the system temp
     dir, removed when it closes: DuckDB's default (".tmp" in the working directory) would litter
     the user's checkout, and without one a sort larger than memory dies instead of spilling.
     """
@@ -107,8 +121,7 @@ class Engine:
         config: dict[str, Any] = {}
         if self.threads:
             config["threads"] = int(self.threads)
-        if self.memory_limit:
-            config["memory_limit"] = str(self.memory_limit)
+        config["memory_limit"] = str(self.memory_limit or default_memory_limit(self.threads))
         if self.temp_directory:
             Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
         else:

@@ -31,6 +31,16 @@ def test_settings_reach_duckdb(tmp_path: Path) -> None:
     assert spill.is_dir(), "a folder the user named is theirs: it stays"
 
 
+@pytest.mark.parametrize(("threads", "expected"), [(1, "488.2 MiB"), (2, "488.2 MiB"), (4, "976.5 MiB")])
+def test_memory_limit_defaults_to_a_bound_by_threads_not_to_duckdbs_share_of_ram(threads, expected) -> None:
+    # DuckDB alone would take 80% of RAM and let a 100M-row hash table grow into it; ours spills instead.
+    engine = Engine(threads=threads)
+    try:
+        assert setting(engine, "memory_limit") == expected
+    finally:
+        engine.close()
+
+
 def test_default_spill_folder_is_per_run_and_removed(tmp_path: Path) -> None:
     first, second = Engine(), Engine()
     try:
