@@ -24,6 +24,8 @@ import yaml
 from measure import VIEWS, analyse_query_log, run_child
 from peer import compare_verdicts, run_peer
 
+from auditor.sql import default_memory_limit
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 EXAMPLE = ROOT / "examples" / "credit_scoring"
@@ -179,6 +181,41 @@ def print_peer(peer: dict) -> None:
         print(f"  {row['column']:<24}{row['expected']:<10}{ours:<22}{theirs:<48}{'yes' if row['agree'] else 'NO'}")
 
 
+FLAT = 1.25  # peak RSS may grow this much from the smallest to the largest size and still count as flat
+
+
+def targets(sizes: list[dict], peer: dict) -> list[dict]:
+    """The issue's targets against what was measured: one row each, met or not (None: not measured)."""
+    rows: list[dict] = []
+    ten = next((s for s in sizes if s["rows"] == 10_000_000), None)
+    if ten:
+        ratio = ten["ratio_all"]
+        rows.append({"target": "full audit at 10M within 3x of the floor (three files)", "measured":
+                     f"{ratio}x ({ten['ratio_pair']}x of the pair alone)" if ratio else "floor failed",
+                     "met": ratio <= 3 if ratio else None})
+        rss = ten["audit"]["peak_rss_mb"]
+        rows.append({"target": "peak RSS at 10M under 1 GB", "measured": f"{rss:.0f} MB", "met": rss < 1024})
+    if len(sizes) > 1:
+        small, big = sizes[0], sizes[-1]
+        growth = big["audit"]["peak_rss_mb"] / small["audit"]["peak_rss_mb"]
+        rows.append({"target": f"memory flat from {human(small['rows'])} to {human(big['rows'])} "
+                               f"(peak RSS grows under {FLAT}x)",
+                     "measured": f"x{growth:.2f}", "met": growth < FLAT})
+    if not peer.get("skipped"):
+        agree = all(row["agree"] for row in peer["verdicts"])
+        rows.append({"target": f"at {human(peer['rows'])}: 20x faster than Evidently's DataDriftPreset, same verdicts",
+                     "measured": f"{peer['speedup_drift_only']}x, verdicts {'agree' if agree else 'DIFFER'}",
+                     "met": peer["speedup_drift_only"] >= 20 and agree})
+    return rows
+
+
+def print_targets(rows: list[dict]) -> None:
+    print("\ntargets:")
+    for row in rows:
+        mark = {True: "met", False: "NOT MET", None: "?"}[row["met"]]
+        print(f"  {mark:<8}{row['target']}: {row['measured']}")
+
+
 def reprint(results: Path) -> int:
     payload = json.loads((results / "bench.json").read_text())
     for size in payload["sizes"]:
@@ -189,6 +226,7 @@ def reprint(results: Path) -> int:
           f"{', '.join(f'{k}={v}' for k, v in payload.get('engine', {}).items()) or 'default engine settings'}\n")
     print_table(payload["sizes"])
     print_peer(payload["peer"])
+    print_targets(targets(payload["sizes"], payload["peer"]))
     return 0
 
 
@@ -214,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes.append(100_000_000)
     started = datetime.now(UTC)
     measured = [bench_size(rows, args.results) for rows in sizes]
-    limits = ", ".join(f"{k}={v}" for k, v in ENGINE_ENV.items()) or "DuckDB's default memory limit and threads"
+    limits = ", ".join(f"{k}={v}" for k, v in ENGINE_ENV.items()) or (
+        f"auditor's default engine settings (memory_limit {default_memory_limit()}; the floor: DuckDB's defaults)")
     print(f"auditor scale benchmark, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {limits}\n")
     print_table(measured)
     peer: dict = {"skipped": "--no-peer"}
@@ -232,9 +271,11 @@ def main(argv: list[str] | None = None) -> int:
                         speedup_full=round(peer["run"]["wall_s"] / full["wall_s"], 1),
                         verdicts=compare_verdicts(ours["drift"], peer["columns"]))
     print_peer(peer)
+    met = targets(measured, peer)
+    print_targets(met)
     args.results.mkdir(parents=True, exist_ok=True)
     payload = {"started_at": started.isoformat(), "cores": os.cpu_count(), "engine": ENGINE_ENV, "sizes": measured,
-               "peer": peer}
+               "peer": peer, "targets": met}
     (args.results / "bench.json").write_text(json.dumps(payload, indent=1))
     print(f"\nfigures: {(args.results / 'bench.json').relative_to(ROOT) if args.results.is_relative_to(ROOT) else args.results}")
     return 0
