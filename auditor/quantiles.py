@@ -1,19 +1,30 @@
-"""Exact quantiles of many columns in bounded memory, from a locating histogram.
+"""Exact quantiles of many columns in bounded memory, from a locating histogram; shared in a run.
 
 `quantile_cont` holds every value of a column while it runs (eight columns of 10M rows:
-0.8 GB). Instead, the caller counts each column's values in LOCATE_BINS equal-width cells
-(one cheap grouping, usually fused with a histogram it needs anyway); the counts say in
-which cell each wanted order statistic lies and at which offset. One more query fetches,
-per wanted cell, only its min and max (enough when it holds one value) and as many of its
-smallest or largest values as the deepest offset needs. A cell too crowded to fetch, with
-more than one value in it, falls back to DuckDB's quantile_cont for that column alone.
+0.8 GB), and a window over a column's value counts runs single-threaded (4 s for one
+column of 10M distinct values). Instead each column's finite values are counted in
+LOCATE_BINS equal-width cells, ±infinity apart (one grouping for all the columns); the
+counts say in which cell each wanted order statistic lies and at which offset. One more
+query fetches, per wanted cell, only its min and max (enough when it holds one value) and
+as many of its smallest or largest values as the deepest offset needs. A cell too crowded
+to fetch, with more than one value in it, is ranked alone (its value counts, in order).
 The result is numpy's linear method, term for term (stats.lerp).
+
+`quantiles()` keeps each column's locating histogram and the order statistics fetched so
+far in the run's cache, keyed by (view, column): the reference deciles that data.profile,
+modeling.slices and the drift checks need are computed once per run, and a second set of
+probabilities of a column costs at most one query over the few cells it needs.
+
+Missing values (NULL, NaN) never take part. ±infinity take part only with `infinite=True`
+(as the drift statistics rank them, below and above every finite value); otherwise the
+quantiles are of the finite values. A column without a value is left out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from auditor import stats
 from auditor.sources import Dataset
@@ -29,6 +40,12 @@ def finite_condition(col: str, duck_type: str) -> str:
     return f"{c} IS NOT NULL AND isfinite({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
 
 
+def value_condition(col: str, duck_type: str) -> str:
+    """SQL true for a value that is not missing: not NULL, and not NaN for floating columns (±inf kept)."""
+    c = quote_ident(col)
+    return f"{c} IS NOT NULL AND NOT isnan({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
+
+
 def bin_expr(c: str) -> str:
     """Bin index on equal-width edges (parameters lo, width, bins), clamped: the top edge is in the last bin."""
     return f"least(greatest(floor(({c}::DOUBLE - ?) / ?), 0), ? - 1)::INTEGER"
@@ -36,6 +53,45 @@ def bin_expr(c: str) -> str:
 
 def bin_params(lo: float, hi: float, bins: int) -> list:
     return [lo, (hi - lo) / bins if hi > lo else 1.0, bins]
+
+
+@dataclass
+class Located:
+    """One column's locating histogram (finite values per cell of an equal-width grid over [lo, hi]),
+    its infinite values, and the order statistics of the finite values fetched so far."""
+
+    lo: float
+    hi: float
+    cells: dict[int, int]
+    negative_infinite: int = 0
+    positive_infinite: int = 0
+    known: dict[int, float] = field(default_factory=dict)  # rank among the finite values -> value
+    sql: list[str] = field(default_factory=list)  # the statements that located and fetched them
+
+    @property
+    def bins(self) -> int:
+        return LOCATE_BINS if self.hi > self.lo else 1
+
+    @property
+    def finite(self) -> int:
+        return sum(self.cells.values())
+
+    def values(self, infinite: bool) -> int:
+        return self.finite + (self.negative_infinite + self.positive_infinite if infinite else 0)
+
+    def finite_rank(self, rank: int, infinite: bool) -> int | float:
+        """The rank among the finite values of a rank among all the values, or the infinity it is."""
+        if not infinite:
+            return rank
+        if rank < self.negative_infinite:
+            return -math.inf
+        if rank >= self.negative_infinite + self.finite:
+            return math.inf
+        return rank - self.negative_infinite
+
+    def value(self, rank: int, infinite: bool) -> float:
+        at = self.finite_rank(rank, infinite)
+        return at if isinstance(at, float) else self.known[at]
 
 
 def _order_positions(n: int, probabilities: Sequence[float]) -> list[tuple[int, int, float]]:
@@ -48,17 +104,26 @@ def _order_positions(n: int, probabilities: Sequence[float]) -> list[tuple[int, 
     return out
 
 
-def _wanted_cells(cells: dict[int, int], ranks: set[int]) -> dict[int, tuple[int, list[int]]]:
-    """cell -> (its count, the offsets inside it of the wanted ranks), walking the cells in value order."""
-    wanted: dict[int, tuple[int, list[int]]] = {}
+def _wanted_cells(cells: dict[int, int], ranks: set[int]) -> dict[int, tuple[int, int, list[int]]]:
+    """cell -> (its count, the values before it, the offsets inside it of the wanted ranks), in value order."""
+    wanted: dict[int, tuple[int, int, list[int]]] = {}
     before = 0
     for cell in sorted(cells):
         count = cells[cell]
         inside = sorted(r - before for r in ranks if before <= r < before + count)
         if inside:
-            wanted[cell] = (count, inside)
+            wanted[cell] = (count, before, inside)
         before += count
     return wanted
+
+
+def _cell_bounds(loc: Located, cell: int) -> tuple[float, float]:
+    """A value range holding every value of a cell: slightly wider, so rounding cannot drop a value (the
+    exact cell test follows), and open at the outer cells, where values beyond [lo, hi] are clamped."""
+    width = bin_params(loc.lo, loc.hi, loc.bins)[1]
+    low = -math.inf if cell == 0 else loc.lo + (cell - 0.5) * width
+    high = math.inf if cell == loc.bins - 1 else loc.lo + (cell + 1.5) * width
+    return low, high
 
 
 # Per column, only the rows of its wanted cells (a value-range prefilter, then the exact cell),
@@ -70,114 +135,158 @@ FROM (SELECT {c}::DOUBLE AS v, {bin} AS b FROM {view} WHERE {where} AND ({ranges
 WHERE b IN ({cells}) GROUP BY b"""
 
 
-def order_statistics_sql(ds: Dataset, edges: dict[str, tuple[float, float, int]],
-                         wanted: dict[str, dict[int, tuple[int, list[int]]]]) -> tuple[str, list]:
+def order_statistics_sql(view: str, types: Mapping[str, str], located: Mapping[str, Located],
+                         wanted: dict[str, dict[int, tuple[int, int, list[int]]]]) -> tuple[str, list]:
     """One query for every column: per wanted cell, its min, max and the values around the wanted ranks."""
     selects, params = [], []
     for index, (col, cells) in enumerate(wanted.items()):
-        lo, hi, _ = edges[col]
-        c = quote_ident(col)
-        cell_params = bin_params(lo, hi, LOCATE_BINS if hi > lo else 1)
-        width = cell_params[1]
-        listed = [cell for cell, (count, _) in cells.items() if count <= FETCH_MAX] or [-1]
+        loc, c = located[col], quote_ident(col)
+        listed = [cell for cell, (count, _, _) in cells.items() if count <= FETCH_MAX] or [-1]
         # Each cell is read from its nearer end: the 95th percentile from the top of its cell.
-        ends = [(offsets[-1] + 1, count - offsets[0]) for count, offsets in cells.values() if count <= FETCH_MAX]
+        ends = [(offsets[-1] + 1, count - offsets[0]) for count, _, offsets in cells.values() if count <= FETCH_MAX]
         low = max([bottom for bottom, top in ends if bottom <= top] or [1])
         high = max([top for bottom, top in ends if top < bottom] or [1])
-        # Slightly wider than each cell, so rounding cannot drop a value; the exact cell test follows.
         ranges = " OR ".join(f"{c}::DOUBLE BETWEEN ? AND ?" for _ in cells)
-        range_params = [bound for cell in cells
-                        for bound in (lo + (cell - 0.5) * width, lo + (cell + 1.5) * width)]
-        marks = ", ".join("?" for _ in cells)
-        listed_marks = ", ".join("?" for _ in listed)
+        marks, listed_marks = ", ".join("?" for _ in cells), ", ".join("?" for _ in listed)
         selects.append(CELL_VALUES_SQL.format(
             index=index, low=min(low, FETCH_MAX), high=min(high, FETCH_MAX), listed=listed_marks, c=c,
-            bin=bin_expr(c), view=ds.view, where=finite_condition(col, ds.column(col).type), ranges=ranges, cells=marks))
-        params.extend([*listed, *listed, *cell_params, *range_params, *cells])
+            bin=bin_expr(c), view=view, where=finite_condition(col, types[col]), ranges=ranges, cells=marks))
+        params.extend([*listed, *listed, *bin_params(loc.lo, loc.hi, loc.bins),
+                       *(bound for cell in cells for bound in _cell_bounds(loc, cell)), *cells])
     return " UNION ALL ".join(selects), params
 
 
-FALLBACK_SQL = "SELECT {parts} FROM {view}"
+# A crowded cell of many values: its value counts summed in value order (a hash aggregate and a window
+# over one cell's rows, which spill, so memory stays bounded).
+CROWDED_CELL_SQL = """WITH counted AS (SELECT v, count(*) AS n
+  FROM (SELECT {c}::DOUBLE AS v, {bin} AS b FROM {view} WHERE {where} AND {c}::DOUBLE BETWEEN ? AND ?)
+  WHERE b = ? GROUP BY v),
+ranked AS (SELECT v, (sum(n) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING))::BIGINT AS cum FROM counted)
+SELECT {picks} FROM ranked"""
+
+
+def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping[str, Located],
+           ranks: Mapping[str, set[int]]) -> None:
+    """Fetch the finite order statistics not known yet into each column's `known`."""
+    missing = {col: {r for r in wanted if r not in located[col].known} for col, wanted in ranks.items()}
+    wanted = {col: _wanted_cells(located[col].cells, todo) for col, todo in missing.items() if todo}
+    if not wanted:
+        return
+    query, params = order_statistics_sql(view, types, located, wanted)
+    columns = list(wanted)
+    crowded: list[tuple[str, int]] = []  # a cell too full to fetch, with more than one value in it
+    for index, cell, low, high, smallest, largest in engine.query(query, params):
+        col = columns[index]
+        count, before, offsets = wanted[col][cell]
+        known = located[col].known
+        for offset in offsets:
+            if low == high:
+                known[before + offset] = float(low)
+            elif smallest is not None and offset < len(smallest):
+                known[before + offset] = float(smallest[offset])
+            elif largest is not None and count - 1 - offset < len(largest):
+                known[before + offset] = float(largest[count - 1 - offset])
+            elif (col, cell) not in crowded:
+                crowded.append((col, cell))
+    for col in columns:
+        located[col].sql.append(query)
+    for col, cell in crowded:
+        # Nearly every value in one cell (an extreme outlier stretched the grid): rank that cell alone.
+        loc, c = located[col], quote_ident(col)
+        _, before, offsets = wanted[col][cell]
+        sql = CROWDED_CELL_SQL.format(c=c, bin=bin_expr(c), view=view, where=finite_condition(col, types[col]),
+                                      picks=", ".join("min(v) FILTER (WHERE cum > ?)" for _ in offsets))
+        row = engine.query_one(sql, [*bin_params(loc.lo, loc.hi, loc.bins), *_cell_bounds(loc, cell), cell, *offsets])
+        loc.known.update({before + offset: float(v) for offset, v in zip(offsets, row, strict=True)})
+        loc.sql.append(sql)
+
+
+RANGE_SQL = "SELECT {parts} FROM {view}"
+# -1 and bins + 1 are the cells of -inf and +inf, counted apart from the finite grid.
+CELLS_SQL = """SELECT {index} AS col, {cell} AS cell, count(*) AS n FROM {view} WHERE {where} GROUP BY ALL"""
+INFINITE_CELL = "CASE WHEN isinf({c}) THEN CASE WHEN {c} < 0 THEN -1 ELSE ? + 1 END ELSE {bin} END"
+
+
+def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict | None = None,
+           ranges: Mapping[str, tuple[float | None, float | None]] | None = None) -> dict[str, Located]:
+    """Each column's locating histogram, from the cache or in two statements for all the columns missing
+    there (the finite range, unless `ranges` gives it, then the cells)."""
+    cache = {} if cache is None else cache
+    todo = [col for col in types if ("quantiles.located", view, col) not in cache]
+    if todo:
+        found = {col: ranges[col] for col in todo if ranges and col in ranges}
+        statements = []
+        if need := [col for col in todo if col not in found]:
+            parts = []
+            for col in need:
+                c, where = quote_ident(col), finite_condition(col, types[col])
+                parts.append(f"min({c}::DOUBLE) FILTER (WHERE {where}), max({c}::DOUBLE) FILTER (WHERE {where})")
+            range_sql = RANGE_SQL.format(parts=", ".join(parts), view=view)
+            row = engine.query_one(range_sql)
+            found.update({col: (row[2 * i], row[2 * i + 1]) for i, col in enumerate(need)})
+            statements.append(range_sql)
+        located = {col: Located(*(found[col] if found[col][0] is not None else (0.0, 0.0)), cells={})
+                   for col in todo}
+        selects, params = [], []
+        for index, col in enumerate(todo):
+            c, loc = quote_ident(col), located[col]
+            cell = bin_expr(c)
+            if is_float(types[col]):
+                cell = INFINITE_CELL.format(c=c, bin=cell)
+                params.append(loc.bins)
+            selects.append(CELLS_SQL.format(index=index, cell=cell, view=view, where=value_condition(col, types[col])))
+            params.extend(bin_params(loc.lo, loc.hi, loc.bins))
+        cells_sql = " UNION ALL ".join(selects)
+        statements.append(cells_sql)
+        for index, cell, n in engine.query(cells_sql, params):
+            loc = located[todo[index]]
+            if cell == -1:
+                loc.negative_infinite = n
+            elif cell == loc.bins + 1:
+                loc.positive_infinite = n
+            else:
+                loc.cells[cell] = n
+        for col, loc in located.items():
+            loc.sql.extend(statements)
+            cache[("quantiles.located", view, col)] = loc
+    return {col: cache[("quantiles.located", view, col)] for col in types}
+
+
+def quantiles(engine: Engine, view: str, types: Mapping[str, str], probabilities: Sequence[float], *,
+              cache: dict | None = None, infinite: bool = False,
+              ranges: Mapping[str, tuple[float | None, float | None]] | None = None
+              ) -> tuple[dict[str, list[float]], list[str]]:
+    """Exact quantiles (numpy's linear method) of each column (name -> DuckDB type) of a view, and the
+    statements they came from. With a cache (ctx.run.cache), what an earlier call located or fetched
+    is reused; otherwise at most three statements, plus one per crowded cell."""
+    located = locate(engine, view, types, cache=cache, ranges=ranges)
+    plans = {col: _order_positions(loc.values(infinite), probabilities)
+             for col, loc in located.items() if loc.values(infinite)}
+    ranks: dict[str, set[int]] = {}
+    for col, plan in plans.items():
+        at = (located[col].finite_rank(rank, infinite) for below, above, _ in plan for rank in (below, above))
+        ranks[col] = {r for r in at if isinstance(r, int)}  # an infinity needs no fetch
+    _fetch(engine, view, types, located, ranks)
+    out = {col: [stats.lerp(located[col].value(below, infinite), located[col].value(above, infinite), t)
+                 for below, above, t in plan] for col, plan in plans.items()}
+    statements = list(dict.fromkeys(q for col in plans for q in located[col].sql))
+    return out, statements
 
 
 def exact_quantiles(engine: Engine, ds: Dataset, edges: dict[str, tuple], fine: dict[str, dict[int, int]],
                     probabilities: Sequence[float]) -> tuple[dict[str, list[float]], list[str]]:
-    """Exact quantiles (numpy's linear method) of each column from its locating histogram (cell -> count
-    on `bin_expr` with LOCATE_BINS cells over the column's (lo, hi, ...) edges) and one more query."""
-    positions = {col: _order_positions(sum(cells.values()), probabilities) for col, cells in fine.items() if cells}
-    wanted = {col: _wanted_cells(fine[col], {r for below, above, _ in pos for r in (below, above)})
-              for col, pos in positions.items()}
-    if not wanted:
-        return {}, []
-    query, params = order_statistics_sql(ds, edges, wanted)
-    statements = [query]
-    columns = list(wanted)
-    at: dict[tuple[str, int], float] = {}  # (column, rank) -> value
-    crowded: list[str] = []  # a cell too full to fetch, with more than one value in it
-    for index, cell, low, high, smallest, largest in engine.query(query, params):
-        col = columns[index]
-        count, offsets = wanted[col][cell]
-        start = _cells_before(fine[col])[cell]
-        for offset in offsets:
-            if low == high:
-                at[(col, start + offset)] = float(low)
-            elif smallest is not None and offset < len(smallest):
-                at[(col, start + offset)] = float(smallest[offset])
-            elif largest is not None and count - 1 - offset < len(largest):
-                at[(col, start + offset)] = float(largest[count - 1 - offset])
-            elif col not in crowded:
-                crowded.append(col)
-    out = {col: [stats.lerp(at[(col, below)], at[(col, above)], t) for below, above, t in pos]
-           for col, pos in positions.items() if col not in crowded}
-    if crowded:
-        # Nearly every value in one cell (an extreme outlier stretched the edges): DuckDB's own exact
-        # quantile for these columns only; it holds the column in memory, which the cells avoid elsewhere.
-        parts = [f"quantile_cont({quote_ident(c)}::DOUBLE, ?::DOUBLE[]) FILTER (WHERE {finite_condition(c, ds.column(c).type)})"
-                 for c in crowded]
-        query = FALLBACK_SQL.format(parts=", ".join(parts), view=ds.view)
-        found = engine.query_one(query, [list(probabilities) for _ in crowded])
-        out.update(dict(zip(crowded, (list(v) for v in found), strict=True)))
-        statements.append(query)
-    return out, statements
+    """Exact quantiles of the finite values of each column from a locating histogram the caller counted
+    (cell -> count on `bin_expr` with LOCATE_BINS cells over the column's (lo, hi, ...) edges), in one
+    more query."""
+    located = {col: Located(edges[col][0], edges[col][1], cells) for col, cells in fine.items()}
+    types = {col: ds.column(col).type for col in located}
+    cache = {("quantiles.located", ds.view, col): loc for col, loc in located.items()}
+    return quantiles(engine, ds.view, types, probabilities, cache=cache)
 
 
-def _cells_before(cells: dict[int, int]) -> dict[int, int]:
-    out, before = {}, 0
-    for cell in sorted(cells):
-        out[cell] = before
-        before += cells[cell]
-    return out
-
-
-RANGE_SQL = "SELECT {parts} FROM {view}"
-CELLS_SQL = """SELECT {index} AS col, {cell} AS cell, count(*) AS n FROM {view} WHERE {where} GROUP BY ALL"""
-
-
-def exact_quantiles_of(engine: Engine, ds: Dataset, columns: Sequence[str],
-                       probabilities: Sequence[float]) -> tuple[dict[str, list[float]], list[str]]:
-    """Exact quantiles of the finite values of numeric columns, in three bounded-memory statements: the
-    finite range, the locating histogram, the values around the wanted ranks. A column without a
-    finite value is left out."""
+def exact_quantiles_of(engine: Engine, ds: Dataset, columns: Sequence[str], probabilities: Sequence[float],
+                       *, cache: dict | None = None) -> tuple[dict[str, list[float]], list[str]]:
+    """Exact quantiles of the finite values of numeric columns of a dataset (see `quantiles`)."""
     if not columns:
         return {}, []
-    parts = []
-    for col in columns:
-        c, where = quote_ident(col), finite_condition(col, ds.column(col).type)
-        parts.append(f"min({c}::DOUBLE) FILTER (WHERE {where}), max({c}::DOUBLE) FILTER (WHERE {where})")
-    range_sql = RANGE_SQL.format(parts=", ".join(parts), view=ds.view)
-    row = engine.query_one(range_sql)
-    edges = {col: (row[2 * i], row[2 * i + 1], LOCATE_BINS) for i, col in enumerate(columns) if row[2 * i] is not None}
-    if not edges:
-        return {}, [range_sql]
-    selects, params = [], []
-    for index, (col, (lo, hi, _)) in enumerate(edges.items()):
-        selects.append(CELLS_SQL.format(index=index, cell=bin_expr(quote_ident(col)), view=ds.view,
-                                        where=finite_condition(col, ds.column(col).type)))
-        params.extend(bin_params(lo, hi, LOCATE_BINS if hi > lo else 1))
-    cells_sql = " UNION ALL ".join(selects)
-    names = list(edges)
-    fine: dict[str, dict[int, int]] = {col: {} for col in names}
-    for index, cell, n in engine.query(cells_sql, params):
-        fine[names[index]][cell] = n
-    found, more = exact_quantiles(engine, ds, edges, fine, probabilities)
-    return found, [range_sql, cells_sql, *more]
+    return quantiles(engine, ds.view, {col: ds.column(col).type for col in columns}, probabilities, cache=cache)

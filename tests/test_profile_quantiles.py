@@ -75,16 +75,17 @@ def test_deep_ranks_in_a_crowded_cell_are_fetched_from_the_nearer_end(tmp_path: 
     engine.close()
 
 
-def test_a_crowded_cell_of_one_value_needs_no_fetch_and_of_many_falls_back(tmp_path: Path, monkeypatch) -> None:
+def test_a_crowded_cell_of_one_value_needs_no_fetch_and_of_many_is_ranked_alone(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(quantiles_module, "FETCH_MAX", 10)
     flags = np.array([0.0] * 30 + [1.0] * 70)  # two crowded cells, each of one value
     skewed = np.append(np.linspace(0, 1, 99), 1e9)  # 99 distinct values crowd the first cell
     engine, ds = _view(tmp_path, {"flag": flags, "skewed": skewed})
     profiles, _, sql = _profiles(engine, ds, {"flag": (0.0, 1.0, 20), "skewed": (0.0, 1e9, 20)}, [])
     assert profiles["quantiles"]["flag"] == pytest.approx(list(np.quantile(flags, QUANTILES)))
-    assert profiles["quantiles"]["skewed"] == pytest.approx(list(np.quantile(skewed, QUANTILES)), rel=1e-12)
-    fallback = [q for q in sql if "quantile_cont" in q]
-    assert len(fallback) == 1 and '"skewed"' in fallback[0] and '"flag"' not in fallback[0]
+    assert profiles["quantiles"]["skewed"] == list(np.quantile(skewed, QUANTILES))  # exact, bit for bit
+    ranked = [q for q in sql if "OVER (ORDER BY v" in q]
+    assert len(ranked) == 1 and '"skewed"' in ranked[0] and '"flag"' not in ranked[0]
+    assert not any("quantile_cont" in q for q in sql)
     engine.close()
 
 
@@ -103,4 +104,84 @@ def test_quantiles_of_any_columns_in_three_statements(tmp_path: Path) -> None:
     assert found["n"] == pytest.approx(list(np.quantile([4, 4, 1, 9] * 300, wanted)))
     assert "none" not in found and len(sql) == 3
     assert exact_quantiles_of(engine, ds, [], wanted) == ({}, [])
+    engine.close()
+
+
+# --- quantiles(): shared in a run, ±infinity optional -------------------------------------------------
+
+DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+EDGE_CASES = {
+    "ties": np.repeat([1.0, 2.0, 2.0, 5.0], 250),
+    "infinities": np.array([-np.inf, 1.0, 3.0, np.inf, np.inf, 2.0, np.nan, 7.0, -np.inf, 4.0]),
+    "only_infinities": np.array([np.inf, -np.inf, np.inf, np.nan]),
+    "nan_and_one_value": np.array([np.nan, 3.5, np.nan]),
+    "constant": np.full(40, -2.0),
+    "outlier": np.append(rng.normal(size=2000), 1e15),
+}
+
+
+def _numpy(values: np.ndarray, probabilities, *, infinite: bool) -> list[float] | None:
+    kept = values[~np.isnan(values)] if infinite else values[np.isfinite(values)]
+    if not len(kept):
+        return None
+    with np.errstate(invalid="ignore"):  # numpy's own NaN between -inf and +inf
+        return [float(v) for v in np.quantile(kept, probabilities)]
+
+
+@pytest.mark.parametrize("infinite", [False, True])
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_quantiles_equal_numpy_bit_for_bit(tmp_path: Path, name: str, infinite: bool) -> None:
+    values = EDGE_CASES[name]
+    engine, ds = _view(tmp_path, {"x": values})
+    found, sql = quantiles_module.quantiles(engine, ds.view, {"x": "DOUBLE"}, DECILES, infinite=infinite)
+    expected = _numpy(values, DECILES, infinite=infinite)
+    if expected is None:
+        assert "x" not in found
+    else:
+        np.testing.assert_array_equal(found["x"], expected)  # NaN where numpy has NaN, every bit the same
+    assert not any("quantile_cont" in q for q in sql)
+    engine.close()
+
+
+def test_quantiles_of_nulls_integers_and_an_all_null_column(tmp_path: Path) -> None:
+    n = pa.array([7, None, 7, -3, 12, None, 7, 0], type=pa.int64())
+    empty = pa.array([None] * 8, type=pa.float64())
+    engine, _ = _view(tmp_path, {"n": n, "empty": empty})
+    found, _ = quantiles_module.quantiles(engine, "d", {"n": "BIGINT", "empty": "DOUBLE"}, DECILES, infinite=True)
+    assert found == {"n": list(np.quantile([7, 7, -3, 12, 7, 0], DECILES))}
+    engine.close()
+
+
+def test_quantiles_are_located_once_per_run_and_reused(tmp_path: Path) -> None:
+    a, b = rng.normal(size=5000), np.append(rng.exponential(size=4998), [np.inf, -np.inf])
+    engine, ds = _view(tmp_path, {"a": a, "b": b})
+    cache: dict = {}
+    types = {"a": "DOUBLE", "b": "DOUBLE"}
+    before = len(engine.log)
+    deciles, _ = quantiles_module.quantiles(engine, ds.view, types, DECILES, cache=cache, infinite=True)
+    ran = len(engine.log)
+    assert ran - before == 3  # range, locating cells, values around the ranks: for both columns at once
+    # The same deciles again, and quintiles (deciles 2, 4, 6, 8): nothing more to read.
+    assert quantiles_module.quantiles(engine, ds.view, types, DECILES, cache=cache, infinite=True)[0] == deciles
+    quintiles, _ = quantiles_module.quantiles(engine, ds.view, {"a": "DOUBLE"}, [0.2, 0.4, 0.6, 0.8], cache=cache,
+                                              infinite=True)
+    assert quintiles["a"] == deciles["a"][1::2] and len(engine.log) == ran
+    # Finite values only, and other probabilities: the cells are reused, one query fetches the new ranks.
+    finite, sql = quantiles_module.quantiles(engine, ds.view, {"b": "DOUBLE"}, [0.05, 0.95], cache=cache)
+    assert finite["b"] == list(np.quantile(b[np.isfinite(b)], [0.05, 0.95]))
+    assert len(engine.log) == ran + 1 and engine.log[-1].sql in sql
+    np.testing.assert_array_equal(deciles["b"], np.quantile(b, DECILES))
+    engine.close()
+
+
+def test_quantiles_equal_the_drift_deciles(tmp_path: Path) -> None:
+    """The value-counts deciles of auditor.drift (±inf ranked as values) and these agree bit for bit."""
+    from auditor.drift import DriftColumn, Relation, reference_deciles
+
+    values = np.concatenate([rng.lognormal(3, 2, 3000), [np.inf, -np.inf, np.nan], np.repeat(4.0, 500)])
+    engine, ds = _view(tmp_path, {"x": values})
+    column = DriftColumn("x", "DOUBLE", "numeric")
+    old, _ = reference_deciles(engine, column, Relation(ds.view), int((~np.isnan(values)).sum()))
+    new, _ = quantiles_module.quantiles(engine, ds.view, {"x": "DOUBLE"}, DECILES, infinite=True)
+    assert new["x"] == old
     engine.close()
