@@ -1,9 +1,11 @@
 """Per-group rates and their gaps, with fairlearn's names and definitions.
 
-One DuckDB scan (`GROUP BY GROUPING SETS`) yields, for every sensitive column, for
-their intersection (`sex×region`), for ten calibration bins and for the whole
-dataset, the sizes, confusion counts and score sums that every modeling check
-needs; `run_scan` caches it per run. From those counts:
+One DuckDB scan yields, for every sensitive column, for their intersection (`sex×region`),
+for ten calibration bins and for the whole dataset, the sizes, confusion counts and score
+sums that every modeling check needs; `modeling_scan` caches it per run. The scan groups
+once by every key together (and label × prediction cells) and rolls the few hundred rows
+up in Python (auditor.rollup): a GROUPING SETS per wanted set hashed the rows five times.
+From those counts:
 
 - rates as fairlearn defines them (selection rate, TPR, FPR, FNR, precision,
   accuracy, mean score), except that an undefined rate is None: fairlearn's
@@ -21,12 +23,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from auditor.metrics import ModelColumns, classification_aggregates, model_columns, rates, select_list
+from auditor import rollup
+from auditor.cells import classification_measures
+from auditor.metrics import ModelColumns, model_columns, rates
+from auditor.rollup import MAX_GROUPS
 from auditor.sql import Engine, quote_ident
 
 MISSING = "(missing)"
@@ -91,72 +97,57 @@ def calibration_edges(bins: int = CALIBRATION_BINS) -> list[float]:
     return [float(x) for x in np.linspace(0.0, 1.0, bins + 1)[1:-1]]
 
 
-def group_scan_sql(view: str, cols: ModelColumns, sensitive: list[str] | tuple[str, ...]) -> tuple[str, dict]:
-    """The fused GROUPING SETS query and its named parameters."""
-    keys = [f"{quote_ident(c)}::VARCHAR AS g{i}" for i, c in enumerate(sensitive)]
-    inner = list(keys)
+def scan_source(view: str, cols: ModelColumns, sensitive: list[str] | tuple[str, ...]) -> tuple[str, dict]:
+    """The rows the modeling scan groups (keys g0.., cal; cells y, yhat; score s) and their parameters."""
+    inner = [f"{quote_ident(c)}::VARCHAR AS g{i}" for i, c in enumerate(sensitive)]
     if cols.label:
         inner.append(f"{cols.label} AS y")
     if cols.prediction:
         inner.append(f"{cols.prediction} AS yhat")
     params: dict[str, Any] = {}
-    sets = [f"(g{i})" for i in range(len(sensitive))]
-    if len(sensitive) > 1:
-        sets.append("(" + ", ".join(f"g{i}" for i in range(len(sensitive))) + ")")
     if cols.score:
         inner.append(f"{cols.score} AS s")
         # Bin k holds scores in (e_k, e_k+1] like numpy.searchsorted(edges, s), scikit-learn's rule.
         edges = calibration_edges()
         params.update({f"e{i}": e for i, e in enumerate(edges)})
         count = " + ".join(f"(s > $e{i})::INTEGER" for i in range(len(edges)))
-        calibration = f", CASE WHEN s >= 0 AND s <= 1 THEN {count} END AS cal"
+        inner.append(f"CASE WHEN s >= 0 AND s <= 1 THEN {count} END AS cal")
     else:
-        calibration = ", NULL::INTEGER AS cal"  # one all-NULL bin, ignored: keeps GROUPING(cal) valid
-    sets += ["(cal)", "()"]
-    aggs = classification_aggregates("y" if cols.label else None, "yhat" if cols.prediction else None,
-                                     "s" if cols.score else None)
-    flags = [f"GROUPING(g{i}) AS f{i}" for i in range(len(sensitive))] + ["GROUPING(cal) AS fcal"]
-    key_cols = [f"g{i}" for i in range(len(sensitive))] + ["cal"]
-    sql = (f"SELECT {', '.join(flags + key_cols)}, {select_list(aggs)}\n"
-           f"FROM (SELECT {', '.join(inner) or '1 AS one'}{calibration} FROM {view})\n"
-           f"GROUP BY GROUPING SETS ({', '.join(sets)})")
+        inner.append("NULL::INTEGER AS cal")  # one all-NULL bin, ignored
     if cols.prediction_from_score:
         params["decision_threshold"] = None  # filled by run_scan
-    return sql, params
+    return f"SELECT {', '.join(inner)} FROM {view}", params
 
 
 def run_scan(engine: Engine, *, dataset: str, view: str, cols: ModelColumns, sensitive: list[str] | tuple[str, ...],
-             decision_threshold: float = 0.5) -> GroupScan:
-    sql, params = group_scan_sql(view, cols, sensitive)
+             decision_threshold: float = 0.5, distinct: Mapping[str, int] | None = None,
+             max_groups: int = MAX_GROUPS) -> GroupScan:
+    """Per sensitive column, their intersection, calibration bin and overall: one grouping of the rows.
+
+    `distinct` (approximate distinct values per sensitive column) says whether every group fits in
+    one fine grouping rolled up in Python; a column not in it keeps a grouping set of its own.
+    """
+    source, params = scan_source(view, cols, sensitive)
     if "decision_threshold" in params:
         params["decision_threshold"] = float(decision_threshold)
-    result = engine.execute(sql, params)
-    names = [d[0] for d in result.description]
     k = len(sensitive)
-    scan = GroupScan(dataset=dataset, columns=cols, overall={}, sql=sql)
-    intersections: list[Group] = []
-    per_column: dict[str, list[Group]] = {c: [] for c in sensitive}
-    for row in result.fetchall():
-        record = dict(zip(names, row, strict=True))
-        flags = [record[f"f{i}"] for i in range(k)]
-        counts = {n: record[n] for n in names[2 * (k + 1):]}
-        if not record["fcal"]:
-            if record["cal"] is not None:
-                scan.calibration.append((int(record["cal"]), counts))
-        elif all(flags):
-            scan.overall = counts
-        elif not any(flags) and k > 1:
-            parts = [MISSING if record[f"g{i}"] is None else record[f"g{i}"] for i in range(k)]
-            intersections.append(Group(attribute_name(sensitive), CROSS.join(parts), counts))
-        else:
-            i = flags.index(0)
-            value = record[f"g{i}"]
-            per_column[sensitive[i]].append(Group(sensitive[i], MISSING if value is None else value, counts))
-    for col, groups in per_column.items():
+    keys = [f"g{i}" for i in range(k)]
+    sizes = {f"g{i}": distinct[c] + 1 for i, c in enumerate(sensitive) if c in (distinct or {})}  # + NULL
+    sizes["cal"] = CALIBRATION_BINS + 1 if cols.score else 1
+    wanted: list[tuple[str, ...]] = [(g,) for g in keys] + ([tuple(keys)] if k > 1 else []) + [("cal",), ()]
+    measures = classification_measures("y" if cols.label else None, "yhat" if cols.prediction else None,
+                                       "s" if cols.score else None)
+    grouped, sql = rollup.grouped(engine, source, keys=[*keys, "cal"], sizes=sizes, wanted=wanted,
+                                  measures=measures, params=params, max_groups=max_groups)
+    scan = GroupScan(dataset=dataset, columns=cols, overall=grouped[()][()], sql=sql)
+    for i, col in enumerate(sensitive):
+        groups = [Group(col, MISSING if v is None else v, c) for (v,), c in grouped[(f"g{i}",)].items()]
         scan.groups[col] = sorted(groups, key=lambda g: g.name)
     if k > 1:
-        scan.groups[attribute_name(sensitive)] = sorted(intersections, key=lambda g: g.name)
-    scan.calibration.sort()
+        groups = [Group(attribute_name(sensitive), CROSS.join(MISSING if v is None else v for v in values), c)
+                  for values, c in grouped[tuple(keys)].items()]
+        scan.groups[attribute_name(sensitive)] = sorted(groups, key=lambda g: g.name)
+    scan.calibration = sorted((int(b), c) for (b,), c in grouped[("cal",)].items() if b is not None)
     return scan
 
 
@@ -255,6 +246,8 @@ def modeling_scan(run: Any, *, decision_threshold: float = 0.5) -> GroupScan:
     if key not in run.cache:
         roles = run.roles
         cols = model_columns(dataset, label=roles.label, prediction=roles.prediction, score=roles.score)
+        summary = run.summary(dataset.name)
         run.cache[key] = run_scan(run.engine, dataset=dataset.name, view=dataset.view, cols=cols,
-                                  sensitive=roles.sensitive, decision_threshold=decision_threshold)
+                                  sensitive=roles.sensitive, decision_threshold=decision_threshold,
+                                  distinct={c: summary[c].distinct for c in roles.sensitive if c in summary})
     return run.cache[key]
