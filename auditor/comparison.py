@@ -15,6 +15,8 @@ import math
 
 from scipy.stats import binomtest
 
+from auditor.rollup import Measures, Row
+
 DELONG_SQL = """WITH base AS (
   SELECT y, a, b FROM (SELECT {label} AS y, {score_a} AS a, {score_b} AS b FROM {view})
   WHERE y IS NOT NULL AND a IS NOT NULL AND b IS NOT NULL
@@ -76,6 +78,22 @@ def mcnemar_aggregates(label: str, pred_a: str, pred_b: str) -> dict[str, str]:
         "only_a_right": f"count(*) FILTER (WHERE {known} AND {right_a} AND NOT {right_b})",
         "only_b_right": f"count(*) FILTER (WHERE {known} AND {right_b} AND NOT {right_a})",
     }
+
+
+def mcnemar_measures(label: str, pred_a: str, pred_b: str) -> Measures:
+    """mcnemar_aggregates from (label, a, b) cells: one count per combination instead of six filtered counts."""
+
+    def finish(rows: list[Row]) -> dict[str, int]:
+        known = [r for r in rows if r[label] is not None and r[pred_a] is not None and r[pred_b] is not None]
+
+        def count(where) -> int:
+            return sum(int(r["rows"]) for r in known if where(r[pred_a] == r[label], r[pred_b] == r[label]))
+
+        return {"rows": sum(int(r["rows"]) for r in rows), "compared": count(lambda a, b: True),
+                "a_right": count(lambda a, b: a), "b_right": count(lambda a, b: b),
+                "only_a_right": count(lambda a, b: a and not b), "only_b_right": count(lambda a, b: b and not a)}
+
+    return Measures({"rows": "count(*)"}, finish, (label, pred_a, pred_b))
 
 
 def mcnemar(counts: dict) -> dict[str, float | None]:

@@ -42,14 +42,15 @@ class Measures:
     aggregates: Mapping[str, str]  # SQL aggregates computed per fine group
     finish: Callable[[list[Row]], dict[str, Any]]  # a wanted group's fine rows -> its named values
     cells: tuple[str, ...] = ()  # boolean row values grouped by too
+    adds_up: bool = True  # False: every wanted set is grouped as it is, and `finish` gets its one row
 
 
 def plain(aggregates: Mapping[str, str]) -> Measures:
-    """Measures for aggregates that add up by themselves (count, sum, min, max of one expression)."""
+    """Measures for aggregates as they are: they add up when each is a count, sum, min or max of one
+    expression; any other (avg, var_pop, ...) keeps one grouping set per wanted set, as GROUPING SETS."""
     kinds = {name: aggregate_kind(sql) for name, sql in aggregates.items()}
-    unknown = [name for name, kind in kinds.items() if kind is None]
-    if unknown:
-        raise ValueError(f"cannot roll up aggregates {unknown}: only count, sum, min and max add up")
+    if any(kind is None for kind in kinds.values()):
+        return Measures(dict(aggregates), lambda rows: {name: rows[0][name] for name in aggregates}, adds_up=False)
     return Measures(dict(aggregates), lambda rows: combine(rows, kinds))
 
 
@@ -148,11 +149,15 @@ def grouping_sql(source: str, keys: Sequence[str], covers: Sequence[Key], aggreg
 
 
 def roll_up(rows: Sequence[tuple], keys: Sequence[str], covers: Sequence[Key], wanted: Sequence[Key],
-            measures: Measures) -> dict[Key, dict[tuple, dict[str, Any]]]:
+            measures: Measures, relabel: Mapping[str, Callable[[Any], Any]] | None = None
+            ) -> dict[Key, dict[tuple, dict[str, Any]]]:
     """{wanted set: {its key values: named values}} from the rows of `grouping_sql`.
 
+    `relabel` maps a key's SQL values to the values grouped by (bin numbers to their names): values
+    with the same label are one group, as when SQL computed the label.
     The empty set always has its one group, even over no rows (as GROUP BY () does).
     """
+    relabel = relabel or {}
     all_keys = list(keys)
     names = [*all_keys, *measures.aggregates]
     flagged = len(covers) > 1
@@ -163,20 +168,22 @@ def roll_up(rows: Sequence[tuple], keys: Sequence[str], covers: Sequence[Key], w
         by_cover[present].append(dict(zip(names, values, strict=True)))
     out: dict[Key, dict[tuple, dict[str, Any]]] = {}
     for w in wanted:
-        cover = next(frozenset(c) for c in covers if set(w) <= set(c))
+        exact = [frozenset(c) for c in covers if set(c) == set(w) | set(measures.cells)]
+        cover = exact[0] if exact else next(frozenset(c) for c in covers if set(w) <= set(c))
         groups: dict[tuple, list[Row]] = {(): []} if not w else {}
         for r in by_cover[cover]:
-            groups.setdefault(tuple(r[k] for k in w), []).append(r)
+            groups.setdefault(tuple(relabel[k](r[k]) if k in relabel else r[k] for k in w), []).append(r)
         out[tuple(w)] = {value: measures.finish(fine) for value, fine in groups.items()}
     return out
 
 
 def grouped(engine: Engine, source: str, *, keys: Sequence[str], sizes: Mapping[str, int], wanted: Sequence[Key],
-            measures: Measures, params: Mapping[str, Any] | None = None, max_groups: int = MAX_GROUPS
-            ) -> tuple[dict[Key, dict[tuple, dict[str, Any]]], str]:
+            measures: Measures, params: Mapping[str, Any] | None = None, max_groups: int = MAX_GROUPS,
+            relabel: Mapping[str, Callable[[Any], Any]] | None = None) -> tuple[dict[Key, dict[tuple, dict[str, Any]]], str]:
     """Every wanted grouping of `source` (a SELECT naming the keys and the cells), and the SQL run."""
-    covers = covering_sets(wanted, sizes, cells=measures.cells, max_groups=max_groups)
+    covers = (covering_sets(wanted, sizes, cells=measures.cells, max_groups=max_groups) if measures.adds_up
+              else [tuple(w) + measures.cells for w in dict.fromkeys(wanted)])
     all_keys = list(dict.fromkeys([*keys, *measures.cells]))
     sql = grouping_sql(source, all_keys, covers, measures.aggregates)
     rows = engine.query(sql, dict(params or {}))
-    return roll_up(rows, all_keys, covers, wanted, measures), sql
+    return roll_up(rows, all_keys, covers, wanted, measures, relabel), sql

@@ -1,5 +1,10 @@
 """Slices of a dataset for error analysis: every categorical feature's values and every numeric
-feature's quintile bins, as SQL key expressions that one GROUPING SETS scan can group by.
+feature's quintile bins, as SQL key expressions that one scan groups by.
+
+The scan groups by several features at once (and, for classification, by label × prediction
+cells) and rolls the small result up to each feature in Python (auditor.rollup): one GROUPING
+SETS per feature with nine filtered counts hashed the rows eight times (10M rows: 10 -> 3.5 CPU s).
+Numeric bins are grouped by their number (cheaper than the name) and named in Python.
 
 Quintile edges come from the reference when it has the feature (so slices mean the same thing
 run after run), else from the current data; auditor.quantiles computes them exactly for all features
@@ -12,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor import quantiles
+from auditor import quantiles, rollup
 from auditor.fairness import MISSING
-from auditor.metrics import bind, select_list
+from auditor.metrics import bind
+from auditor.rollup import Measures
 from auditor.sources import Dataset
 from auditor.sql import Engine, is_numeric, quote_ident
 
@@ -24,10 +30,17 @@ QUINTILES = [0.2, 0.4, 0.6, 0.8]
 @dataclass(frozen=True)
 class SliceKey:
     feature: str
-    expr: str  # SQL giving the slice name of a row (VARCHAR)
+    expr: str  # SQL giving the slice name of a row (VARCHAR), or its bin number when `bins` is set
     params: dict[str, Any] = field(default_factory=dict)
     kind: str = "categorical"  # or "quintiles"
     order: tuple[str, ...] = ()  # slice names in their natural order (bins low to high)
+    bins: tuple[str, ...] = ()  # the names of bin numbers 0, 1, ...; NULL is MISSING
+    size: int | None = None  # how many slices at most (None: unknown)
+
+    def name(self, value: Any) -> str:
+        if not self.bins:
+            return value
+        return MISSING if value is None else self.bins[value]
 
 
 def _edge(x: float) -> str:
@@ -42,15 +55,16 @@ def numeric_key(feature: str, index: int, edges: list[float], value_sql: str) ->
     if edges:
         names.append(f"({_edge(edges[-1])}, inf)")
     params = {f"k{index}_e{j}": e for j, e in enumerate(edges)}
-    params.update({f"k{index}_n{j}": n for j, n in enumerate(names)})
-    whens = " ".join(f"WHEN {value_sql} <= $k{index}_e{j} THEN $k{index}_n{j}" for j in range(len(edges)))
-    expr = (f"CASE WHEN {value_sql} IS NULL THEN '{MISSING}' {whens} "
-            f"ELSE $k{index}_n{len(edges)} END")
-    return SliceKey(feature, expr, params, "quintiles", tuple(names) + (MISSING,))
+    # The bin number is how many edges lie below the value: bin j is (e_j-1, e_j].
+    above = " + ".join(f"({value_sql} > $k{index}_e{j})::INTEGER" for j in range(len(edges))) or "0"
+    expr = f"CASE WHEN {value_sql} IS NULL THEN NULL ELSE {above} END"
+    return SliceKey(feature, expr, params, "quintiles", tuple(names) + (MISSING,), tuple(names), len(names) + 1)
 
 
-def categorical_key(feature: str) -> SliceKey:
-    return SliceKey(feature, f"coalesce({quote_ident(feature)}::VARCHAR, '{MISSING}')")
+def categorical_key(feature: str, distinct: int | None = None) -> SliceKey:
+    """The feature's values as text, NULL as MISSING; `distinct` (approximate) sizes the grouping."""
+    return SliceKey(feature, f"coalesce({quote_ident(feature)}::VARCHAR, '{MISSING}')",
+                    size=None if distinct is None else distinct + 1)
 
 
 def slice_keys(engine: Engine, *, current: Dataset, reference: Dataset | None, features: list[str],
@@ -65,7 +79,7 @@ def slice_keys(engine: Engine, *, current: Dataset, reference: Dataset | None, f
             continue
         if feature in categorical:
             if distinct.get(feature, 0) <= max_categories:
-                keys.append(categorical_key(feature))
+                keys.append(categorical_key(feature, distinct.get(feature)))
         elif is_numeric(col.type):
             value = f"(CASE WHEN isnan({quote_ident(feature)}::DOUBLE) THEN NULL ELSE {quote_ident(feature)}::DOUBLE END)"
             numeric.append((len(keys), feature, value))
@@ -89,31 +103,30 @@ def slice_keys(engine: Engine, *, current: Dataset, reference: Dataset | None, f
 TOTAL = "(all rows)"
 
 
-def slice_scan(engine: Engine, view: str, keys: list[SliceKey], inner: list[str], aggregates: dict[str, str],
-               params: Mapping[str, Any] | None = None, *, total: bool = False
-               ) -> tuple[dict[str, list[tuple[str, dict]]], str]:
-    """One GROUPING SETS scan: {feature: [(slice, aggregates)]}, plus {TOTAL: [(TOTAL, ...)]} when
-    `total`. `inner` names the row values (like `label AS y`) that `aggregates` use."""
-    projections = [f"{k.expr} AS k{i}" for i, k in enumerate(keys)] + inner
-    selected = [f"GROUPING(k{i}) AS f{i}" for i in range(len(keys))] + [f"k{i}" for i in range(len(keys))]
-    sql = (f"SELECT {', '.join([*selected, select_list(aggregates)])}\n"
-           f"FROM (SELECT {', '.join(projections)} FROM {view})\n"
-           f"GROUP BY GROUPING SETS ({', '.join([f'(k{i})' for i in range(len(keys))] + ['()'] * total)})")
+def slice_scan(engine: Engine, view: str, keys: list[SliceKey], inner: list[str],
+               aggregates: Mapping[str, str] | Measures, params: Mapping[str, Any] | None = None, *,
+               total: bool = False, max_groups: int = rollup.MAX_GROUPS) -> tuple[dict[str, list[tuple[str, dict]]], str]:
+    """One scan: {feature: [(slice, aggregates)]}, plus {TOTAL: [(TOTAL, ...)]} when `total`.
+
+    `inner` names the row values (like `label AS y`) that `aggregates` use; Measures (auditor.cells)
+    may group by some of them as cells.
+    """
+    measures = aggregates if isinstance(aggregates, Measures) else rollup.plain(aggregates)
+    names = [f"k{i}" for i in range(len(keys))]
+    source = f"SELECT {', '.join([f'{k.expr} AS k{i}' for i, k in enumerate(keys)] + inner)} FROM {view}"
     all_params = dict(params or {})
     for k in keys:
         all_params.update(k.params)
-    result = engine.execute(sql, bind(sql, all_params))
-    names = [d[0] for d in result.description]
-    n = len(keys)
+    wanted = [(n,) for n in names] + [()] * total
+    grouped, sql = rollup.grouped(engine, source, keys=names, wanted=wanted, measures=measures,
+                                  sizes={n: k.size for n, k in zip(names, keys, strict=True) if k.size is not None},
+                                  params=bind(source, all_params), max_groups=max_groups,
+                                  relabel={n: k.name for n, k in zip(names, keys, strict=True) if k.bins})
     out: dict[str, list[tuple[str, dict]]] = {k.feature: [] for k in keys}
-    for row in result.fetchall():
-        counts = dict(zip(names[2 * n:], row[2 * n:], strict=True))
-        if all(row[:n]):
-            out[TOTAL] = [(TOTAL, counts)]
-            continue
-        i = list(row[:n]).index(0)
-        out[keys[i].feature].append((row[n + i], counts))
-    for k in keys:  # bins low to high, then categories by name
-        rank = {name: j for j, name in enumerate(k.order)}
-        out[k.feature].sort(key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    for n, k in zip(names, keys, strict=True):
+        rank = {name: j for j, name in enumerate(k.order)}  # bins low to high, then categories by name
+        out[k.feature] = sorted(((value, counts) for (value,), counts in grouped[(n,)].items()),
+                                key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    if total:
+        out[TOTAL] = [(TOTAL, grouped[()][()])]
     return out, sql

@@ -4,7 +4,7 @@ Both models are scored on the same current rows (`columns.prediction`/`score` fo
 `columns.challenger_prediction`/`challenger_score` for the challenger). The primary metric is
 ROC AUC when it is the first success metric and both models have scores (DeLong's paired test),
 else accuracy (McNemar's exact test). Accuracy is also compared per sensitive group and per slice
-in one GROUPING SETS scan, Holm-corrected over the groups compared: a challenger that is better
+in one scan (auditor.slices), Holm-corrected over the groups compared: a challenger that is better
 overall but significantly worse for a group is not promoted without a human decision.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checks.modeling import model_slice_keys
-from auditor.comparison import delong, delong_sql, mcnemar, mcnemar_aggregates
+from auditor.comparison import delong, delong_sql, mcnemar, mcnemar_measures
 from auditor.context import CheckContext
 from auditor.errors import DataError
 from auditor.fairness import holm
@@ -58,11 +58,12 @@ def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
     alpha = ctx.options["alpha"]
     threshold = ctx.options["decision_threshold"]
 
-    keys = [categorical_key(c) for c in r.sensitive]
+    summary = ctx.summary("current")
+    keys = [categorical_key(c, summary[c].distinct if c in summary else None) for c in r.sensitive]
     slice_keys, key_sql = model_slice_keys(ctx)
     keys += [k for k in slice_keys if k.feature not in r.sensitive]
     inner = [f"{champion.label} AS y", f"{champion.prediction} AS pa", f"{challenger_pred} AS pb"]
-    groups, sql = slice_scan(ctx.engine, current.view, keys, inner, mcnemar_aggregates("y", "pa", "pb"),
+    groups, sql = slice_scan(ctx.engine, current.view, keys, inner, mcnemar_measures("y", "pa", "pb"),
                              {"decision_threshold": threshold, "challenger_threshold": threshold}, total=True)
     statements = [*key_sql, sql]
     overall = mcnemar(groups[TOTAL][0][1])

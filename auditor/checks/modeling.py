@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.cells import classification_measures
 from auditor.checks.fairness import percent
 from auditor.config import closest
 from auditor.context import CheckContext
@@ -20,7 +21,6 @@ from auditor.metrics import (
     ModelColumns,
     binary_metrics,
     canonical_metric,
-    classification_aggregates,
     compute_metrics,
     model_columns,
     regression_aggregates,
@@ -29,6 +29,7 @@ from auditor.metrics import (
 )
 from auditor.model import CheckResult, Threshold, grade, table, worst
 from auditor.registry import check
+from auditor.rollup import Measures
 from auditor.slices import SliceKey, slice_keys, slice_scan
 
 
@@ -210,8 +211,9 @@ def primary_metric(ctx: CheckContext) -> str:
     return "mae" if task == "regression" else "accuracy"
 
 
-def slice_inputs(cols: ModelColumns, task: str, metric: str) -> tuple[list[str], dict[str, str]]:
-    """Row values and the per-slice aggregates the metric needs (fewer aggregates, faster scan)."""
+def slice_inputs(cols: ModelColumns, task: str, metric: str) -> tuple[list[str], dict[str, str] | Measures]:
+    """Row values and the per-slice aggregates the metric needs (fewer aggregates, faster scan);
+    classification counts come from label × prediction cells (auditor.cells)."""
     inner = [f"{cols.label} AS y"]
     if cols.prediction:
         inner.append(f"{cols.prediction} AS yhat")
@@ -223,7 +225,7 @@ def slice_inputs(cols: ModelColumns, task: str, metric: str) -> tuple[list[str],
     score = cols.score if METRICS[metric].kind == "prob" else None
     if score:
         inner.append(f"{score} AS s")
-    return inner, classification_aggregates("y", "yhat" if cols.prediction else None, "s" if score else None)
+    return inner, classification_measures("y", "yhat" if cols.prediction else None, "s" if score else None)
 
 
 def slice_metric(metric: str, task: str, counts: dict) -> float | None:
