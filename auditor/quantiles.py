@@ -65,6 +65,7 @@ class Located:
     cells: dict[int, int]
     negative_infinite: int = 0
     positive_infinite: int = 0
+    extremes: dict[int, tuple[float, float]] = field(default_factory=dict)  # cell -> its min and max, if counted
     known: dict[int, float] = field(default_factory=dict)  # rank among the finite values -> value
     sql: list[str] = field(default_factory=list)  # the statements that located and fetched them
 
@@ -168,8 +169,19 @@ SELECT {picks} FROM ranked"""
 def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping[str, Located],
            ranks: Mapping[str, set[int]]) -> None:
     """Fetch the finite order statistics not known yet into each column's `known`."""
-    missing = {col: {r for r in wanted if r not in located[col].known} for col, wanted in ranks.items()}
-    wanted = {col: _wanted_cells(located[col].cells, todo) for col, todo in missing.items() if todo}
+    wanted = {}
+    for col, col_ranks in ranks.items():
+        loc = located[col]
+        cells = _wanted_cells(loc.cells, {r for r in col_ranks if r not in loc.known})
+        for cell, (count, before, offsets) in list(cells.items()):
+            if cell in loc.extremes:  # a cell of one value (a discrete column), or a rank at its either end
+                low, high = loc.extremes[cell]
+                ends = {0: low, count - 1: high} | ({o: low for o in offsets} if low == high else {})
+                loc.known.update({before + o: float(ends[o]) for o in offsets if o in ends})
+                if all(o in ends for o in offsets):
+                    del cells[cell]
+        if cells:
+            wanted[col] = cells
     if not wanted:
         return
     query, params = order_statistics_sql(view, types, located, wanted)
@@ -202,8 +214,15 @@ def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping
 
 
 RANGE_SQL = "SELECT {parts} FROM {view}"
-# -1 and bins + 1 are the cells of -inf and +inf, counted apart from the finite grid.
-CELLS_SQL = """SELECT {index} AS col, {cell} AS cell, count(*) AS n FROM {view} WHERE {where} GROUP BY ALL"""
+# Unfiltered, DuckDB answers min and max from Parquet's statistics without reading the column. Any range
+# will do for the grid (values outside it are clamped into the outer cells); only an infinite or NaN
+# bound needs the finite range, read from the values.
+BOUNDS = "min({c})::DOUBLE, max({c})::DOUBLE"
+FINITE_BOUNDS = "min({c}::DOUBLE) FILTER (WHERE {where}), max({c}::DOUBLE) FILTER (WHERE {where})"
+# -1 and bins + 1 are the cells of -inf and +inf, counted apart from the finite grid. Each cell's min and
+# max cost little here and spare the fetch of a cell of one value (every cell of a discrete column).
+CELLS_SQL = """SELECT {index} AS col, {cell} AS cell, count(*) AS n, min({c}::DOUBLE), max({c}::DOUBLE)
+FROM {view} WHERE {where} GROUP BY ALL"""
 INFINITE_CELL = "CASE WHEN isinf({c}) THEN CASE WHEN {c} < 0 THEN -1 ELSE ? + 1 END ELSE {bin} END"
 
 
@@ -216,15 +235,18 @@ def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict |
     if todo:
         found = {col: ranges[col] for col in todo if ranges and col in ranges}
         statements = []
-        if need := [col for col in todo if col not in found]:
-            parts = []
-            for col in need:
-                c, where = quote_ident(col), finite_condition(col, types[col])
-                parts.append(f"min({c}::DOUBLE) FILTER (WHERE {where}), max({c}::DOUBLE) FILTER (WHERE {where})")
+        for bounds in (BOUNDS, FINITE_BOUNDS):
+            need = [col for col in todo if col not in found]
+            if not need:
+                break
+            parts = [bounds.format(c=quote_ident(col), where=finite_condition(col, types[col])) for col in need]
             range_sql = RANGE_SQL.format(parts=", ".join(parts), view=view)
             row = engine.query_one(range_sql)
-            found.update({col: (row[2 * i], row[2 * i + 1]) for i, col in enumerate(need)})
             statements.append(range_sql)
+            for i, col in enumerate(need):
+                lo, hi = row[2 * i], row[2 * i + 1]
+                if bounds == FINITE_BOUNDS or (lo is not None and math.isfinite(lo) and math.isfinite(hi)):
+                    found[col] = (lo, hi)
         located = {col: Located(*(found[col] if found[col][0] is not None else (0.0, 0.0)), cells={})
                    for col in todo}
         selects, params = [], []
@@ -234,18 +256,19 @@ def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict |
             if is_float(types[col]):
                 cell = INFINITE_CELL.format(c=c, bin=cell)
                 params.append(loc.bins)
-            selects.append(CELLS_SQL.format(index=index, cell=cell, view=view, where=value_condition(col, types[col])))
+            selects.append(CELLS_SQL.format(index=index, cell=cell, c=c, view=view,
+                                            where=value_condition(col, types[col])))
             params.extend(bin_params(loc.lo, loc.hi, loc.bins))
         cells_sql = " UNION ALL ".join(selects)
         statements.append(cells_sql)
-        for index, cell, n in engine.query(cells_sql, params):
+        for index, cell, n, low, high in engine.query(cells_sql, params):
             loc = located[todo[index]]
             if cell == -1:
                 loc.negative_infinite = n
             elif cell == loc.bins + 1:
                 loc.positive_infinite = n
             else:
-                loc.cells[cell] = n
+                loc.cells[cell], loc.extremes[cell] = n, (low, high)
         for col, loc in located.items():
             loc.sql.extend(statements)
             cache[("quantiles.located", view, col)] = loc
