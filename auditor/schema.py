@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.repeats import find_repeats
 from auditor.schema_dtypes import dtype_outcome
 from auditor.schema_regex import translate
 from auditor.sources import Dataset
 from auditor.sql import Engine, is_float, is_numeric, quote_ident
+from auditor.summary import ColumnSummary
 
 COMPARISONS = {
     "equal_to": "=", "not_equal_to": "<>", "greater_than": ">", "greater_than_or_equal_to": ">=",
@@ -305,64 +307,110 @@ def compile_schema(schema: Any, dataset: Dataset, *, source: str, id_column: str
 
 
 def _unique_sql(rule: Rule, view: str, k: int) -> str:
+    """A unique key over several columns, as a scalar subquery of the counts (tuples match nulls, as in pandera)."""
     keys = ", ".join(f"{key} AS k{i}" for i, key in enumerate(rule.key))
-    # pandera ignores null values of a single unique column; tuples of a multi-column key match nulls.
-    where = "" if rule.check == "multiple_fields_uniqueness" else f" WHERE {rule.key[0]} IS NOT NULL"
     extra = "n" if rule.keep == "all" else "n - 1"
     fields = ", ".join(f"k{i} := k{i}" for i in range(len(rule.key)))
     return (f"(SELECT struct_pack(failures := coalesce(sum({extra}) FILTER (WHERE n > 1), 0), "
             f"sample := arg_max(struct_pack({fields}, n := n), n, {k}) FILTER (WHERE n > 1)) "
-            f"FROM (SELECT {keys}, count(*) AS n FROM {view}{where} GROUP BY ALL))")
+            f"FROM (SELECT {keys}, count(*) AS n FROM {view} GROUP BY ALL))")
+
+
+def _column_unique(rule: Rule) -> bool:
+    """A unique column (not a key over several): answered by auditor.repeats, shared with data.duplicates."""
+    return bool(rule.key) and rule.check != "multiple_fields_uniqueness"
+
+
+def _flag(i: int) -> str:
+    return quote_ident(f"__auditor_violation_{i}")
+
+
+def _flagged(plan: SchemaPlan, dataset: Dataset, indexes: list[int]) -> tuple[str, list]:
+    """The table with a flag column per listed rule (TRUE on a violating row), and the flags' parameters."""
+    flags = [f"{plan.rules[i].violation} AS {_flag(i)}" for i in indexes]
+    params = [p for i in indexes for p in plan.rules[i].params]
+    return (f"(SELECT *, {', '.join(flags)} FROM {dataset.view})" if flags else dataset.view), params
 
 
 def violations_sql(plan: SchemaPlan, dataset: Dataset, *, sample: int) -> tuple[str, list]:
-    """ONE query: the row count, then per rule its violation count and sample.
+    """ONE query: the row count, then per row rule its violation count (multi-column keys: failures and sample).
 
-    Each violation predicate is computed once, as a flag column of the inner SELECT, and
-    read by both the count and the sample; uniqueness rules are grouped sub-aggregates."""
+    Counts only: the failure samples (arg_min / approx_top_k FILTER aggregates) cost twice the
+    counts themselves at 10M rows, so they come from `samples_sql`, over the failing rows only."""
     k = int(sample)
-    flags, parts, params = [], ["count(*)"], []
+    row_rules = [i for i, rule in enumerate(plan.rules) if not rule.key]
+    parts = ["count(*)"]
     for i, rule in enumerate(plan.rules):
-        if rule.key:
+        if rule.check == "multiple_fields_uniqueness":
             parts.append(_unique_sql(rule, dataset.view, k))
-            continue
-        flag = quote_ident(f"__auditor_violation_{i}")
-        flags.append(f"{rule.violation} AS {flag}")
-        params.extend(rule.params)
-        parts.append(f"count_if({flag})")
-        if rule.sample and rule.check == "not_nullable":
-            parts.append(f"arg_min({rule.sample}, {rule.sample}, {k}) FILTER (WHERE {flag})")
-        elif rule.sample:
-            # The most frequent failing values (approximate top-k: bounded memory at any size).
-            parts.append(f"approx_top_k({rule.sample}, {k}) FILTER (WHERE {flag})")
-        else:
-            parts.append("NULL")
-    source = f"(SELECT *, {', '.join(flags)} FROM {dataset.view})" if flags else dataset.view
+        elif not rule.key:
+            parts.append(f"count_if({_flag(i)})")
+    source, params = _flagged(plan, dataset, row_rules)
     return f"SELECT {', '.join(parts)} FROM {source}", params
 
 
-def run_rules(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: int,
-              id_column: str | None = None) -> tuple[list[Outcome], str | None]:
-    """Run the plan's one query; one Outcome per rule."""
+def samples_sql(plan: SchemaPlan, dataset: Dataset, failing: list[int], *, sample: int) -> tuple[str, list]:
+    """The failure cases of the failing row rules, read from their violating rows only."""
+    k = int(sample)
+    parts = []
+    for i in failing:
+        rule = plan.rules[i]
+        if rule.check == "not_nullable":  # a null has no value: the smallest ids of its rows
+            parts.append(f"arg_min({rule.sample}, {rule.sample}, {k}) FILTER (WHERE {_flag(i)})")
+        else:  # the most frequent failing values (approximate top-k: bounded memory at any size)
+            parts.append(f"approx_top_k({rule.sample}, {k}) FILTER (WHERE {_flag(i)})")
+    source, params = _flagged(plan, dataset, failing)
+    where = " OR ".join(_flag(i) for i in failing)
+    return f"SELECT {', '.join(parts)} FROM {source} WHERE {where}", params
+
+
+def run_rules(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: int, id_column: str | None = None,
+              summaries: dict[str, ColumnSummary] | None = None) -> tuple[list[Outcome], list[str]]:
+    """Run the plan: the unique columns (auditor.repeats), the counts, then the failing rules' samples.
+    One Outcome per rule, and the statements run. `summaries` (the run's, per column) let an integer
+    unique column be counted in a bitmap instead of grouped."""
     if not plan.rules:
-        return [], None
+        return [], []
+    statements: list[str] = []
+    unique: dict[int, Outcome] = {}
+    for i, rule in enumerate(plan.rules):
+        if _column_unique(rule):
+            found = find_repeats(engine, dataset, rule.column, key=rule.key[0], sample=sample,
+                                 summary=(summaries or {}).get(rule.column))
+            statements.extend(q for q in found.sql if q not in statements)
+            # pandera ignores nulls of a unique column; "all" counts every row of a repeated value.
+            failures = found.rows if rule.keep == "all" else found.extra_rows
+            unique[i] = Outcome(rule.column, rule.check, failures, dataset.rows, sample_columns=[rule.column, "rows"],
+                                sample=[[value, n] for value, _, n in found.sample])
     sql, params = violations_sql(plan, dataset, sample=sample)
     row = engine.query_one(sql, params)
-    rows, i, outcomes = int(row[0]), 1, []
-    for rule in plan.rules:
-        if rule.key:
-            packed = row[i] or {}
-            i += 1
-            failures = int(packed.get("failures") or 0)
-            names = rule.column.split(", ") if rule.check == "multiple_fields_uniqueness" else [rule.column]
+    statements.append(sql)
+    rows, at, outcomes = int(row[0]), 1, []
+    counted: dict[int, int] = {}
+    for i, rule in enumerate(plan.rules):
+        if i in unique:
+            outcomes.append(unique[i])
+        elif rule.key:
+            packed = row[at] or {}
+            at += 1
+            names = rule.column.split(", ")
             cases = [[s[f"k{j}"] for j in range(len(names))] + [s["n"]] for s in (packed.get("sample") or [])]
-            outcomes.append(Outcome(rule.column, rule.check, failures, rows, sample_columns=[*names, "rows"],
-                                    sample=cases))
-            continue
-        failures, cases = int(row[i]), list(row[i + 1] or [])
-        i += 2
-        columns = [id_column] if rule.check == "not_nullable" and rule.sample else ["failure_case"]
-        outcomes.append(Outcome(rule.column, rule.check, failures, rows, sample_columns=columns,
-                                sample=[[v] for v in cases]))
-    return outcomes, sql
-
+            outcomes.append(Outcome(rule.column, rule.check, int(packed.get("failures") or 0), rows,
+                                    sample_columns=[*names, "rows"], sample=cases))
+        else:
+            counted[i] = int(row[at])
+            at += 1
+            columns = [id_column] if rule.check == "not_nullable" and rule.sample else ["failure_case"]
+            outcomes.append(Outcome(rule.column, rule.check, counted[i], rows, sample_columns=columns))
+    failing = [i for i, n in counted.items() if n and plan.rules[i].sample]
+    if failing:
+        query, params = samples_sql(plan, dataset, failing, sample=sample)
+        cases = engine.query_one(query, params)
+        statements.append(query)
+        by_rule = dict(zip(failing, cases, strict=True))
+        for i, outcome in enumerate(outcomes):
+            if i in by_rule:
+                outcome.sample = [[v] for v in by_rule[i] or []]
+    for outcome in unique.values():
+        outcome.rows = rows
+    return outcomes, statements

@@ -111,8 +111,11 @@ def test_whole_row_duplicates_match_pandas_with_nulls_nan_and_signed_zero(projec
     assert found["id"].metrics["duplicated_ids"] == 4
 
 
+@pytest.mark.parametrize("listed_rows_max", [1_000_000, 0])  # candidate rows held once, or read twice
 @pytest.mark.parametrize("id_type", ["BIGINT", "VARCHAR", "DOUBLE"])
-def test_whole_row_copies_are_found_among_repeated_and_missing_ids(project, audit, id_type):
+def test_whole_row_copies_are_found_among_repeated_and_missing_ids(project, audit, id_type, listed_rows_max,
+                                                                   monkeypatch):
+    monkeypatch.setattr("auditor.checks.data.LISTED_ROWS_MAX", listed_rows_max)
     # Copies hide behind repeated ids (7) and missing ids (NULL); a repeated id alone is not a copy (8).
     cur = f"""SELECT id::{id_type} AS id, x FROM (VALUES (7, 1.0), (7, 1.0), (8, 1.0), (8, 2.0), (NULL, 3.0),
         (NULL, 3.0), (NULL, 4.0), (9, 5.0)) t(id, x)"""

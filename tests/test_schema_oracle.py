@@ -15,6 +15,7 @@ from auditor.schema_custom import FRAME, run_custom
 from auditor.schema_regex import translate
 from auditor.sources import Column, Dataset
 from auditor.sql import Engine
+from auditor.summary import summarize
 from tests.conftest import write_parquet
 
 # Nulls, NaN, infinities, empty strings, unicode (combining marks, non-ASCII digits), mixed-case categories.
@@ -93,28 +94,31 @@ def pandera_counts(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[tupl
     return counts
 
 
-def auditor_counts(schema: pa.DataFrameSchema, path: Path, *, chunk_rows: int = 3) -> tuple[dict, Engine]:
+def auditor_counts(schema: pa.DataFrameSchema, path: Path, *, chunk_rows: int = 3,
+                   summaries: bool = False) -> tuple[dict, Engine]:
     engine = Engine()
     ds = _dataset(engine, path)
     plan = compile_schema(schema, ds, source="test.yaml")
     outcomes = list(plan.decided)
-    outcomes += run_rules(engine, plan, ds, sample=20)[0]
+    # With the run's summaries a unique integer column is counted in a bitmap first (auditor.repeats).
+    outcomes += run_rules(engine, plan, ds, sample=20, summaries=summarize(engine, ds) if summaries else None)[0]
     outcomes += run_custom(engine, plan, ds, sample=20, chunk_rows=chunk_rows)[0]
     return {(o.column, o.check): o.failures for o in outcomes if o.failures}, engine
 
 
-def test_tricky_data_same_failures_and_counts_as_pandera(tmp_path):
+@pytest.mark.parametrize("summaries", [False, True])
+def test_tricky_data_same_failures_and_counts_as_pandera(tmp_path, summaries):
     path = write_parquet(tmp_path / "d.parquet", TRICKY)
     schema = _schema()
     expected = pandera_counts(schema, pd.read_parquet(path))
-    got, engine = auditor_counts(schema, path)
+    got, engine = auditor_counts(schema, path, summaries=summaries)
     engine.close()
     assert got == expected
     built_in = {check for _, check in expected if check != "even"}
     assert len(built_in) >= 15, built_in  # the oracle really exercises the compiled checks
 
 
-def test_built_in_checks_run_in_one_query_per_table(tmp_path):
+def test_built_in_checks_run_in_one_counting_query_per_table(tmp_path):
     path = write_parquet(tmp_path / "d.parquet", TRICKY)
     schema = _schema()
     engine = Engine()
@@ -122,11 +126,15 @@ def test_built_in_checks_run_in_one_query_per_table(tmp_path):
     plan = compile_schema(schema, ds, source="test.yaml")
     assert len(plan.rules) >= 25
     before = len(engine.log)
-    run_rules(engine, plan, ds, sample=5)
-    assert len(engine.log) - before == 1
+    _, statements = run_rules(engine, plan, ds, sample=5)
+    # One grouping per unique column (id, name: shared with data.duplicates), one query counting every
+    # other rule, one reading the failing rules' samples from their violating rows only.
+    assert [q.sql for q in engine.log[before:]] == statements and len(statements) == 4
+    assert sum("count_if" in q for q in statements) == 1
+    assert "WHERE" in statements[-1].rsplit(")", 1)[-1] and "count_if" not in statements[-1]
     # The custom and RE2-incompatible checks stream in one more query.
     run_custom(engine, plan, ds, sample=5, chunk_rows=4)
-    assert len(engine.log) - before == 2
+    assert len(engine.log) - before == 5
     assert set(plan.custom) == {"age", "code"}
     engine.close()
 
@@ -218,3 +226,16 @@ def test_schema_level_and_raising_custom_checks_count_rows_once(tmp_path):
     engine.close()
     boom = next(o for o in outcomes if o.check == "boom")
     assert "ZeroDivisionError" in boom.detail
+
+
+@pytest.mark.parametrize("keep", ["all", "exclude_first"])
+@pytest.mark.parametrize("values", ["i % 50", "i", "CASE WHEN i % 9 = 0 THEN NULL ELSE i % 70 END", "i * 1000000"])
+def test_unique_integer_column_with_the_bitmap_census(tmp_path, keep, values):
+    path = write_parquet(tmp_path / "u.parquet", f"SELECT ({values})::BIGINT AS k FROM range(100) t(i)")
+    schema = pa.DataFrameSchema({"k": pa.Column("int64" if "NULL" not in values else None, unique=True,
+                                                nullable=True, report_duplicates=keep)})
+    expected = pandera_counts(schema, pd.read_parquet(path))
+    for summaries in (False, True):
+        got, engine = auditor_counts(schema, path, summaries=summaries)
+        engine.close()
+        assert got == expected

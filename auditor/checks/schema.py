@@ -51,10 +51,11 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
     for name, ds, prefix in sides(ctx):
         id_column = ctx.roles.id
         plan = compile_schema(pandera_schema, ds, source=spec, id_column=id_column)
-        built_in, rules_sql = run_rules(ctx.engine, plan, ds, sample=sample, id_column=id_column)
+        built_in, rules_sql = run_rules(ctx.engine, plan, ds, sample=sample, id_column=id_column,
+                                        summaries=ctx.summary(name))
         custom, custom_sql = run_custom(ctx.engine, plan, ds, sample=sample, chunk_rows=chunk_rows)
         outcomes = plan.decided + built_in + custom
-        sql = [q for q in (rules_sql, custom_sql) if q]
+        sql = [*rules_sql, *([custom_sql] if custom_sql else [])]
         failed = [o for o in outcomes if o.failures > 0]
         for o in failed:
             yield ctx.result(
