@@ -32,6 +32,7 @@ from auditor.sql import Engine, is_float, quote_ident
 
 LOCATE_BINS = 2048  # cells of the locating histogram: each holds ~rows/2048 values of a smooth column
 FETCH_MAX = 100_000  # values fetched from one cell at most (DuckDB's min(x, n) also caps n)
+SHARED = stats.DECILES  # fetched along with any quantiles asked in a run (see `quantiles`)
 
 
 def finite_condition(col: str, duck_type: str) -> str:
@@ -285,8 +286,11 @@ def quantiles(engine: Engine, view: str, types: Mapping[str, str], probabilities
     located = locate(engine, view, types, cache=cache, ranges=ranges)
     plans = {col: _order_positions(loc.values(infinite), probabilities)
              for col, loc in located.items() if loc.values(infinite)}
+    # In a run, the deciles ride along: the drift checks' PSI cut points, and slices' quintiles among them.
+    fetched = {col: plan + (_order_positions(located[col].values(infinite), SHARED) if cache is not None else [])
+               for col, plan in plans.items()}
     ranks: dict[str, set[int]] = {}
-    for col, plan in plans.items():
+    for col, plan in fetched.items():
         at = (located[col].finite_rank(rank, infinite) for below, above, _ in plan for rank in (below, above))
         ranks[col] = {r for r in at if isinstance(r, int)}  # an infinity needs no fetch
     _fetch(engine, view, types, located, ranks)

@@ -68,9 +68,10 @@ def categorical_key(feature: str, distinct: int | None = None) -> SliceKey:
 
 
 def slice_keys(engine: Engine, *, current: Dataset, reference: Dataset | None, features: list[str],
-               categorical: set[str], distinct: Mapping[str, int], max_categories: int = 50
-               ) -> tuple[list[SliceKey], list[str]]:
-    """Slice keys for the features, and the SQL run to find the quintile edges."""
+               categorical: set[str], distinct: Mapping[str, int], max_categories: int = 50,
+               cache: dict | None = None) -> tuple[list[SliceKey], list[str]]:
+    """Slice keys for the features, and the SQL run to find the quintile edges (shared through `cache`,
+    the run's, with the other checks that need the reference's quantiles)."""
     keys: list[SliceKey | None] = []
     numeric: list[tuple[int, str, str]] = []  # (position, feature, value sql)
     for feature in features:
@@ -92,7 +93,7 @@ def slice_keys(engine: Engine, *, current: Dataset, reference: Dataset | None, f
             continue
         # Exact quintiles of the finite values without holding the columns (quantile_cont over every
         # feature could not spill: at 10M rows it died under a 512 MB memory_limit).
-        found, sql = quantiles.exact_quantiles_of(engine, source, [f for _, f, _ in todo], QUINTILES)
+        found, sql = quantiles.exact_quantiles_of(engine, source, [f for _, f, _ in todo], QUINTILES, cache=cache)
         statements.extend(sql)
         for i, feature, value in todo:
             if feature in found:

@@ -390,3 +390,53 @@ def test_volume_when_the_typical_window_is_empty(project, tmp_path):
     result = results(run_log(project, tmp_path, log_sql(days)), "deployment.volume")[None]
     assert result.status == "fail" and result.metrics["typical_rows"] == 0 and result.value is None
     assert result.metrics["gaps"] == 7 and result.metrics["first_flagged_window"] == "2026-11-04"
+
+
+def test_reference_deciles_are_located_once_for_every_drift_check(project, tmp_path, monkeypatch):
+    """drift_over_time locates the reference's numeric columns once (auditor.quantiles, in the run's cache), with
+    no value-counts window, and its per-window PSI equals numpy's on the reference deciles."""
+    log = tmp_path / "queries.json"
+    monkeypatch.setenv("AUDITOR_QUERY_LOG", str(log))
+    report = run_log(project, tmp_path, log_sql(EVEN))
+    queries = json.loads(log.read_text())["queries"]
+    located = [q for q in queries if "AS cell, count(*) AS n" in q["sql"] and '"reference"' in q["sql"]]
+    assert len(located) == 1 and located[0]["check"] == "deployment.drift_over_time"
+    assert not any("OVER (ORDER BY v" in q["sql"] for q in queries if q["check"] == "deployment.drift_over_time")
+    income = results(report, "deployment.drift_over_time")["income"]
+    window = 1000.0 + (np.arange(500) * 37) % 500
+    assert income.value == pytest.approx(reference_psi(window), abs=1e-12)
+
+
+SPECIAL_INCOME = ("CASE WHEN i % 50 = 0 THEN 'inf'::DOUBLE WHEN i % 50 = 1 THEN '-inf'::DOUBLE "
+                  "WHEN i % 50 = 2 THEN 'nan'::DOUBLE WHEN i % 50 = 3 THEN NULL "
+                  "ELSE 1000.0 + ((i * 37) % 500) // 50 * 50 END")
+
+
+def _special_income(i: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """SPECIAL_INCOME in numpy, NULL and NaN both NaN (missing), plus a shift of the finite values."""
+    out = 1000.0 + ((i * 37) % 500) // 50 * 50 + shift
+    out[i % 50 == 0], out[i % 50 == 1], out[i % 50 >= 2] = np.inf, -np.inf, out[i % 50 >= 2]
+    out[(i % 50 == 2) | (i % 50 == 3)] = np.nan
+    return out
+
+
+def test_drift_over_time_with_ties_infinities_nan_and_nulls_matches_numpy(project, tmp_path):
+    """Oracle: numpy deciles of the reference's non-missing values (±inf ranked as values), right-closed bins
+    on the distinct finite ones, every window's PSI and JS against them."""
+    reference = REFERENCE.replace("1000.0 + (i * 37) % 500 AS income", f"{SPECIAL_INCOME} AS income")
+    shifted = f"{SPECIAL_INCOME} + CASE WHEN ts >= TIMESTAMP '2026-11-06' THEN 75 ELSE 0 END"
+    report = run_log(project, tmp_path, log_sql(EVEN, with_column("income", shifted)), reference=reference)
+    income = results(report, "deployment.drift_over_time")["income"]
+    ref = _special_income(np.arange(500))
+    ref = ref[~np.isnan(ref)]
+    with np.errstate(invalid="ignore"):
+        cuts = stats.cut_points(list(np.quantile(ref, np.arange(1, 10) / 10)))
+    rows = {r[0]: r for r in income.evidence["tables"][0]["rows"]}
+    for day in DAYS:
+        window = _special_income(np.arange(500), 75.0 if day >= "2026-11-06" else 0.0)
+        window = window[~np.isnan(window)]
+        ref_counts = np.bincount(stats.bin_index(ref, cuts), minlength=len(cuts) + 1)
+        cur_counts = np.bincount(stats.bin_index(window, cuts), minlength=len(cuts) + 1)
+        assert rows[day][1] == len(window)
+        assert rows[day][2] == pytest.approx(stats.psi(ref_counts, cur_counts), abs=1e-12)
+        assert rows[day][3] == pytest.approx(stats.js_distance(ref_counts, cur_counts), abs=1e-12)

@@ -87,6 +87,8 @@ def read_counts(rows: list[tuple], columns: list[DriftColumn]) -> dict[tuple[Any
 def reference_bins(ctx: CheckContext, view: str, columns: list[DriftColumn], cuts: dict[str, list[float]]
                    ) -> tuple[dict[str, dict], str]:
     """The reference's counts per bin or category of each column: one scan, cached in the run."""
+    reference = ctx.dataset("reference")
+    columns = [DriftColumn(c.name, reference.column(c.name).type, c.kind) for c in columns]  # its own NaN test
     key = ("deployment.reference_bins", view, tuple(columns))
     if key not in ctx.run.cache:
         sql, params = counts_sql(REFERENCE_COUNTS_SQL, columns, cuts, windowed=False, view=view)
@@ -115,8 +117,7 @@ def drift_columns(ctx: CheckContext, log, reference) -> tuple[list[DriftColumn],
         kind: Kind = "categorical" if ctx.roles.is_categorical(name) or not numeric else "numeric"
         if name == ctx.roles.score and numeric:
             kind = "numeric"
-        current = ctx.dataset("current").column(name)  # its type keys the shared reference cache
-        columns.append(DriftColumn(name, (current or col).type, kind))
+        columns.append(DriftColumn(name, col.type, kind))  # the log's type: NaN is missing where the log has floats
     return columns, skipped
 
 

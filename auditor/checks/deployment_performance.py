@@ -29,6 +29,7 @@ from auditor.metrics import (
     compute_metrics,
     model_columns,
     ranking_metrics,
+    ranking_sql,
     ratio,
     regression_aggregates,
     regression_metrics,
@@ -44,21 +45,6 @@ PERFORMANCE_SQL = """SELECT {bucket} AS window_start, {aggregates}
 FROM {view} WHERE {in_range}
 GROUP BY 1 ORDER BY 1"""
 REFERENCE_SQL = "SELECT {aggregates} FROM {view}"
-# metrics.RANKING_SQL partitioned by window: one row per (window, distinct score), one ascending sort
-# per window for both curves, so every window is ranked in one query. Same output row per window.
-WINDOW_RANKING_SQL = """WITH by_score AS (
-  SELECT {bucket} AS window_start, {score} AS s,
-    count(*) FILTER (WHERE {label}) AS pos, count(*) FILTER (WHERE NOT {label}) AS neg
-  FROM {view} WHERE {in_range} AND {label} IS NOT NULL AND {score} IS NOT NULL GROUP BY 1, 2
-), ranked AS (
-  SELECT window_start, pos, neg, sum(pos) OVER w AS cum_pos, sum(neg) OVER w AS cum_neg,
-    sum(pos) OVER (PARTITION BY window_start) AS total_pos, sum(neg) OVER (PARTITION BY window_start) AS total_neg
-  FROM by_score WINDOW w AS (PARTITION BY window_start ORDER BY s ROWS UNBOUNDED PRECEDING)
-)
-SELECT window_start, coalesce(sum(pos), 0), coalesce(sum(neg), 0), sum(pos * (cum_neg - neg + neg / 2.0))::DOUBLE,
-  sum(pos::DOUBLE * (total_pos - cum_pos + pos) / (total_pos - cum_pos + pos + total_neg - cum_neg + neg)),
-  count(*)
-FROM ranked GROUP BY 1 ORDER BY 1"""
 
 
 def primary_metric(ctx: CheckContext, mc: ModelColumns) -> str:
@@ -119,8 +105,7 @@ def measure_windows(ctx: CheckContext, log: Dataset, wr: WindowRange, mc: ModelC
         sums[at[row[0]]] = dict(zip(aggs, row[1:], strict=True))
     rankings: list[dict | None] = [None] * len(wr.starts)
     if METRICS[metric].kind == "rank":
-        rank_sql = WINDOW_RANKING_SQL.format(bucket=wr.bucket(), score=mc.score, label=mc.label, view=log.view,
-                                             in_range=wr.filter())
+        rank_sql = ranking_sql(log.view, label=mc.label, score=mc.score, partition=wr.bucket(), where=wr.filter())
         statements.append(rank_sql)
         for row in query_windows(ctx, wr, rank_sql):
             rankings[at[row[0]]] = ranking_metrics(row[1:])

@@ -245,7 +245,7 @@ def model_slice_keys(ctx: CheckContext) -> tuple[list[SliceKey], list[str]]:
     return slice_keys(ctx.engine, current=current, reference=ctx.dataset("reference"), features=features,
                       categorical=set(ctx.roles.categorical),
                       distinct={f: s.distinct for f, s in summary.items()},
-                      max_categories=ctx.options.get("max_categories", 50))
+                      max_categories=ctx.options.get("max_categories", 50), cache=ctx.run.cache)
 
 
 @check("modeling.slices", title="Error analysis by slice",

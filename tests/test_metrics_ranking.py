@@ -1,0 +1,103 @@
+"""The ranking query (ROC AUC, average precision) against scikit-learn, whole and per partition.
+
+Ties, one-class partitions, partitions with no scored row, NaN and infinite scores: the SQL
+must equal scikit-learn's roc_auc_score and average_precision_score to 1e-9 on the same rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from auditor.metrics import model_columns, ranking_metrics, ranking_sql
+from tests.modeling_helpers import view_of
+
+TOL = 1e-9
+
+
+def ranked(df: pd.DataFrame, tmp_path, *, partition: str | None = None, where: str | None = None):
+    engine, ds = view_of(df, tmp_path)
+    cols = model_columns(ds, label="label", prediction=None, score="score")
+    rows = engine.query(ranking_sql(ds.view, label=cols.label, score=cols.score, partition=partition, where=where))
+    if partition is None:
+        return ranking_metrics(rows[0])
+    return {row[0]: ranking_metrics(row[1:]) for row in rows}
+
+
+def oracle(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
+    """scikit-learn's numbers; None where it warns or raises (one class, no positives)."""
+    finite = s.copy()  # both metrics depend on order alone: ±inf become the extremes, finite
+    if np.isfinite(s).any():
+        lo, hi = s[np.isfinite(s)].min(), s[np.isfinite(s)].max()
+        finite[s == np.inf], finite[s == -np.inf] = hi + 1, lo - 1
+    return {"roc_auc": skm.roc_auc_score(y, finite) if 0 < y.sum() < len(y) else None,
+            "average_precision": skm.average_precision_score(y, finite) if y.sum() else None}
+
+
+def assert_matches(ours: dict, expected: dict) -> None:
+    for name, value in expected.items():
+        if value is None:
+            assert ours[name] is None, name
+        else:
+            assert ours[name] == pytest.approx(value, abs=TOL), name
+
+
+@pytest.mark.parametrize("distinct", [None, 2, 11])
+def test_whole_table_matches_sklearn_with_ties(tmp_path, distinct):
+    rng = np.random.default_rng(3)
+    y = (rng.random(5000) < 0.4).astype(int)
+    s = rng.random(5000) * 0.8 + 0.2 * y
+    if distinct:
+        s = np.round(s * (distinct - 1)) / (distinct - 1)
+    assert_matches(ranked(pd.DataFrame({"label": y, "score": s}), tmp_path), oracle(y, s))
+
+
+def test_nan_null_and_infinite_scores(tmp_path):
+    s = np.array([0.3, np.nan, np.inf, 0.3, -np.inf, 0.9, np.inf, 0.1, np.nan, 0.3, -np.inf])
+    y = pd.array([1, 0, 1, 0, 0, None, 0, 1, 1, 1, 1], dtype="Int64")
+    ours = ranked(pd.DataFrame({"label": y, "score": s}), tmp_path)
+    keep = ~np.isnan(s) & ~y.isna()  # NaN is a missing score; a missing label is not ranked
+    assert_matches(ours, oracle(y[keep].to_numpy(int), s[keep]))
+
+
+def test_one_class_and_empty(tmp_path):
+    assert ranked(pd.DataFrame({"label": [1, 1, 1], "score": [0.2, 0.5, 0.5]}), tmp_path) == {
+        "roc_auc": None, "average_precision": 1.0}
+    assert ranked(pd.DataFrame({"label": [0, 0], "score": [0.2, 0.5]}), tmp_path) == {
+        "roc_auc": None, "average_precision": None}
+    empty = pd.DataFrame({"label": pd.array([None, 1], dtype="Int64"), "score": [0.4, np.nan]})
+    assert ranked(empty, tmp_path) == {"roc_auc": None, "average_precision": None}
+
+
+def test_per_partition_matches_sklearn_per_partition(tmp_path):
+    """Partitions of different sizes, heavy ties that cross partitions, a one-class partition, one
+    with only NaN scores (no row), one left out by `where`: each equals scikit-learn on its own rows."""
+    rng = np.random.default_rng(11)
+    n = 6000
+    part = rng.choice([0, 1, 2, 3, 4, 5, 6], n, p=[0.3, 0.05, 0.2, 0.15, 0.1, 0.1, 0.1])
+    y = (rng.random(n) < np.clip(0.2 + 0.1 * part, 0, 1)).astype(int)
+    s = np.round(rng.random(n) * 0.7 + 0.3 * y, 1)  # eleven distinct scores: ties everywhere
+    y[part == 3] = 1  # one class: AUC undefined, AP 1
+    s[part == 4] = np.nan  # no scored row: no output row
+    s[(part == 2) & (rng.random(n) < 0.2)] = np.nan
+    s[(part == 5) & (rng.random(n) < 0.1)] = np.inf
+    df = pd.DataFrame({"part": part, "label": y, "score": s})
+    found = ranked(df, tmp_path, partition='"part"', where='"part" <> 6')
+    assert list(found) == [0, 1, 2, 3, 5]
+    for p, ours in found.items():
+        inside = (part == p) & ~np.isnan(s)
+        assert_matches(ours, oracle(y[inside], s[inside]))
+    assert found[3] == {"roc_auc": None, "average_precision": 1.0}
+
+
+def test_partitions_equal_the_whole_query_on_each_partition(tmp_path):
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"part": rng.integers(0, 4, 800), "label": rng.integers(0, 2, 800),
+                       "score": np.round(rng.random(800), 2)})
+    found = ranked(df, tmp_path, partition='"part"')
+    for p in range(4):
+        alone = ranked(df, tmp_path, where=f'"part" = {p}')
+        assert found[p]["roc_auc"] == pytest.approx(alone["roc_auc"], abs=1e-12)
+        assert found[p]["average_precision"] == pytest.approx(alone["average_precision"], abs=1e-12)
