@@ -134,3 +134,25 @@ def test_freshness_skips_when_current_has_no_timestamp_column(project, audit, tm
                                         "predictions": {"path": "data/log.parquet"}}})
     result = results(audit(path, stages=["data"]), "data.freshness")[None]
     assert result.status == "skip" and "no 'ts' column" in result.message
+
+
+TOP_VALUES = """SELECT i AS id, i % 4 AS tied, CASE WHEN i % 3 = 0 THEN NULL ELSE ['x', 'y', 'y'][1 + i % 3] END AS text,
+  CASE WHEN i < 600 THEN 5 ELSE i END AS skewed, i * 0.25 AS varied, i % 2 AS label, 0.5 AS score, 1 AS prediction
+FROM range(1000) t(i)"""
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 0])  # counted per value (shared with data.profile), or top-k + count
+def test_top_value_shares_match_pandas(project, audit, monkeypatch, exact_max):
+    monkeypatch.setattr("auditor.checks.quality.EXACT_VALUES_MAX", exact_max)
+    cols = {"id": "id", "label": "label", "score": "score", "prediction": "prediction", "sensitive": [],
+            "features": ["tied", "text", "skewed", "varied"]}
+    path = project(current=TOP_VALUES, reference=TOP_VALUES, config={"columns": cols})
+    found = results(audit(path, stages=["data"]), "data.constant_columns")
+    frame = duckdb.sql(TOP_VALUES).df()
+    table = {row[0]: row for row in found["(all columns)"].evidence["tables"][0]["rows"]}
+    for col in cols["features"]:
+        assert table[col][2] == pytest.approx(frame[col].value_counts(normalize=True).iloc[0], rel=1e-12)
+    assert table["skewed"][1] == "5" and table["text"][1] == "'y'"
+    if exact_max:  # among equally frequent values, the smallest
+        assert table["tied"][1] == "0"
+        assert any("histogram" in q for q in found["(all columns)"].evidence["sql"])

@@ -1,9 +1,10 @@
 """data.profile: a per-column summary with a reference-vs-current chart (informational).
 
 Per dataset, whatever the column count: one query counts every numeric column's
-values per chart bin and per cell of auditor.quantiles' locating histogram, which
-turns them into exact quantiles with one more query (quantile_cont over eight
-columns of 10M rows held 0.8 GB); a third counts the low-cardinality columns.
+values per chart bin; the exact quantiles come from auditor.quantiles, whose locating
+histograms the run shares with the drift checks (quantile_cont over eight columns of
+10M rows held 0.8 GB); the low-cardinality columns' counts come from
+auditor.value_counts, shared with data.constant_columns.
 """
 
 from __future__ import annotations
@@ -17,28 +18,67 @@ from auditor.model import CheckResult, table
 from auditor.registry import check
 from auditor.roles import infer_categorical
 from auditor.sources import Dataset
-from auditor.sql import Engine, quote_ident
-from auditor.summary import ColumnSummary
+from auditor.sql import Engine, is_float, quote_ident
+from auditor.summary import ColumnSummary, summarize
+from auditor.value_counts import countable, value_counts
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-# Grouping by (chart bin, locating cell) gives both histograms exactly from one small hash table per
-# column (histogram() over the same keys was several times slower).
-BINS_SQL = """SELECT {index} AS col, chart, cell, count(*) AS n
-FROM (SELECT {chart} AS chart, {cell} AS cell FROM {view} WHERE {where}) GROUP BY ALL"""
+# One grouping per numeric column gives both histograms: the chart's bins (on the edges both sides share;
+# finite values only) and auditor.quantiles' locating cells (on the column's own finite range, so one
+# outlying side does not crowd the other's values into a few cells; ±inf in cells -1 and bins + 1, with
+# each cell's min and max). The cells are handed to the run's quantile cache, so the exact quantiles cost
+# one more query, and the drift checks find the reference located already.
+FUSED_SQL = """SELECT {index} AS col, {chart} AS chart, {cell} AS cell, count(*) AS n, min({c}::DOUBLE), max({c}::DOUBLE)
+FROM {view} WHERE {where} GROUP BY ALL"""
 
 
-def numeric_profile_sql(ds: Dataset, edges: dict[str, tuple[float, float, int]]) -> tuple[str, list]:
-    """Counts per chart bin (shared, equal-width edges) and per fine locating cell of each numeric column."""
+def numeric_profile_sql(ds: Dataset, edges: dict[str, tuple[float, float, int]],
+                        grids: dict[str, quantiles.Located]) -> tuple[str, list]:
+    """Counts per (chart bin, locating cell) of each numeric column, with each group's min and max."""
     selects, params = [], []
     for index, (col, (lo, hi, bins)) in enumerate(edges.items()):
-        c, duck_type = quote_ident(col), ds.column(col).type
-        selects.append(BINS_SQL.format(index=index, chart=quantiles.bin_expr(c), cell=quantiles.bin_expr(c), view=ds.view,
-                                       where=quantiles.finite_condition(col, duck_type)))
-        cells = quantiles.LOCATE_BINS if hi > lo else 1
-        params.extend([*quantiles.bin_params(lo, hi, bins), *quantiles.bin_params(lo, hi, cells)])
+        c, duck_type, grid = quote_ident(col), ds.column(col).type, grids[col]
+        chart, cell = quantiles.bin_expr(c), quantiles.bin_expr(c)
+        chart_params, cell_params = quantiles.bin_params(lo, hi, bins), quantiles.bin_params(grid.lo, grid.hi, grid.bins)
+        if is_float(duck_type):
+            chart = f"CASE WHEN isfinite({c}) THEN {chart} END"
+            cell = quantiles.INFINITE_CELL.format(c=c, bin=cell)
+            cell_params = [grid.bins, *cell_params]
+        selects.append(FUSED_SQL.format(index=index, chart=chart, cell=cell, c=c, view=ds.view,
+                                        where=quantiles.value_condition(col, duck_type)))
+        params.extend([*chart_params, *cell_params])
     return " UNION ALL ".join(selects), params
+
+
+def _locate_with_chart(engine: Engine, ds: Dataset, edges: dict[str, tuple[float, float, int]],
+                       finite: dict[str, tuple[float | None, float | None]],
+                       cache: dict) -> tuple[dict[str, dict[int, int]], str]:
+    """Chart counts per column, and each column's locating histogram put in the run's quantile cache."""
+    grids = {col: quantiles.Located(*(finite[col] if finite[col][0] is not None else (0.0, 0.0)), cells={})
+             for col in edges}
+    query, params = numeric_profile_sql(ds, edges, grids)
+    columns = list(edges)
+    charts: dict[str, dict[int, int]] = {col: {} for col in columns}
+    for index, chart, cell, n, low, high in engine.query(query, params):
+        col, grid = columns[index], grids[columns[index]]
+        if chart is not None:
+            charts[col][chart] = charts[col].get(chart, 0) + n
+        if cell == -1:
+            grid.negative_infinite += n
+        elif cell == grid.bins + 1:
+            grid.positive_infinite += n
+        else:
+            grid.cells[cell] = grid.cells.get(cell, 0) + n
+            before = grid.extremes.get(cell, (low, high))
+            grid.extremes[cell] = (min(before[0], low), max(before[1], high))
+    for col, grid in grids.items():
+        grid.sql.append(query)
+        # auditor.quantiles' cache entry for a located column (see quantiles.locate): a column located
+        # already, by an earlier check, is kept as it is.
+        cache.setdefault(("quantiles.located", ds.view, col), grid)
+    return charts, query
 
 
 def category_profile_sql(ds: Dataset, columns: list[str]) -> str:
@@ -56,27 +96,36 @@ def _shared_edges(cur: ColumnSummary, ref: ColumnSummary | None, bins: int) -> t
     return lo, hi, bins
 
 
-def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]) -> tuple[dict, dict, list[str]]:
+def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str], *,
+              cache: dict | None = None, summaries: dict[str, ColumnSummary] | None = None,
+              ) -> tuple[dict, dict, list[str]]:
+    """The numeric columns' chart counts and exact quantiles, and the categorical columns' counts.
+    `summaries` (the run's, of this dataset) give each column's finite range for its locating grid."""
+    summaries = summarize(engine, ds) if summaries is None else summaries
     exact, histograms, sql = {}, {}, []
+    cache = {} if cache is None else cache
     if numeric:
-        query, params = numeric_profile_sql(ds, numeric)
-        sql.append(query)
-        columns = list(numeric)
-        histograms = {col: {} for col in columns}
-        fine: dict[str, dict[int, int]] = {col: {} for col in columns}
-        for index, chart, cell, n in engine.query(query, params):
-            col = columns[index]
-            histograms[col][chart] = histograms[col].get(chart, 0) + n
-            fine[col][cell] = fine[col].get(cell, 0) + n
-        exact, more = quantiles.exact_quantiles(engine, ds, numeric, fine, QUANTILES)
-        sql.extend(more)
+        finite = {col: (summaries[col].min, summaries[col].max) for col in numeric}
+        histograms, query = _locate_with_chart(engine, ds, numeric, finite, cache)
+        exact, more = quantiles.quantiles(engine, ds.view, {col: ds.column(col).type for col in numeric}, QUANTILES,
+                                          cache=cache)
+        sql.extend(dict.fromkeys([query, *more]))
     cats = {}
-    if categorical:
-        query = category_profile_sql(ds, categorical)
+    # Integer and text categories are the run's shared value counts (data.constant_columns reads them
+    # too); their values print alike in Python and DuckDB. Others are counted here, as text.
+    counted = [col for col in categorical if countable(ds.column(col).type)]
+    if counted:
+        found, more = value_counts(engine, ds, counted, cache=cache)
+        sql.extend(more)
+        cats.update({col: {str(v): n for v, n in found[col].items()} for col in counted})
+    as_text = [col for col in categorical if col not in cats]
+    if as_text:
+        query = category_profile_sql(ds, as_text)
         row = engine.query_one(query)
         sql.append(query)
-        for i, col in enumerate(categorical):
+        for i, col in enumerate(as_text):
             cats[col] = dict(row[i] or {})
+    cats = {col: cats[col] for col in categorical}
     return {"quantiles": exact, "histograms": histograms}, cats, sql
 
 
@@ -104,12 +153,14 @@ def profile(ctx: CheckContext) -> Iterator[CheckResult]:
             edges = _shared_edges(s, ref_sum.get(col), bins)
             if edges:
                 numeric[col] = edges
-    cur_prof, cur_cats, sql = _profiles(ctx.engine, cur_ds, numeric, categorical)
+    cur_prof, cur_cats, sql = _profiles(ctx.engine, cur_ds, numeric, categorical, cache=ctx.run.cache,
+                                        summaries=cur_sum)
     ref_prof, ref_cats = {"quantiles": {}, "histograms": {}}, {}
     if ref_ds:
         ref_numeric = {c: e for c, e in numeric.items() if ref_ds.column(c)}
         ref_categorical = [c for c in categorical if ref_ds.column(c)]
-        ref_prof, ref_cats, ref_sql = _profiles(ctx.engine, ref_ds, ref_numeric, ref_categorical)
+        ref_prof, ref_cats, ref_sql = _profiles(ctx.engine, ref_ds, ref_numeric, ref_categorical,
+                                                 cache=ctx.run.cache, summaries=ref_sum)
         sql += ref_sql
 
     for col, s in cur_sum.items():

@@ -11,6 +11,7 @@ from auditor.registry import check
 from auditor.repeats import count_shared
 from auditor.sources import Dataset
 from auditor.sql import is_float, is_numeric, is_temporal, quote_ident
+from auditor.value_counts import countable, value_counts
 
 MISSING = "(missing)"
 
@@ -128,6 +129,9 @@ def top_count_sql(ds: Dataset, columns: list[str]) -> str:
     return f"SELECT {', '.join(f'count(*) FILTER (WHERE {quote_ident(c)} = ?)' for c in columns)} FROM {ds.view}"
 
 
+EXACT_VALUES_MAX = 10_000  # columns with about this many distinct values or fewer are counted exactly
+
+
 @check("data.constant_columns", title="Constant columns", defaults={"warn": 0.99}, needs=("current",))
 def constant_columns(ctx: CheckContext) -> Iterator[CheckResult]:
     """Features that are all null (fail), constant or nearly so (top value share at least 0.99 warns)."""
@@ -136,16 +140,27 @@ def constant_columns(ctx: CheckContext) -> Iterator[CheckResult]:
     features = [f for f in ctx.roles.features if f in summary]
     all_null = [f for f in features if summary[f].nulls == summary[f].rows]
     candidates = [f for f in features if f not in all_null]
-    sql, shares = [], {}
-    if candidates:
-        first = top_value_sql(ds, candidates)
-        tops = [(top or [None])[0] for top in ctx.engine.query_one(first)]
-        second = top_count_sql(ds, candidates)
-        counts = ctx.engine.query_one(second, tops)
-        sql = [first, second]
-        for col, value, n in zip(candidates, tops, counts, strict=True):
-            present = summary[col].rows - summary[col].nulls
-            shares[col] = (value, n / present if present else None, present)
+    # Few distinct values: exact counts per value (shared with data.profile); many: a top-k candidate, counted.
+    exact = [f for f in candidates if countable(summary[f].type) and summary[f].distinct <= EXACT_VALUES_MAX]
+    approximate = [f for f in candidates if f not in exact]
+    sql, tops = [], {}
+    if exact:
+        counted, sql = value_counts(ctx.engine, ds, exact, cache=ctx.run.cache)
+        for col in exact:
+            # The most frequent value; among equally frequent ones the smallest, so the answer is repeatable.
+            tops[col] = min(((v, n) for v, n in counted[col].items()), key=lambda vn: (-vn[1], vn[0]), default=(None, 0))
+    if approximate:
+        first = top_value_sql(ds, approximate)
+        candidates_found = [(top or [None])[0] for top in ctx.engine.query_one(first)]
+        second = top_count_sql(ds, approximate)
+        counts = ctx.engine.query_one(second, candidates_found)
+        sql += [first, second]
+        tops.update({col: (value, n) for col, value, n in zip(approximate, candidates_found, counts, strict=True)})
+    shares = {}
+    for col in candidates:
+        value, n = tops[col]
+        present = summary[col].rows - summary[col].nulls
+        shares[col] = (value, n / present if present else None, present)
     threshold = Threshold(warn=ctx.options["warn"])
     flagged = 0
     for col in all_null:

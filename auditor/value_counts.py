@@ -1,0 +1,44 @@
+"""Exact counts of each value of low-cardinality columns, counted once per run and shared.
+
+data.constant_columns needs each feature's most frequent value and data.profile each
+categorical column's categories. For a column of a few thousand values an exact count per
+value (DuckDB's `histogram`, a small hash table) costs a fifth of `approx_top_k(col, 1)`
+(10M rows: 0.1 vs 0.55 CPU s a column), and is exact. The counts are kept in the run's
+cache per (view, column), so a second check asking for a column reads no data.
+
+Only integer and VARCHAR columns are counted here: their values print the same in Python
+and in DuckDB (`str(7) == 7::VARCHAR`), so a caller may show them as text either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from auditor.sources import Dataset
+from auditor.sql import Engine, is_integer, quote_ident
+
+VALUE_COUNTS_SQL = "SELECT {parts} FROM {view}"
+
+
+def countable(duck_type: str) -> bool:
+    """Whether a column of this type can be counted here (integers and text)."""
+    return is_integer(duck_type) or duck_type.upper() == "VARCHAR"
+
+
+def value_counts(engine: Engine, ds: Dataset, columns: Sequence[str], *,
+                 cache: dict | None = None) -> tuple[dict[str, dict[Any, int]], list[str]]:
+    """{column: {value: rows}} over the non-null values of each column, and the statements they came
+    from. One statement for every column not counted yet in this run (`cache`: ctx.run.cache)."""
+    cache = {} if cache is None else cache
+    for col in columns:
+        assert countable(ds.column(col).type), f"{col} is {ds.column(col).type}"
+    todo = [col for col in columns if ("value_counts", ds.view, col) not in cache]
+    if todo:
+        sql = VALUE_COUNTS_SQL.format(parts=", ".join(f"histogram({quote_ident(c)})" for c in todo), view=ds.view)
+        row = engine.query_one(sql)
+        for col, counts in zip(todo, row, strict=True):
+            cache[("value_counts", ds.view, col)] = (dict(counts or {}), sql)
+    found = {col: cache[("value_counts", ds.view, col)] for col in columns}
+    statements = list(dict.fromkeys(sql for _, sql in found.values()))
+    return {col: counts for col, (counts, _) in found.items()}, statements
