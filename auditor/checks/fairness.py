@@ -1,7 +1,8 @@
 """Fairness: per-group rates and their gaps, with fairlearn's names and definitions.
 
 All four checks read one cached scan of the current data (`auditor.fairness.modeling_scan`):
-one GROUPING SETS query over every sensitive column and their intersection. A gap past
+one query grouping by every sensitive column together, rolled up to each column and their
+intersection (auditor.rollup). A gap past
 the fail line fails only when the two groups behind it differ significantly (two-proportion
 z-test, Holm-corrected over every pair compared, alpha 0.05): many small cells otherwise
 make false alarms. Without labels (a prediction log), only selection rates are graded.

@@ -1,8 +1,8 @@
 """Modeling: performance against targets and the reference, calibration, slices, champion vs challenger.
 
 Modeling checks read the labelled `current` dataset. For binary classification, performance and
-calibration come from the cached modeling scan that the fairness checks share (one GROUPING SETS
-query) plus one ranking query over distinct scores; slices are one more GROUPING SETS scan.
+calibration come from the cached modeling scan that the fairness checks share (one grouping
+query, rolled up in Python) plus one ranking query over distinct scores; slices are one more scan.
 """
 
 from __future__ import annotations
