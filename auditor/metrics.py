@@ -359,6 +359,23 @@ def bind(sql: str, params: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in params.items() if f"${k}" in sql}
 
 
+def binary_counts(engine, view: str, cols: ModelColumns, *, decision_threshold: float = 0.5
+                  ) -> tuple[dict[str, float | None], str]:
+    """One scan of a binary dataset: confusion counts, score sums and CBPE's expected counts.
+
+    modeling.performance and deployment.performance_over_time both ask this of the reference:
+    the same SQL and parameters from here, so the engine runs the scan once per run.
+    """
+    from auditor.cbpe import cbpe_aggregates  # here, not at the top: cbpe imports this module
+
+    aggs = classification_aggregates(cols.label, cols.prediction, cols.score)
+    if cols.prediction and cols.score:
+        aggs.update(cbpe_aggregates(cols.prediction, cols.score))
+    sql = f"SELECT {select_list(aggs)} FROM {view}"
+    row = engine.query_one(sql, bind(sql, {"decision_threshold": float(decision_threshold)}))
+    return dict(zip(aggs, row, strict=True)), sql
+
+
 def compute_metrics(engine, view: str, cols: ModelColumns, *, task: str, decision_threshold: float = 0.5,
                     counts: Mapping[str, object] | None = None) -> tuple[dict[str, float | None], list[str]]:
     """Every metric of `task` on one dataset, and the SQL that produced it.
@@ -366,20 +383,16 @@ def compute_metrics(engine, view: str, cols: ModelColumns, *, task: str, decisio
     Binary: one aggregate query (or `counts` from a cached scan) plus the ranking query.
     Multiclass: the confusion matrix query. Regression: one aggregate query.
     """
-    params = {"decision_threshold": float(decision_threshold)}
     if task == "regression":
-        sql = f"SELECT {select_list(regression_aggregates(cols.label, cols.prediction))} FROM {view}"
-        result = engine.execute(sql)
-        row = dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
-        return regression_metrics(row), [sql]
+        aggs = regression_aggregates(cols.label, cols.prediction)
+        sql = f"SELECT {select_list(aggs)} FROM {view}"
+        return regression_metrics(dict(zip(aggs, engine.query_one(sql), strict=True))), [sql]
     if task == "multiclass":
         sql = CONFUSION_MATRIX_SQL.format(label=cols.label, pred=cols.prediction, view=view)
         return multiclass_metrics(engine.query(sql)), [sql]
     statements = []
     if counts is None:
-        sql = f"SELECT {select_list(classification_aggregates(cols.label, cols.prediction, cols.score))} FROM {view}"
-        result = engine.execute(sql, bind(sql, params))
-        counts = dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
+        counts, sql = binary_counts(engine, view, cols, decision_threshold=decision_threshold)
         statements.append(sql)
     ranking = None
     if cols.score and cols.label:

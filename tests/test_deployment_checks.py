@@ -318,6 +318,34 @@ def test_drift_over_time_categorical_and_small_windows(project, tmp_path):
     assert any(c["kind"] == "line" for c in region_result.evidence["charts"])  # the overview sits on the worst
 
 
+def test_performance_checks_scan_the_reference_once(project, tmp_path, monkeypatch):
+    """modeling.performance and deployment.performance_over_time both need the reference's counts
+    and ranking: each is one query, asked with the same SQL, run once."""
+    from auditor.sql import Engine
+
+    statements: list[str] = []
+    original = Engine.execute
+    monkeypatch.setattr(Engine, "execute", lambda self, sql, params=None: statements.append(sql) or
+                        original(self, sql, params))
+    run_log(project, tmp_path, log_sql(EVEN))  # writes data and config
+    from auditor.registry import REGISTRY, catalogue
+
+    catalogue()
+    wanted = ("modeling.performance", "deployment.performance_over_time")
+    only = {c: {"enabled": False} for c in REGISTRY if c not in wanted}
+    cfg = yaml.safe_load((tmp_path / "audit.yaml").read_text())
+    cfg["checks"] = only
+    cfg["project"] = {"name": "x", "success_metrics": [{"metric": "roc_auc", "target": 0.5}]}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
+    statements.clear()
+    report = run_audit(load_config(tmp_path / "audit.yaml"), stages=["modeling", "deployment"],
+                       as_of=datetime(2026, 11, 11, tzinfo=UTC))
+    assert results(report, "modeling.performance") and results(report, "deployment.performance_over_time")
+    on_reference = [s for s in statements if s.startswith('SELECT count(*) AS "rows"') and s.endswith('FROM "reference"')]
+    assert len(on_reference) == 1 and "expected_tp" in on_reference[0]
+    assert len([s for s in statements if "first_rank" in s and '"reference"' in s]) == 1
+
+
 def test_performance_per_window_matches_scikit_learn(project, tmp_path):
     """ROC AUC, average precision and accuracy of every window, ties in scores included, against scikit-learn."""
     import pyarrow as pa

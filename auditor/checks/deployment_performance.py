@@ -22,8 +22,8 @@ from auditor.context import CheckContext
 from auditor.metrics import (
     METRICS,
     ModelColumns,
+    binary_counts,
     binary_metrics,
-    bind,
     canonical_metric,
     classification_aggregates,
     compute_metrics,
@@ -44,7 +44,6 @@ from auditor.windows import WindowRange
 PERFORMANCE_SQL = """SELECT {bucket} AS window_start, {aggregates}
 FROM {view} WHERE {in_range}
 GROUP BY 1 ORDER BY 1"""
-REFERENCE_SQL = "SELECT {aggregates} FROM {view}"
 
 
 def primary_metric(ctx: CheckContext, mc: ModelColumns) -> str:
@@ -216,9 +215,8 @@ def reference_metrics(ctx: CheckContext, task: str, extra: dict[str, Any]) -> tu
         statements, sums = [], None
         if task == "binary_classification":
             # One scan gives the counts of every count metric and CBPE's sums; compute_metrics adds the ranking.
-            aggs = aggregates(task, mc)
-            sql = REFERENCE_SQL.format(aggregates=select_list(aggs), view=ref.view)
-            sums = dict(zip(aggs, ctx.engine.query_one(sql, bind(sql, extra)), strict=True))
+            # It is modeling.performance's scan of the reference too (same SQL): the engine runs it once.
+            sums, sql = binary_counts(ctx.engine, ref.view, mc, decision_threshold=extra["decision_threshold"])
             statements.append(sql)
         found, more = compute_metrics(ctx.engine, ref.view, mc, task=task, counts=sums,
                                       decision_threshold=extra["decision_threshold"])
