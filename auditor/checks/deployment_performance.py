@@ -2,7 +2,7 @@
 
 One GROUP BY over the window bucket gives every window's confusion counts (or regression
 sums), its label coverage and its CBPE sums; ROC AUC and average precision take one more
-query, ranked by distinct score within each window. The reference's metric is the
+query, one sort by score within each window. The reference's metric is the
 baseline. What is graded: the mean of the primary metric over the latest `recent_windows`
 windows that have enough labels (a window is graded when at least `min_labelled` rows
 and `min_label_coverage` of its rows carry a label: the newest windows, whose outcomes

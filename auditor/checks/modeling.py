@@ -2,7 +2,7 @@
 
 Modeling checks read the labelled `current` dataset. For binary classification, performance and
 calibration come from the cached modeling scan that the fairness checks share (one grouping
-query, rolled up in Python) plus one ranking query over distinct scores; slices are one more scan.
+query, rolled up in Python) plus one ranking query (one sort by score); slices are one more scan.
 """
 
 from __future__ import annotations
