@@ -31,6 +31,7 @@ from auditor.errors import ConfigError
 from auditor.repeats import find_repeats
 from auditor.schema_dtypes import dtype_outcome
 from auditor.schema_regex import translate
+from auditor.schema_values import known_without_scan
 from auditor.sources import Dataset
 from auditor.sql import Engine, is_float, is_numeric, quote_ident
 from auditor.summary import ColumnSummary
@@ -332,19 +333,17 @@ def _flagged(plan: SchemaPlan, dataset: Dataset, indexes: list[int]) -> tuple[st
     return (f"(SELECT *, {', '.join(flags)} FROM {dataset.view})" if flags else dataset.view), params
 
 
-def violations_sql(plan: SchemaPlan, dataset: Dataset, *, sample: int) -> tuple[str, list]:
-    """ONE query: the row count, then per row rule its violation count (multi-column keys: failures and sample).
+def violations_sql(plan: SchemaPlan, dataset: Dataset, *, sample: int,
+                   scanned: list[int] | None = None) -> tuple[str, list]:
+    """ONE query: the row count, then per row rule (those in `scanned`, default all) its violation count,
+    then per multi-column key its failures and sample.
 
     Counts only: the failure samples (arg_min / approx_top_k FILTER aggregates) cost twice the
     counts themselves at 10M rows, so they come from `samples_sql`, over the failing rows only."""
     k = int(sample)
-    row_rules = [i for i, rule in enumerate(plan.rules) if not rule.key]
-    parts = ["count(*)"]
-    for i, rule in enumerate(plan.rules):
-        if rule.check == "multiple_fields_uniqueness":
-            parts.append(_unique_sql(rule, dataset.view, k))
-        elif not rule.key:
-            parts.append(f"count_if({_flag(i)})")
+    row_rules = [i for i, rule in enumerate(plan.rules) if not rule.key and (scanned is None or i in scanned)]
+    parts = ["count(*)", *(f"count_if({_flag(i)})" for i in row_rules)]
+    parts += [_unique_sql(rule, dataset.view, k) for rule in plan.rules if rule.check == "multiple_fields_uniqueness"]
     source, params = _flagged(plan, dataset, row_rules)
     return f"SELECT {', '.join(parts)} FROM {source}", params
 
@@ -365,10 +364,13 @@ def samples_sql(plan: SchemaPlan, dataset: Dataset, failing: list[int], *, sampl
 
 
 def run_rules(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: int, id_column: str | None = None,
-              summaries: dict[str, ColumnSummary] | None = None) -> tuple[list[Outcome], list[str]]:
-    """Run the plan: the unique columns (auditor.repeats), the counts, then the failing rules' samples.
-    One Outcome per rule, and the statements run. `summaries` (the run's, per column) let an integer
-    unique column be counted in a bitmap instead of grouped."""
+              summaries: dict[str, ColumnSummary] | None = None,
+              cache: dict | None = None) -> tuple[list[Outcome], list[str]]:
+    """Run the plan: the unique columns (auditor.repeats), the rules the summaries and value counts
+    answer, the counts of the others in one scan, then the failing rules' samples. One Outcome per
+    rule, and the statements run. `summaries` (the run's, per column) let an integer unique column be
+    counted in a bitmap and nulls be read from the summary; with `cache` (the run's) too, the rules
+    of low-cardinality columns are counted over the column's value counts."""
     if not plan.rules:
         return [], []
     statements: list[str] = []
@@ -382,27 +384,33 @@ def run_rules(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: int
             failures = found.rows if rule.keep == "all" else found.extra_rows
             unique[i] = Outcome(rule.column, rule.check, failures, dataset.rows, sample_columns=[rule.column, "rows"],
                                 sample=[[value, n] for value, _, n in found.sample])
-    sql, params = violations_sql(plan, dataset, sample=sample)
-    row = engine.query_one(sql, params)
-    statements.append(sql)
-    rows, at, outcomes = int(row[0]), 1, []
-    counted: dict[int, int] = {}
+    known, more = known_without_scan(engine, plan, dataset, summaries, cache, sample=sample) if summaries else ({}, [])
+    statements += more
+    scanned = [i for i, rule in enumerate(plan.rules) if not rule.key and i not in known]
+    row: tuple = (dataset.rows,)
+    if scanned or any(rule.check == "multiple_fields_uniqueness" for rule in plan.rules):
+        sql, params = violations_sql(plan, dataset, sample=sample, scanned=scanned)
+        row = engine.query_one(sql, params)
+        statements.append(sql)
+    rows, outcomes = int(row[0]), []
+    counted = dict(zip(scanned, (int(n) for n in row[1:1 + len(scanned)]), strict=True))
+    keys = iter(row[1 + len(scanned):])
     for i, rule in enumerate(plan.rules):
         if i in unique:
             outcomes.append(unique[i])
         elif rule.key:
-            packed = row[at] or {}
-            at += 1
+            packed = next(keys) or {}
             names = rule.column.split(", ")
             cases = [[s[f"k{j}"] for j in range(len(names))] + [s["n"]] for s in (packed.get("sample") or [])]
             outcomes.append(Outcome(rule.column, rule.check, int(packed.get("failures") or 0), rows,
                                     sample_columns=[*names, "rows"], sample=cases))
         else:
-            counted[i] = int(row[at])
-            at += 1
+            failures, cases = known.get(i, (counted.get(i, 0), None))
+            counted[i] = failures
             columns = [id_column] if rule.check == "not_nullable" and rule.sample else ["failure_case"]
-            outcomes.append(Outcome(rule.column, rule.check, counted[i], rows, sample_columns=columns))
-    failing = [i for i, n in counted.items() if n and plan.rules[i].sample]
+            outcomes.append(Outcome(rule.column, rule.check, failures, rows, sample_columns=columns,
+                                    sample=[[v] for v in cases] if cases else []))
+    failing = [i for i, n in counted.items() if n and plan.rules[i].sample and known.get(i, (0, None))[1] is None]
     if failing:
         query, params = samples_sql(plan, dataset, failing, sample=sample)
         cases = engine.query_one(query, params)

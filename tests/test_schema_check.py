@@ -51,8 +51,12 @@ def test_failures_are_one_result_per_column_and_check(project, audit, tmp_path):
     assert region.value == 1 and region.evidence["tables"][0]["rows"] == [["East"]]
     summary = found["(all checks)"]
     assert summary.status == "pass" and summary.metrics["failed"] == 3 and summary.metrics["checks"] == 12
-    # The unique id's bitmap census (shared with data.duplicates), the counts, the failing rules' samples.
-    assert summary.metrics["queries"] == 3 and "bitstring_agg" in summary.evidence["sql"][0]
+    # The unique id's bitmap census (shared with data.duplicates), the run's summary (nulls) and value counts
+    # (age, region: shared with data.profile), the rules over those counts, the income rule's scan, the samples.
+    sql = summary.evidence["sql"]
+    assert summary.metrics["queries"] == len(sql) == 6 and "bitstring_agg" in sql[0]
+    assert "approx_count_distinct" in sql[1] and "histogram" in sql[2] and "unnest" in sql[3]
+    assert sql[4].count("count_if") == 1 and "income" in sql[4] and "arg_min" in sql[5]
     # The reference (BASE_SELECT) has no 150, no 'East', no null income, but null regions.
     assert found["reference: (all checks)"].metrics["failed"] == 1
     assert found["reference: region: not_nullable"].value == 8

@@ -100,8 +100,10 @@ def auditor_counts(schema: pa.DataFrameSchema, path: Path, *, chunk_rows: int = 
     ds = _dataset(engine, path)
     plan = compile_schema(schema, ds, source="test.yaml")
     outcomes = list(plan.decided)
-    # With the run's summaries a unique integer column is counted in a bitmap first (auditor.repeats).
-    outcomes += run_rules(engine, plan, ds, sample=20, summaries=summarize(engine, ds) if summaries else None)[0]
+    # With the run's summaries a unique integer column is counted in a bitmap first (auditor.repeats), nulls
+    # come from the summary and low-cardinality columns' rules from their value counts (auditor.schema_values).
+    outcomes += run_rules(engine, plan, ds, sample=20, summaries=summarize(engine, ds) if summaries else None,
+                          cache={} if summaries else None)[0]
     outcomes += run_custom(engine, plan, ds, sample=20, chunk_rows=chunk_rows)[0]
     return {(o.column, o.check): o.failures for o in outcomes if o.failures}, engine
 
@@ -239,3 +241,24 @@ def test_unique_integer_column_with_the_bitmap_census(tmp_path, keep, values):
         got, engine = auditor_counts(schema, path, summaries=summaries)
         engine.close()
         assert got == expected
+
+
+def test_rules_over_value_counts_give_the_most_frequent_failures_first(tmp_path):
+    path = write_parquet(tmp_path / "v.parquet", """SELECT CASE WHEN i % 10 = 0 THEN NULL ELSE ['a', 'b', 'b', 'c', 'c', 'c',
+        'd', 'ok', 'ok'][1 + i % 9] END AS s, i % 13 AS n FROM range(900) t(i)""")
+    schema = pa.DataFrameSchema({"s": pa.Column("str", [pa.Check.isin(["ok"]), pa.Check.ne("c", ignore_na=False)],
+                                                nullable=True),
+                                 "n": pa.Column("int64", pa.Check.lt(10))})
+    expected = pandera_counts(schema, pd.read_parquet(path))
+    engine = Engine()
+    ds = _dataset(engine, path)
+    plan = compile_schema(schema, ds, source="t")
+    outcomes, sql = run_rules(engine, plan, ds, sample=2, summaries=summarize(engine, ds), cache={})
+    engine.close()
+    assert {(o.column, o.check): o.failures for o in outcomes if o.failures} == expected
+    assert not any("count_if" in q for q in sql)  # every rule answered from the value counts
+    found = {o.check: o.sample for o in outcomes}
+    frame = pd.read_parquet(path)
+    ranked = frame["s"][~frame["s"].isin(["ok"]) & frame["s"].notna()].value_counts()
+    assert found["isin(['ok'])"] == [[v] for v in ranked.index[:2]] == [["c"], ["b"]]
+    assert found["less_than(10)"] == [[10], [11]]  # equally frequent: the smallest first

@@ -52,7 +52,7 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
         id_column = ctx.roles.id
         plan = compile_schema(pandera_schema, ds, source=spec, id_column=id_column)
         built_in, rules_sql = run_rules(ctx.engine, plan, ds, sample=sample, id_column=id_column,
-                                        summaries=ctx.summary(name))
+                                        summaries=ctx.summary(name), cache=ctx.run.cache)
         custom, custom_sql = run_custom(ctx.engine, plan, ds, sample=sample, chunk_rows=chunk_rows)
         outcomes = plan.decided + built_in + custom
         sql = [*rules_sql, *([custom_sql] if custom_sql else [])]
