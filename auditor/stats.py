@@ -13,8 +13,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats as sps
-from scipy.special import rel_entr
+
+from auditor.kolmogorov import kstwo_sf
+
+# scipy is imported where it is first needed: scipy.stats alone takes over a second to import,
+# and a drift run needs none of it (kstwo.sf comes from auditor.kolmogorov, chi-square below).
 
 # A bin with no rows would make PSI infinite; DESIGN.md: replace the proportion, do not renormalise.
 PSI_EPSILON = 1e-4
@@ -51,6 +54,8 @@ def js_distance(reference: Sequence[float], current: Sequence[float]) -> float |
     p, q = proportions(reference), proportions(current)
     if p is None or q is None:
         return None
+    from scipy.special import rel_entr
+
     m = (p + q) / 2.0
     divergence = (np.sum(rel_entr(p, m)) + np.sum(rel_entr(q, m))) / np.log(2.0)
     # Rounding can leave a hair below zero for identical inputs; the distance is its square root.
@@ -66,20 +71,41 @@ def chi_square(reference: Sequence[int], current: Sequence[int]) -> tuple[float,
     ref, cur = np.asarray(reference, dtype=np.int64), np.asarray(current, dtype=np.int64)
     if ref.sum() == 0 or cur.sum() == 0 or len(ref) == 0:
         return None
-    result = sps.chi2_contingency(np.vstack([ref, cur]))
-    return float(result.statistic), float(result.pvalue), int(result.dof)
+    statistic, dof = _chi2_contingency_statistic(np.vstack([ref, cur]))
+    if dof == 0:
+        return 0.0, 1.0, 0
+    from scipy.special import chdtrc
+
+    return float(statistic), float(chdtrc(dof, statistic)), dof
+
+
+def _chi2_contingency_statistic(observed: np.ndarray) -> tuple[np.float64, int]:
+    """scipy.stats.chi2_contingency's statistic and dof, operation for operation (scipy 1.17:
+    expected_freq, Yates when dof == 1, power_divergence's Pearson terms); its p-value is
+    scipy's _SimpleChi2(dof).sf = chdtrc(dof, statistic)."""
+    table = np.asarray(observed, dtype=np.float64)
+    expected = np.multiply(table.sum(axis=1, keepdims=True), table.sum(axis=0, keepdims=True)) / table.sum() ** 1
+    dof = expected.size - sum(expected.shape) + expected.ndim - 1
+    if dof == 1:
+        diff = expected - observed
+        observed = observed + np.minimum(0.5, np.abs(diff)) * np.sign(diff)
+    f_obs = np.ravel(np.asarray(observed, dtype=np.float64))
+    terms = (f_obs - np.ravel(expected)) ** 2 / np.ravel(expected)
+    return np.sum(terms), int(dof)
 
 
 def ks_pvalue_asymptotic(d: float, n_reference: int, n_current: int) -> float:
     """The two-sided p-value ks_2samp(method="auto") gives past KS_EXACT_MAX_N: kstwo.sf(D, round(n*m/(n+m)))."""
     m, n = sorted([float(n_reference), float(n_current)], reverse=True)
     en = m * n / (m + n)
-    return float(np.clip(sps.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    return float(np.clip(kstwo_sf(d, int(np.round(en))), 0.0, 1.0))
 
 
 def ks_test_small(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     """KS statistic and p-value of two small samples, by scipy itself (its exact method when it can)."""
-    result = sps.ks_2samp(reference, current, method="auto")
+    from scipy.stats import ks_2samp
+
+    result = ks_2samp(reference, current, method="auto")
     return float(result.statistic), float(result.pvalue)
 
 

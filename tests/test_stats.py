@@ -98,3 +98,45 @@ def test_normalised_wasserstein_edge_cases():
 
 def test_deciles_are_numpys_linear_quantiles():
     assert stats.DECILES == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _kstwo_cases() -> list[tuple[float, int]]:
+    """D values on every branch of scipy's kstwo.sf for n > 140 (closed forms, smirnov, Pelz-Good)."""
+    rng = np.random.default_rng(8)
+    cases = []
+    for n in (141, 1_000, 150_000, 500_000, 4_999_999):
+        branch_edges = [0.5 / n, 0.75 / n, 1 / n, 1.5 / n, (n - 1) / n, 0.5, 0.4999, np.sqrt(2.2 / n),
+                        np.sqrt(370 / n), 0.99]
+        random = np.concatenate([rng.uniform(0, 4 / np.sqrt(n), 12), rng.uniform(0, 1, 4)])
+        cases += [(float(d), n) for d in [*branch_edges, *random]]
+    return cases
+
+
+@pytest.mark.parametrize("d,n", _kstwo_cases())
+def test_kstwo_sf_is_scipys_bit_for_bit(d, n):
+    from auditor.kolmogorov import kstwo_sf
+
+    assert kstwo_sf(d, n) == float(np.clip(sps.kstwo.sf(d, float(n)), 0.0, 1.0))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_chi_square_is_chi2_contingency_bit_for_bit(seed):
+    """The statistic and p-value are computed without scipy.stats, operation for operation as scipy does."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 12))
+    ref, cur = rng.integers(0, 10 ** int(rng.integers(1, 8)), (2, k)) + 1
+    expected = sps.chi2_contingency(np.array([ref, cur]))
+    assert stats.chi_square(ref.tolist(), cur.tolist()) == (float(expected.statistic), float(expected.pvalue),
+                                                             int(expected.dof))
+
+
+def test_importing_the_statistics_does_not_load_scipy_stats():
+    """scipy.stats takes over a second to import; a drift run's p-values do not need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from auditor import stats; stats.ks_pvalue_asymptotic(0.003, 10**6, 10**6); "
+            "stats.chi_square([5, 7, 9], [6, 2, 1]); stats.js_distance([1, 2], [2, 1]); "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
