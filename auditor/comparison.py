@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import binomtest
-
 from auditor.rollup import Measures, Row
 
 DELONG_SQL = """WITH base AS (
@@ -103,6 +101,8 @@ def mcnemar(counts: dict) -> dict[str, float | None]:
         return {"accuracy_a": None, "accuracy_b": None, "difference": None, "p_value": None}
     only_a, only_b = int(counts["only_a_right"]), int(counts["only_b_right"])
     discordant = only_a + only_b
+    from scipy.stats import binomtest  # here, not at import: scipy.stats takes a second to load
+
     p = binomtest(min(only_a, only_b), discordant, 0.5).pvalue if discordant else 1.0
     acc_a, acc_b = counts["a_right"] / n, counts["b_right"] / n
     return {"accuracy_a": acc_a, "accuracy_b": acc_b, "difference": acc_b - acc_a, "p_value": float(p)}
