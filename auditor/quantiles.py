@@ -96,6 +96,24 @@ class Located:
         return at if isinstance(at, float) else self.known[at]
 
 
+def finite_at_most(loc: Located, value: float) -> int | None:
+    """How many finite values are at most `value`, from the cells' min and max and the order statistics
+    fetched so far; None when that does not tell (no min and max, or a tie run the fetches did not reach).
+
+    Cells hold disjoint, ordered value ranges: every cell lies wholly at or below the value but the one
+    cell, at most, whose min is at or below it and whose max above; in that cell, two fetched neighbours
+    x[r] <= value < x[r + 1] say that r + 1 values are at most the value."""
+    if len(loc.extremes) != len(loc.cells):
+        return None
+    below = sum(loc.cells[cell] for cell, (_, high) in loc.extremes.items() if high <= value)
+    if not any(low <= value < high for low, high in loc.extremes.values()):
+        return below
+    at_most = max((rank for rank, v in loc.known.items() if v <= value), default=None)
+    if at_most is not None and loc.known.get(at_most + 1, -math.inf) > value:
+        return at_most + 1
+    return None
+
+
 def _order_positions(n: int, probabilities: Sequence[float]) -> list[tuple[int, int, float]]:
     """For each quantile: the 0-based ranks around numpy's virtual index (n - 1) * q, and the weight between."""
     out = []
@@ -196,9 +214,10 @@ def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping
             if low == high:
                 known[before + offset] = float(low)
             elif smallest is not None and offset < len(smallest):
-                known[before + offset] = float(smallest[offset])
+                known.update(_with_run_end(smallest, offset, before))
             elif largest is not None and count - 1 - offset < len(largest):
-                known[before + offset] = float(largest[count - 1 - offset])
+                ascending = largest[::-1]  # the cell's top values, lowest first, from offset count - len
+                known.update(_with_run_end(ascending, offset - (count - len(largest)), before + count - len(largest)))
             elif (col, cell) not in crowded:
                 crowded.append((col, cell))
     for col in columns:
@@ -212,6 +231,18 @@ def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping
         row = engine.query_one(sql, [*bin_params(loc.lo, loc.hi, loc.bins), *_cell_bounds(loc, cell), cell, *offsets])
         loc.known.update({before + offset: float(v) for offset, v in zip(offsets, row, strict=True)})
         loc.sql.append(sql)
+
+
+def _with_run_end(values: Sequence[float], offset: int, start: int) -> dict[int, float]:
+    """The order statistic at `offset` of a fetched sorted run (ranks from `start`), with the last rank of
+    its tie run and the next value when fetched too: `finite_at_most` then counts through ties."""
+    end = offset
+    while end + 1 < len(values) and values[end + 1] == values[offset]:
+        end += 1
+    out = {start + offset: float(values[offset]), start + end: float(values[end])}
+    if end + 1 < len(values):
+        out[start + end + 1] = float(values[end + 1])
+    return out
 
 
 RANGE_SQL = "SELECT {parts} FROM {view}"

@@ -430,6 +430,9 @@ def test_reference_deciles_are_located_once_for_every_drift_check(project, tmp_p
     located = [q for q in queries if "AS cell, count(*) AS n" in q["sql"] and '"reference"' in q["sql"]]
     assert len(located) == 1 and located[0]["check"] == "deployment.drift_over_time"
     assert not any("OVER (ORDER BY v" in q["sql"] for q in queries if q["check"] == "deployment.drift_over_time")
+    # The numeric columns' reference bins are read off the located cells: the reference scan counts categories.
+    scan = [q["sql"] for q in queries if "GROUPING_ID" in q["sql"] and 'FROM "reference"' in q["sql"]]
+    assert len(scan) == 1 and '"income"' not in scan[0] and '"region"' in scan[0]
     income = results(report, "deployment.drift_over_time")["income"]
     window = 1000.0 + (np.arange(500) * 37) % 500
     assert income.value == pytest.approx(reference_psi(window), abs=1e-12)
@@ -448,9 +451,15 @@ def _special_income(i: np.ndarray, shift: float = 0.0) -> np.ndarray:
     return out
 
 
-def test_drift_over_time_with_ties_infinities_nan_and_nulls_matches_numpy(project, tmp_path):
+@pytest.mark.parametrize("reference_bins_from", ["located cells", "a scan"])
+def test_drift_over_time_with_ties_infinities_nan_and_nulls_matches_numpy(project, tmp_path, monkeypatch,
+                                                                         reference_bins_from):
     """Oracle: numpy deciles of the reference's non-missing values (±inf ranked as values), right-closed bins
-    on the distinct finite ones, every window's PSI and JS against them."""
+    on the distinct finite ones, every window's PSI and JS against them; the reference's bins read off its
+    located cells, or counted by a scan where the cells cannot tell."""
+    from auditor.checks import deployment_drift
+    if reference_bins_from == "a scan":
+        monkeypatch.setattr(deployment_drift, "located_bins", lambda located, cuts: None)
     reference = REFERENCE.replace("1000.0 + (i * 37) % 500 AS income", f"{SPECIAL_INCOME} AS income")
     shifted = f"{SPECIAL_INCOME} + CASE WHEN ts >= TIMESTAMP '2026-11-06' THEN 75 ELSE 0 END"
     report = run_log(project, tmp_path, log_sql(EVEN, with_column("income", shifted)), reference=reference)

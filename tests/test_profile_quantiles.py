@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from auditor import quantiles as quantiles_module
+from auditor import stats
 from auditor.checks.profile import QUANTILES, _profiles
 from auditor.sources import Column, Dataset
 from auditor.sql import Engine, quote_ident, quote_literal
@@ -199,3 +200,33 @@ def test_a_discrete_column_needs_no_fetch(tmp_path: Path) -> None:
     assert found["age"] == list(np.quantile(ages, DECILES))
     assert len(engine.log) - before == 2 and "BETWEEN" not in " ".join(sql)  # bounds and cells only
     engine.close()
+
+
+@pytest.mark.parametrize("name", ["normal", "ties", "lognormal_with_outlier", "infinities", "discrete",
+                                  "tie_among_continuous"])
+def test_finite_at_most_equals_numpy_counts_or_says_it_does_not_know(tmp_path: Path, name: str) -> None:
+    values = {**SAMPLES, **EDGE_CASES, "discrete": rng.integers(0, 30, 4000).astype(float),
+              # The median is a run of 300 zeros sharing its cell with other values: counted through the run.
+              "tie_among_continuous": np.concatenate([rng.normal(size=4000), np.zeros(300)])}[name]
+    engine, ds = _view(tmp_path, {"x": values})
+    cache: dict = {}
+    deciles, _ = quantiles_module.quantiles(engine, ds.view, {"x": "DOUBLE"}, DECILES, cache=cache, infinite=True)
+    loc = quantiles_module.locate(engine, ds.view, {"x": "DOUBLE"}, cache=cache)["x"]
+    finite = values[np.isfinite(values)]
+    cuts = stats.cut_points(deciles["x"])
+    for value in [*cuts, *np.quantile(finite, [0.0, 0.33, 1.0]), float(finite.min()) - 1, 1e300]:
+        found = quantiles_module.finite_at_most(loc, float(value))
+        assert found is None or found == int((finite <= value).sum()), value
+    # The PSI cut points themselves are always resolved here (the ranks around them were fetched).
+    assert all(quantiles_module.finite_at_most(loc, cut) == int((finite <= cut).sum()) for cut in cuts)
+    engine.close()
+
+
+def test_finite_at_most_does_not_guess_inside_a_tie_run_it_did_not_fetch() -> None:
+    # Values 1, 2, 2, 2, 3 in one cell, ranks 1 and 2 fetched: how many are at most 2 needs rank 3.
+    loc = quantiles_module.Located(1.0, 3.0, cells={0: 5}, extremes={0: (1.0, 3.0)}, known={1: 2.0, 2: 2.0})
+    assert quantiles_module.finite_at_most(loc, 2.0) is None
+    assert quantiles_module.finite_at_most(loc, 3.0) == 5 and quantiles_module.finite_at_most(loc, 0.5) == 0
+    loc.known[3] = 2.0
+    loc.known[4] = 3.0
+    assert quantiles_module.finite_at_most(loc, 2.0) == 4 and quantiles_module.finite_at_most(loc, 2.5) == 4
