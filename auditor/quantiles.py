@@ -32,6 +32,9 @@ from auditor.sql import Engine, is_float, quote_ident
 
 LOCATE_BINS = 2048  # cells of the locating histogram: each holds ~rows/2048 values of a smooth column
 FETCH_MAX = 100_000  # values fetched from one cell at most (DuckDB's min(x, n) also caps n)
+# Values fetched past the deepest wanted rank of a cell, so that a tie run at a cut point usually ends
+# inside the fetch (`finite_at_most` counts through it; a 4-decimal ratio repeats ~700 times in 10M rows).
+TIE_MARGIN = 4096
 SHARED = stats.DECILES  # fetched along with any quantiles asked in a run (see `quantiles`)
 
 
@@ -164,8 +167,8 @@ def order_statistics_sql(view: str, types: Mapping[str, str], located: Mapping[s
         listed = [cell for cell, (count, _, _) in cells.items() if count <= FETCH_MAX] or [-1]
         # Each cell is read from its nearer end: the 95th percentile from the top of its cell.
         ends = [(offsets[-1] + 1, count - offsets[0]) for count, _, offsets in cells.values() if count <= FETCH_MAX]
-        low = max([bottom for bottom, top in ends if bottom <= top] or [1])
-        high = max([top for bottom, top in ends if top < bottom] or [1])
+        low = max([bottom for bottom, top in ends if bottom <= top] or [0]) + TIE_MARGIN
+        high = max([top for bottom, top in ends if top < bottom] or [0]) + TIE_MARGIN
         ranges = " OR ".join(f"{c}::DOUBLE BETWEEN ? AND ?" for _ in cells)
         marks, listed_marks = ", ".join("?" for _ in cells), ", ".join("?" for _ in listed)
         selects.append(CELL_VALUES_SQL.format(

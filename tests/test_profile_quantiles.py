@@ -230,3 +230,16 @@ def test_finite_at_most_does_not_guess_inside_a_tie_run_it_did_not_fetch() -> No
     loc.known[3] = 2.0
     loc.known[4] = 3.0
     assert quantiles_module.finite_at_most(loc, 2.0) == 4 and quantiles_module.finite_at_most(loc, 2.5) == 4
+
+
+def test_a_tie_run_at_a_cut_point_is_counted_through_from_the_fetched_values(tmp_path: Path) -> None:
+    """A 4-decimal ratio: each value repeats, and a decile lands inside a run that shares its cell."""
+    values = np.round(rng.beta(2, 5, 60_000), 4)
+    engine, ds = _view(tmp_path, {"x": values})
+    cache: dict = {}
+    deciles, _ = quantiles_module.quantiles(engine, ds.view, {"x": "DOUBLE"}, DECILES, cache=cache, infinite=True)
+    loc = quantiles_module.locate(engine, ds.view, {"x": "DOUBLE"}, cache=cache)["x"]
+    assert deciles["x"] == list(np.quantile(values, DECILES))
+    for cut in stats.cut_points(deciles["x"]):
+        assert quantiles_module.finite_at_most(loc, cut) == int((values <= cut).sum())
+    engine.close()
