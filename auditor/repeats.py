@@ -25,14 +25,15 @@ EXACT_DOUBLE = 1 << 53  # the summary's min and max are DOUBLE: exact integers o
 LISTED_MAX = 100_000  # the repeated values themselves are returned up to this many
 
 CENSUS_SQL = "SELECT count({c}), bit_count(bitstring_agg({c}, ?, ?)) FROM {view}"
+CHUNK_VALUES = 2_000_000  # values grouped at a time: 10M ids in one hash table took 300 MB, in five 85 MB
 # One grouping gives the counts, the sample and the list; only repeated values are kept
 # (MATERIALIZED: the grouping runs once, not once per use).
-REPEATS_SQL = """WITH repeated AS MATERIALIZED (
-  SELECT {key} AS v, count(*) AS n FROM {view} WHERE {key} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
+REPEATS_SQL = """WITH repeated AS MATERIALIZED ({grouped})
 SELECT (SELECT count(*) FROM repeated) AS repeated_values, (SELECT coalesce(sum(n), 0) FROM repeated) AS rows,
   (SELECT list(struct_pack(v := v, text := v::VARCHAR, n := n) ORDER BY n DESC, v::VARCHAR) FROM
      (SELECT v, n FROM repeated ORDER BY n DESC, v::VARCHAR LIMIT ?)) AS sample,
   (SELECT CASE WHEN count(*) <= ? THEN list(v) END FROM repeated) AS every_value"""
+GROUPED = "SELECT {key} AS v, count(*) AS n FROM {view} WHERE {where} GROUP BY ALL HAVING count(*) > 1"
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,26 @@ def find_repeats(engine: Engine, ds: Dataset, column: str, *, sample: int, summa
     key = key or quote_ident(column)
     statements = []
     bounds = _bitmap_range(ds, column, summary) if key == quote_ident(column) else None
+    chunks: list[list[int]] = []
     if bounds is not None:
         census = CENSUS_SQL.format(c=key, view=ds.view)
         present, distinct = engine.query_one(census, list(bounds))
         statements.append(census)
         if int(present) == int(distinct or 0):
             return Repeats(values=0, rows=0, sample=[], every_value=[], sql=statements)
-    query = REPEATS_SQL.format(key=key, view=ds.view)
-    values, rows, listed, every = engine.query_one(query, [int(sample), LISTED_MAX])
+        # Grouped a range of values at a time (one statement): memory for CHUNK_VALUES groups, not all.
+        lo, hi = bounds
+        parts = -(-int(distinct) // CHUNK_VALUES)
+        if parts > 1:
+            step = -(-(hi - lo + 1) // parts)
+            chunks = [[start, min(hi, start + step - 1)] for start in range(lo, hi + 1, step)]
+    if chunks:
+        grouped = " UNION ALL ".join(GROUPED.format(key=key, view=ds.view, where=f"{key} BETWEEN ? AND ?")
+                                     for _ in chunks)
+    else:
+        grouped = GROUPED.format(key=key, view=ds.view, where=f"{key} IS NOT NULL")
+    query = REPEATS_SQL.format(grouped=grouped)
+    values, rows, listed, every = engine.query_one(query, [*(b for c in chunks for b in c), int(sample), LISTED_MAX])
     statements.append(query)
     found = [(s["v"], s["text"], int(s["n"])) for s in listed or []]
     every_value = [] if int(values) == 0 else (list(every) if every is not None else None)

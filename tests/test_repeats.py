@@ -38,9 +38,11 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("chunk", [2_000_000, 7])  # the grouping in one go, or a range of values at a time
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("duck_type", ["BIGINT", "INTEGER", "VARCHAR", "DOUBLE"])
-def test_repeats_match_pandas_with_and_without_the_bitmap(tmp_path, case, duck_type):
+def test_repeats_match_pandas_with_and_without_the_bitmap(tmp_path, case, duck_type, chunk, monkeypatch):
+    monkeypatch.setattr("auditor.repeats.CHUNK_VALUES", chunk)
     if case == "wide range" and duck_type == "INTEGER":
         pytest.skip("does not fit an INTEGER")
     path = write_parquet(tmp_path / "d.parquet", CASES[case].format(t=duck_type))
@@ -58,6 +60,8 @@ def test_repeats_match_pandas_with_and_without_the_bitmap(tmp_path, case, duck_t
         assert ("bitstring_agg" in found.sql[0]) == bitmap
         # The grouping runs only when some value repeats (or the bitmap cannot be used).
         assert any("GROUP BY" in q for q in found.sql) == (not bitmap or expected[0] > 0)
+        if bitmap and case == "repeats and nulls" and chunk == 7:  # 60 values: nine ranges
+            assert "BETWEEN" in found.sql[-1] and "UNION ALL" in found.sql[-1]
     engine.close()
 
 
