@@ -2,10 +2,11 @@
 
 Bounded scans whatever the number of windows: the reference's PSI cut points (deciles, ±inf
 ranked as values, as auditor.drift ranks them) come from auditor.quantiles, located once per
-run for every numeric column and shared with the other checks that need reference quantiles;
-one scan counts the reference per bin or category (cached), then ONE query over the log
-counts, for every window at once, the rows per PSI bin (or category) of every column
-(GROUPING SETS of (window, column's bin)).
+run for every numeric column and shared with the other checks that need reference quantiles.
+The reference's rows per PSI bin are read off those located cells and fetched values; one
+scan counts the reference's categories (and any bin the cells cannot tell), then ONE query
+over the log counts, for every window at once, the rows per PSI bin (or category) of every
+column (GROUPING SETS of (window, column's bin)).
 PSI and Jensen-Shannon per (window, column) are computed in Python by auditor.stats on
 those small tables.
 
