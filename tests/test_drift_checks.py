@@ -54,7 +54,7 @@ def test_numeric_feature_graded_on_normalised_wasserstein(project, audit, by, ex
     assert chart["kind"] == "histogram" and chart["edges"][0] is None and chart["edges"][-1] is None
     assert len(chart["series"]["reference"]) == len(chart["edges"]) - 1
     assert sum(chart["series"]["current"]) == pytest.approx(1.0)
-    assert any("cum > ?" in s for s in income.evidence["sql"])  # the reference deciles
+    assert any("AS cell, count(*) AS n" in s for s in income.evidence["sql"])  # the reference deciles (auditor.quantiles)
     assert any("lead(v)" in s for s in income.evidence["sql"])  # the ECDFs
     assert income.evidence["tables"][0]["columns"][-1] == "psi_contribution"
 
@@ -193,3 +193,25 @@ def test_example_project_drifts(tmp_path):
         assert drift[name].status == "pass", drift[name].message
     assert drift["(all features)"].metrics["drifted_features"] == "income, employment_type"
     assert results(report, "deployment.label_drift")["label"].status == "pass"
+
+
+def test_feature_drift_alone_scans_no_whole_summary(project, audit, tmp_path, monkeypatch):
+    """With the categorical columns declared, a drift-only run never reads every column's summary (a full scan
+    of each side): the categories' distinct counts come from one narrow statement, and max_categories still
+    skips a column with too many."""
+    from auditor.registry import catalogue
+
+    log = tmp_path / "queries.json"
+    monkeypatch.setenv("AUDITOR_QUERY_LOG", str(log))
+    checks = {spec.id: {"enabled": False} for spec in catalogue() if spec.id != "deployment.feature_drift"}
+    checks["deployment.feature_drift"] = {"max_categories": 3}
+    config = {"checks": checks, "columns": {"id": "id", "label": "label", "score": "score",
+                                            "prediction": "prediction", "sensitive": ["sex"],
+                                            "categorical": ["region", "sex"]}}
+    report = audit(project(current=shifted(40.0), n=N, config=config))
+    queries = [q["sql"] for q in json.loads(log.read_text())["queries"]]
+    assert not any('"id"' in sql or '"label"' in sql for sql in queries)  # columns only a summary would read
+    assert sum("approx_count_distinct" in sql for sql in queries) == 2  # the categories of each side
+    found = results(report, "deployment.feature_drift")
+    assert found["region"].status == "skip" and "max_categories" in found["region"].message
+    assert found["sex"].status == "pass" and found["income"].status == "fail"

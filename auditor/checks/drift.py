@@ -24,7 +24,7 @@ from auditor.drift import ColumnDrift, DriftColumn, Kind, Relation, compare
 from auditor.errors import ConfigError
 from auditor.model import CheckResult, Status, Threshold, grade, table, worst
 from auditor.registry import check
-from auditor.sql import is_numeric, is_temporal
+from auditor.sql import is_numeric, is_temporal, quote_ident
 from auditor.stats import proportions
 
 METHODS = ("psi", "js", "wasserstein")
@@ -195,7 +195,8 @@ def drift_results(ctx: CheckContext, columns: list[tuple[str, Kind]], *, referen
         elif kind == "numeric" and not (is_numeric(ref_col.type) and is_numeric(cur_col.type)):
             out.append(ctx.skip(f"'{name}' is {ref_col.type} in the {reference} data and {cur_col.type} in the "
                                 f"{current} data, so it cannot be compared as numbers.", subject=name))
-        elif kind == "categorical" and _too_many_categories(ctx, name, reference, current):
+        elif kind == "categorical" and _too_many_categories(ctx, name, [c for c, k in columns if k == kind],
+                                                             reference, current):
             out.append(ctx.skip(f"'{name}' has more than {ctx.options['max_categories']:,} distinct values "
                                 "(max_categories); category drift is not meaningful there.", subject=name))
         else:
@@ -210,9 +211,30 @@ def drift_results(ctx: CheckContext, columns: list[tuple[str, Kind]], *, referen
     return sorted(out, key=lambda r: order.get(r.subject, len(order)))
 
 
-def _too_many_categories(ctx: CheckContext, column: str, reference: str, current: str) -> bool:
+def _too_many_categories(ctx: CheckContext, column: str, categorical: list[str], reference: str,
+                         current: str) -> bool:
     limit = ctx.options["max_categories"]
-    return any(ctx.summary(ds)[column].distinct > limit for ds in (reference, current))
+    return any(distinct_values(ctx, ds, categorical).get(column, 0) > limit for ds in (reference, current))
+
+
+DISTINCT_SQL = "SELECT {parts} FROM {view}"
+
+
+def distinct_values(ctx: CheckContext, dataset: str, columns: list[str]) -> dict[str, int]:
+    """Approximate distinct values of the columns (those the dataset has), as the summary counts them: from
+    the run's summary when another check scanned the dataset already, otherwise one narrow statement
+    over these columns alone (the whole summary, every column's moments and distinct values, cost
+    this check a full scan of each side)."""
+    ds = ctx.dataset(dataset)
+    present = [c for c in columns if ds.column(c) is not None]
+    if not present:
+        return {}
+    if ("summary", ds.name) in ctx.run.cache:
+        summary = ctx.summary(dataset)
+        return {c: summary[c].distinct for c in present}
+    parts = ", ".join(f"approx_count_distinct({quote_ident(c)})::BIGINT" for c in present)
+    row = ctx.engine.query_one(DISTINCT_SQL.format(parts=parts, view=ds.view))  # the engine runs it once a run
+    return {c: int(n or 0) for c, n in zip(present, row, strict=True)}
 
 
 def _result(ctx: CheckContext, drift: ColumnDrift) -> CheckResult:
