@@ -119,7 +119,9 @@ def run_audit(
             raise DataError(f"dataset 'current' ({current.source}) is empty: nothing to audit")
         state = RunState(config=config, engine=engine, datasets=datasets, roles=None,  # type: ignore[arg-type]
                          as_of=as_of or started_at)
-        state.roles = resolve_roles(config.columns, current, state.summary("current"), datasets.get("predictions"))
+        # The summary (a full scan) only infers which columns are categorical: not needed when the config says.
+        summaries = state.summary("current") if config.columns.categorical is None else {}
+        state.roles = resolve_roles(config.columns, current, summaries, datasets.get("predictions"))
         results: list[CheckResult] = []
         for i, spec in enumerate(specs, 1):
             say(f"[{i}/{len(specs)}] {spec.id}")
