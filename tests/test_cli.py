@@ -4,7 +4,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.registry import REGISTRY, check
-from tests.conftest import BASE_SELECT, write_parquet
+from tests.conftest import BASE_SELECT
 
 
 def run(path, *args):

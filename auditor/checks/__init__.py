@@ -1,3 +1,16 @@
 """Built-in checks. Importing this package registers them all."""
 
-from auditor.checks import challenger, data, deployment, deployment_drift, deployment_performance, drift, fairness, modeling, profile, quality, schema, scoping  # noqa: F401
+from auditor.checks import (  # noqa: F401
+    challenger,
+    data,
+    deployment,
+    deployment_drift,
+    deployment_performance,
+    drift,
+    fairness,
+    modeling,
+    profile,
+    quality,
+    schema,
+    scoping,
+)
