@@ -30,29 +30,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from auditor import ecdf, quantiles, stats
+from auditor.drift_relations import (  # noqa: F401  (DriftColumn, Kind, missing_condition: re-exported)
+    DriftColumn,
+    Kind,
+    Relation,
+    fetch_values,
+    missing_condition,
+    raw_values,
+    reference_deciles,
+    valid_condition,
+    value_counts,
+)
 from auditor.sql import Engine, is_float, quote_ident
-
-Kind = Literal["numeric", "categorical"]
-
-
-@dataclass(frozen=True)
-class Relation:
-    """Rows to compare: a view name or a parenthesised subquery, with its bound parameters."""
-
-    sql: str
-    params: tuple = ()
-
-
-@dataclass(frozen=True)
-class DriftColumn:
-    name: str
-    type: str  # DuckDB type
-    kind: Kind
 
 
 @dataclass(frozen=True)
@@ -95,50 +89,6 @@ class ColumnDrift:
     sql: list[str] = field(default_factory=list)
 
 
-def missing_condition(column: DriftColumn) -> str:
-    """SQL true for a value left out of the tests: NULL, and NaN for floating columns."""
-    c = quote_ident(column.name)
-    return f"({c} IS NULL OR isnan({c}))" if is_float(column.type) else f"({c} IS NULL)"
-
-
-def _valid(column: DriftColumn) -> str:
-    return f"NOT {missing_condition(column)}"
-
-
-VALUE_COUNTS_SQL = "SELECT {col}::DOUBLE AS v, count(*) AS n FROM {rel} WHERE {valid} GROUP BY 1"
-
-
-def value_counts(column: DriftColumn, rel: Relation) -> Relation:
-    """The column's distinct non-missing values with their counts (v, n), as a relation."""
-    sql = VALUE_COUNTS_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=_valid(column))
-    return Relation(f"({sql})", rel.params)
-
-
-ORDER_STATISTICS_SQL = """WITH value_counts AS (SELECT v, n FROM {counts}),
-ranked AS (SELECT v, (sum(n) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING))::BIGINT AS cum FROM value_counts)
-SELECT {picks} FROM ranked"""
-
-
-def order_statistics_sql(counts: Relation, positions: list[int]) -> tuple[str, list]:
-    """The values at 0-based positions of the sorted values, from value counts (v, n).
-
-    DuckDB's quantile_cont would hold every value in memory at once, per column; a
-    hash aggregate and a window spill to disk, so memory stays bounded as rows grow.
-    """
-    picks = ", ".join("min(v) FILTER (WHERE cum > ?)" for _ in positions)
-    return ORDER_STATISTICS_SQL.format(counts=counts.sql, picks=picks), [*counts.params, *positions]
-
-
-def reference_deciles(engine: Engine, column: DriftColumn, rel: Relation, n: int,
-                      *, counts: Relation | None = None) -> tuple[list[float], str]:
-    """np.quantile(values, [0.1, ..., 0.9]) (linear method) of the n non-missing values, exactly."""
-    plan = stats.decile_positions(n)
-    positions = sorted({p for lo, hi, _ in plan for p in (lo, hi)})
-    query, params = order_statistics_sql(counts or value_counts(column, rel), positions)
-    at = dict(zip(positions, engine.query_one(query, params), strict=True))
-    return [stats.lerp(at[lo], at[hi], t) for lo, hi, t in plan], query
-
-
 def _value(column: DriftColumn) -> str:
     """The column with NaN as NULL, so plain aggregates skip what the tests leave out."""
     c = quote_ident(column.name)
@@ -155,7 +105,7 @@ def counts_sql(rel: Relation, columns: list[DriftColumn], *, reference: bool, ra
     """
     parts = ["count(*)"]
     for col in columns:
-        c, valid, value = quote_ident(col.name), _valid(col), _value(col)
+        c, valid, value = quote_ident(col.name), valid_condition(col), _value(col)
         if col.kind == "categorical":
             # Categories are compared as text, so 1 and '1' or true and 'true' are one category.
             parts.append(f"count(*) FILTER (WHERE {valid}), histogram({c}::VARCHAR) FILTER (WHERE {valid})")
@@ -169,16 +119,6 @@ def counts_sql(rel: Relation, columns: list[DriftColumn], *, reference: bool, ra
         else:
             parts.append("NULL")
     return f"SELECT {', '.join(parts)} FROM {rel.sql}"
-
-
-VALUES_SQL = "SELECT {col}::DOUBLE FROM {rel} WHERE {valid} LIMIT ?"
-
-
-def fetch_values(engine: Engine, column: DriftColumn, rel: Relation, limit: int) -> np.ndarray:
-    """At most `limit` values (only used when a side has at most KS_EXACT_MAX_N of them)."""
-    sql = VALUES_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=_valid(column))
-    rows = engine.query(sql, [*rel.params, limit])
-    return np.array([r[0] for r in rows], dtype=np.float64)
 
 
 def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn], *, reference: bool,
@@ -341,12 +281,6 @@ def _refines(col: DriftColumn, ref: ReferenceProfile, c: SideCounts) -> bool:
     # Without a locating histogram (a reference with parameters) the count is unknown: assume many.
     distinct = ref.distinct.get(col.name, REFINE_MIN_DISTINCT)
     return bool(n_ref and n_cur and n_ref + n_cur >= REFINE_MIN_VALUES and distinct >= REFINE_MIN_DISTINCT)
-
-
-def raw_values(column: DriftColumn, rel: Relation) -> Relation:
-    """The column's non-missing values as (v, n = 1) pairs."""
-    c = quote_ident(column.name)
-    return Relation(f"(SELECT {c}::DOUBLE AS v, 1::BIGINT AS n FROM {rel.sql} WHERE {_valid(column)})", rel.params)
 
 
 def _fine_bin_stats(engine: Engine, columns: list[DriftColumn], reference: Relation, current: Relation,

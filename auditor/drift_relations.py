@@ -1,0 +1,94 @@
+"""One column's values as relations, for the drift statistics: what is missing, value counts, raw values,
+order statistics from value counts (the reference deciles of a subquery with parameters), a small sample.
+
+Relations are SQL text with their bound parameters, so a view, a time window of a log or a
+kept temporary table all serve; identifiers are quoted and values bound, never formatted in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from auditor import stats
+from auditor.sql import Engine, is_float, quote_ident
+
+Kind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Rows to compare: a view name or a parenthesised subquery, with its bound parameters."""
+
+    sql: str
+    params: tuple = ()
+
+
+@dataclass(frozen=True)
+class DriftColumn:
+    name: str
+    type: str  # DuckDB type
+    kind: Kind
+
+
+def missing_condition(column: DriftColumn) -> str:
+    """SQL true for a value left out of the tests: NULL, and NaN for floating columns."""
+    c = quote_ident(column.name)
+    return f"({c} IS NULL OR isnan({c}))" if is_float(column.type) else f"({c} IS NULL)"
+
+
+def valid_condition(column: DriftColumn) -> str:
+    """SQL true for a value the tests take: the negation of missing_condition."""
+    return f"NOT {missing_condition(column)}"
+
+
+VALUE_COUNTS_SQL = "SELECT {col}::DOUBLE AS v, count(*) AS n FROM {rel} WHERE {valid} GROUP BY 1"
+
+
+def value_counts(column: DriftColumn, rel: Relation) -> Relation:
+    """The column's distinct non-missing values with their counts (v, n), as a relation."""
+    sql = VALUE_COUNTS_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=valid_condition(column))
+    return Relation(f"({sql})", rel.params)
+
+
+ORDER_STATISTICS_SQL = """WITH value_counts AS (SELECT v, n FROM {counts}),
+ranked AS (SELECT v, (sum(n) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING))::BIGINT AS cum FROM value_counts)
+SELECT {picks} FROM ranked"""
+
+
+def order_statistics_sql(counts: Relation, positions: list[int]) -> tuple[str, list]:
+    """The values at 0-based positions of the sorted values, from value counts (v, n).
+
+    DuckDB's quantile_cont would hold every value in memory at once, per column; a
+    hash aggregate and a window spill to disk, so memory stays bounded as rows grow.
+    """
+    picks = ", ".join("min(v) FILTER (WHERE cum > ?)" for _ in positions)
+    return ORDER_STATISTICS_SQL.format(counts=counts.sql, picks=picks), [*counts.params, *positions]
+
+
+def reference_deciles(engine: Engine, column: DriftColumn, rel: Relation, n: int,
+                      *, counts: Relation | None = None) -> tuple[list[float], str]:
+    """np.quantile(values, [0.1, ..., 0.9]) (linear method) of the n non-missing values, exactly."""
+    plan = stats.decile_positions(n)
+    positions = sorted({p for lo, hi, _ in plan for p in (lo, hi)})
+    query, params = order_statistics_sql(counts or value_counts(column, rel), positions)
+    at = dict(zip(positions, engine.query_one(query, params), strict=True))
+    return [stats.lerp(at[lo], at[hi], t) for lo, hi, t in plan], query
+
+
+VALUES_SQL = "SELECT {col}::DOUBLE FROM {rel} WHERE {valid} LIMIT ?"
+
+
+def fetch_values(engine: Engine, column: DriftColumn, rel: Relation, limit: int) -> np.ndarray:
+    """At most `limit` values (only used when a side has at most KS_EXACT_MAX_N of them)."""
+    sql = VALUES_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=valid_condition(column))
+    rows = engine.query(sql, [*rel.params, limit])
+    return np.array([r[0] for r in rows], dtype=np.float64)
+
+
+def raw_values(column: DriftColumn, rel: Relation) -> Relation:
+    """The column's non-missing values as (v, n = 1) pairs."""
+    c = quote_ident(column.name)
+    return Relation(f"(SELECT {c}::DOUBLE AS v, 1::BIGINT AS n FROM {rel.sql} WHERE {valid_condition(column)})", rel.params)
