@@ -166,16 +166,20 @@ def distances(engine: Engine, bins: FineBins, ref: tuple[str, tuple], cur: tuple
     order = sorted(set(ref_bins) | set(cur_bins))
     cum_r = cum_c = 0
     d_edges, rows = 0.0, []
-    finite = True
+    # A sum that is not finite means an infinite value on that side (tens of thousands of bins: plain
+    # comparisons in this loop, no generators).
+    finite = all(math.isfinite(v[1]) for side in (ref_bins, cur_bins) for v in side.values())
     for b in order:
         r, s_r, lo_r, hi_r = ref_bins.get(b, empty)
         c, s_c, lo_c, hi_c = cur_bins.get(b, empty)
         before = cum_r / n - cum_c / m
-        rows.append((b, cum_r, cum_c, before, r, s_r, c, s_c,
-                     min(x for x in (lo_r, lo_c) if x is not None), max(x for x in (hi_r, hi_c) if x is not None)))
+        a = lo_c if lo_r is None else lo_r if lo_c is None else min(lo_r, lo_c)
+        z = hi_c if hi_r is None else hi_r if hi_c is None else max(hi_r, hi_c)
+        rows.append((b, cum_r, cum_c, before, r, s_r, c, s_c, a, z))
         cum_r, cum_c = cum_r + r, cum_c + c
-        d_edges = max(d_edges, abs(cum_r / n - cum_c / m))
-        finite = finite and all(math.isfinite(x) for x in (s_r, s_c) if x is not None)
+        end = abs(cum_r / n - cum_c / m)
+        if end > d_edges:
+            d_edges = end
 
     refine, integral, prev_end, prev_gap = [], 0.0, None, 0.0
     for b, off_r, off_c, before, r, s_r, c, s_c, a, z in rows:
