@@ -20,6 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 CHUNK = 1_000_000
+# Row groups of DuckDB's own default size: readers parallelise by row group, so a 1M-row file written
+# as one group would be read by one thread.
+ROW_GROUP = 122_880
 
 EMPLOYMENT = ["salaried", "self_employed", "contract", "unemployed", "retired"]
 EMPLOYMENT_P_REF = [0.60, 0.12, 0.10, 0.05, 0.13]
@@ -195,7 +198,7 @@ def to_table(c: dict, schema: pa.Schema) -> pa.Table:
 def write(path: Path, schema: pa.Schema, n: int, make_chunk) -> None:
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for lo in range(0, n, CHUNK):
-            writer.write_table(to_table(make_chunk(lo, min(lo + CHUNK, n)), schema))
+            writer.write_table(to_table(make_chunk(lo, min(lo + CHUNK, n)), schema), row_group_size=ROW_GROUP)
     print(f"wrote {path} ({n:,} rows)", file=sys.stderr)
 
 
