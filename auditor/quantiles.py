@@ -117,7 +117,7 @@ def finite_at_most(loc: Located, value: float) -> int | None:
     return None
 
 
-def _order_positions(n: int, probabilities: Sequence[float]) -> list[tuple[int, int, float]]:
+def order_positions(n: int, probabilities: Sequence[float]) -> list[tuple[int, int, float]]:
     """For each quantile: the 0-based ranks around numpy's virtual index (n - 1) * q, and the weight between."""
     out = []
     for q in probabilities:
@@ -318,10 +318,10 @@ def quantiles(engine: Engine, view: str, types: Mapping[str, str], probabilities
     statements they came from. With a cache (ctx.run.cache), what an earlier call located or fetched
     is reused; otherwise at most three statements, plus one per crowded cell."""
     located = locate(engine, view, types, cache=cache, ranges=ranges)
-    plans = {col: _order_positions(loc.values(infinite), probabilities)
+    plans = {col: order_positions(loc.values(infinite), probabilities)
              for col, loc in located.items() if loc.values(infinite)}
     # In a run, the deciles ride along: the drift checks' PSI cut points, and slices' quintiles among them.
-    fetched = {col: plan + (_order_positions(located[col].values(infinite), SHARED) if cache is not None else [])
+    fetched = {col: plan + (order_positions(located[col].values(infinite), SHARED) if cache is not None else [])
                for col, plan in plans.items()}
     ranks: dict[str, set[int]] = {}
     for col, plan in fetched.items():

@@ -188,6 +188,21 @@ def test_latency_quantiles_match_numpy(project, tmp_path):
     assert result.metrics["p99_latest"] == pytest.approx(np.quantile(values, 0.99), rel=1e-12)
 
 
+def test_latency_quantiles_of_every_window_match_numpy(project, tmp_path):
+    # Windows of 1, 2, 7 and 500 rows, one empty, ties (i % 13), NaN and null latencies left out.
+    sizes = {DAYS[0]: 1, DAYS[1]: 2, DAYS[2]: 7, DAYS[4]: 500, DAYS[5]: 500}
+    latency = "CASE WHEN i % 17 = 5 THEN 'NaN'::DOUBLE WHEN i % 19 = 3 THEN NULL ELSE (i % 13) * 2.5 + i / 1000.0 END"
+    result = results(run_log(project, tmp_path, log_sql(sizes, with_column("latency_ms", latency))),
+                     "deployment.latency")[None]
+    rows = {row[0]: row for row in result.evidence["tables"][0]["rows"]}
+    for day, n in sizes.items():
+        values = np.array([(i % 13) * 2.5 + i / 1000.0 for i in range(n) if i % 17 != 5 and i % 19 != 3])
+        _, count, *quantiles, _status = rows[day]
+        assert count == len(values)
+        assert quantiles == np.quantile(values, [0.5, 0.95, 0.99]).tolist()  # bit for bit
+    assert rows[DAYS[3]][1:5] == [None, None, None, None]
+
+
 def test_latency_skips_without_a_budget(project, tmp_path):
     result = results(run_log(project, tmp_path, log_sql(EVEN), project_card={"name": "x"}), "deployment.latency")
     assert result[None].status == "skip" and "budget" in result[None].message

@@ -25,9 +25,11 @@ from typing import Any
 from auditor.context import CheckContext
 from auditor.metrics import bind
 from auditor.model import CheckResult, Status, Threshold, grade, table, worst
+from auditor.quantiles import order_positions
 from auditor.registry import check
 from auditor.sources import Dataset
 from auditor.sql import is_float, is_numeric, quote_ident
+from auditor.stats import lerp
 from auditor.windows import WindowRange, build_range, parse_window, window_label
 
 WINDOW_DEFAULTS: dict[str, Any] = {"max_windows": 90}
@@ -89,10 +91,32 @@ def valid_number(column: str, duck_type: str) -> str:
     return f"{c} IS NOT NULL AND NOT isnan({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
 
 
-LATENCY_SQL = """SELECT {bucket} AS window_start, count(*) AS n,
-  quantile_cont({lat}::DOUBLE, [0.5, 0.95, 0.99]) AS q
+LATENCY_PROBABILITIES = (0.5, 0.95, 0.99)
+# Exact per-window quantiles in bounded memory: quantile_cont per window holds every latency of every
+# window at once and cannot spill (at 100M rows it died under the default memory limit). Instead, the
+# counts per window give the ranks numpy's linear method needs, and one sort by (window, latency),
+# which spills, reads just those order statistics: the ranks run on across windows in window order.
+LATENCY_COUNTS_SQL = """SELECT {bucket} AS window_start, count(*) AS n
 FROM {view} WHERE {in_range} AND {valid}
 GROUP BY 1 ORDER BY 1"""
+LATENCY_RANKS_SQL = """SELECT g, v FROM (
+  SELECT {lat}::DOUBLE AS v, row_number() OVER (ORDER BY {bucket}, {lat}::DOUBLE) AS g
+  FROM {view} WHERE {in_range} AND {valid}
+) WHERE g IN (SELECT unnest($ranks::BIGINT[]))"""
+
+
+def window_quantiles(ctx: CheckContext, wr: WindowRange, sql: dict[str, str]) -> list[tuple]:
+    """(window_start, n, [p50, p95, p99]) per window with latencies, equal to numpy.quantile's."""
+    counts = query_windows(ctx, wr, sql["counts"])
+    plans, offset = [], 0
+    for _start, n in counts:
+        plans.append([(offset + below, offset + above, t) for below, above, t in
+                      order_positions(int(n), LATENCY_PROBABILITIES)])
+        offset += int(n)
+    ranks = sorted({r + 1 for plan in plans for below, above, _t in plan for r in (below, above)})
+    values = dict(query_windows(ctx, wr, sql["ranks"], ranks=ranks)) if ranks else {}
+    return [(start, n, [lerp(values[below + 1], values[above + 1], t) for below, above, t in plan])
+            for (start, n), plan in zip(counts, plans, strict=True)]
 
 
 @check("deployment.latency", title="Latency over time",
@@ -109,11 +133,12 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
     if not budget:
         yield ctx.skip("Skipped: no latency budget (project.deployment.latency_budget_ms or budget_ms).")
         return
-    sql = LATENCY_SQL.format(bucket=wr.bucket(), lat=quote_ident(col.name), view=log.view,
-                             in_range=wr.filter(), valid=valid_number(col.name, col.type))
+    parts = {"bucket": wr.bucket(), "lat": quote_ident(col.name), "view": log.view, "in_range": wr.filter(),
+             "valid": valid_number(col.name, col.type)}
+    sql = {"counts": LATENCY_COUNTS_SQL.format(**parts), "ranks": LATENCY_RANKS_SQL.format(**parts)}
     at = wr.index()
     p50, p95, p99, counts = ([None] * len(wr.starts) for _ in range(4))
-    for start, n, q in query_windows(ctx, wr, sql):
+    for start, n, q in window_quantiles(ctx, wr, sql):
         i = at[start]
         counts[i], (p50[i], p95[i], p99[i]) = int(n), q
     threshold = Threshold(warn=ctx.options["warn_fraction"] * budget, fail=float(budget))
@@ -127,7 +152,7 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
                                    {"value": threshold.warn, "label": f"{ctx.options['warn_fraction']:.0%} of budget"}],
                        y_label="ms")
     rows = [[labels[i], counts[i], p50[i], p95[i], p99[i], statuses[i]] for i in range(len(labels))]
-    evidence = {"charts": [chart], "sql": [*wr.sql, sql],
+    evidence = {"charts": [chart], "sql": [*wr.sql, sql["counts"], sql["ranks"]],
                 "tables": [table("Latency per window", ["window", "rows", "p50", "p95", "p99", "status"], rows)]}
     metrics = {"budget_ms": float(budget), "window": str(wr.window), "windows": len(labels),
                "latest_window": labels[last] if last is not None else None,
