@@ -261,12 +261,18 @@ FROM {view} WHERE {where} GROUP BY ALL"""
 INFINITE_CELL = "CASE WHEN isinf({c}) THEN CASE WHEN {c} < 0 THEN -1 ELSE ? + 1 END ELSE {bin} END"
 
 
+def located_key(view: str, column: str) -> tuple[str, str, str]:
+    """The run-cache key of a column's locating histogram: a check that counted the cells itself
+    (data.profile) stores them here, and every later quantile of that column starts from them."""
+    return ("quantiles.located", view, column)
+
+
 def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict | None = None,
            ranges: Mapping[str, tuple[float | None, float | None]] | None = None) -> dict[str, Located]:
     """Each column's locating histogram, from the cache or in two statements for all the columns missing
     there (the finite range, unless `ranges` gives it, then the cells)."""
     cache = {} if cache is None else cache
-    todo = [col for col in types if ("quantiles.located", view, col) not in cache]
+    todo = [col for col in types if located_key(view, col) not in cache]
     if todo:
         found = {col: ranges[col] for col in todo if ranges and col in ranges}
         statements = []
@@ -306,8 +312,8 @@ def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict |
                 loc.cells[cell], loc.extremes[cell] = n, (low, high)
         for col, loc in located.items():
             loc.sql.extend(statements)
-            cache[("quantiles.located", view, col)] = loc
-    return {col: cache[("quantiles.located", view, col)] for col in types}
+            cache[located_key(view, col)] = loc
+    return {col: cache[located_key(view, col)] for col in types}
 
 
 def quantiles(engine: Engine, view: str, types: Mapping[str, str], probabilities: Sequence[float], *,
@@ -341,7 +347,7 @@ def exact_quantiles(engine: Engine, ds: Dataset, edges: dict[str, tuple], fine: 
     more query."""
     located = {col: Located(edges[col][0], edges[col][1], cells) for col, cells in fine.items()}
     types = {col: ds.column(col).type for col in located}
-    cache = {("quantiles.located", ds.view, col): loc for col, loc in located.items()}
+    cache = {located_key(ds.view, col): loc for col, loc in located.items()}
     return quantiles(engine, ds.view, types, probabilities, cache=cache)
 
 

@@ -75,9 +75,8 @@ def _locate_with_chart(engine: Engine, ds: Dataset, edges: dict[str, tuple[float
             grid.extremes[cell] = (min(before[0], low), max(before[1], high))
     for col, grid in grids.items():
         grid.sql.append(query)
-        # auditor.quantiles' cache entry for a located column (see quantiles.locate): a column located
-        # already, by an earlier check, is kept as it is.
-        cache.setdefault(("quantiles.located", ds.view, col), grid)
+        # A column located already, by an earlier check, is kept as it is.
+        cache.setdefault(quantiles.located_key(ds.view, col), grid)
     return charts, query
 
 
