@@ -18,16 +18,18 @@ sum, min and max, and with them:
 
 Only the bins left over (D candidates, sign changes) are refined: their values are
 grouped and summed in value order like the sorted method, partitioned by bin. Memory
-is bounded by those bins, not by the rows.
+is bounded by those bins, not by the rows. A bin's values lie between its min and max,
+so the refine statement reads a few value ranges and bins only the rows inside them.
 
 Values come as relations of (v, n) pairs: raw rows with n = 1, or value counts.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from auditor.sql import Engine
 
@@ -108,7 +110,16 @@ class FineBins:
                 [self.cuts[mid - 1], *below_params, *above_params])
 
 
-BIN_STATS_SQL = "SELECT {index} AS k, b, sum(n)::BIGINT, fsum(v * n), min(v), max(v) FROM ({binned}) GROUP BY b"
+BIN_STATS_SQL = ("SELECT {index} AS k, b, sum(n)::BIGINT AS n, fsum(v * n) AS s, min(v) AS lo, max(v) AS hi"
+                 " FROM ({binned}) GROUP BY b")
+
+# The refine query bins and joins only the rows in a few value ranges around the refined bins, not every
+# row. Each range costs a test a row (about a fifth of the binning), so neighbouring runs of refined bins
+# share a range when fewer than 1/REFINE_MERGE_BELOW of the rows lie between them, and there are at most
+# REFINE_MAX_RANGES (merged across the fewest rows). Rows a range takes in are binned and dropped by the
+# join: memory stays bounded by the refined bins whatever the ranges.
+REFINE_MAX_RANGES = 4
+REFINE_MERGE_BELOW = 16
 
 REFINE_SQL = """WITH wanted AS (SELECT unnest(?::BIGINT[]) AS b, unnest(?::BIGINT[]) AS off_ref,
                         unnest(?::BIGINT[]) AS off_cur),
@@ -122,7 +133,18 @@ ecdf AS (SELECT b, v, lead(v) OVER w AS next_v, (sum(n_ref) OVER w)::BIGINT AS c
   FROM merged WINDOW w AS (PARTITION BY b ORDER BY v ROWS UNBOUNDED PRECEDING)),
 gaps AS (SELECT b, v, next_v, (off_ref + cum_ref) / ? - (off_cur + cum_cur) / ? AS gap FROM ecdf JOIN wanted USING (b))
 SELECT b, max(abs(gap)), coalesce(fsum(abs(gap) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0)
-FROM gaps GROUP BY b"""
+FROM gaps GROUP BY b ORDER BY b"""
+
+
+@dataclass(frozen=True)
+class BinStats:
+    """One side's fine bins that hold values, in bin order, as numpy arrays."""
+
+    bins: np.ndarray  # bin numbers (int64), increasing
+    counts: np.ndarray  # values in each bin (int64)
+    sums: np.ndarray  # their sum (float64)
+    lows: np.ndarray  # their min
+    highs: np.ndarray  # their max
 
 
 @dataclass
@@ -135,86 +157,130 @@ class Distances:
     sql: list[str]
 
 
-def bin_stats(engine: Engine, bins: FineBins, vn_sql: str, vn_params: tuple) -> tuple[dict, str]:
-    """Per fine bin of a (v, n) relation: (count, sum, min, max)."""
+def bin_stats(engine: Engine, bins: FineBins, vn_sql: str, vn_params: tuple) -> tuple[BinStats, str]:
+    """Per fine bin of a (v, n) relation: count, sum, min and max."""
     (found,), query = bin_stats_of(engine, [(bins, vn_sql, vn_params)])
     return found, query
 
 
-def bin_stats_of(engine: Engine, relations: list[tuple[FineBins, str, tuple]]) -> tuple[list[dict], str]:
+def bin_stats_of(engine: Engine, relations: list[tuple[FineBins, str, tuple]]) -> tuple[list[BinStats], str]:
     """bin_stats of several (bins, (v, n) relation) at once: one statement, a UNION ALL of one
-    grouping each, so DuckDB reads each column once and the run pays one round trip."""
+    grouping each, so DuckDB reads each column once and the run pays one round trip. Tens of
+    thousands of bins come back as arrays (no tuple per bin)."""
     selects, params = [], []
     for index, (bins, vn_sql, vn_params) in enumerate(relations):
         binned, bin_params = bins.sql(vn_sql)
         selects.append(BIN_STATS_SQL.format(index=index, binned=binned))
         params.extend([*bin_params, *vn_params])
     query = "\nUNION ALL ".join(selects)
-    found: list[dict] = [{} for _ in relations]
-    for k, b, n, s, lo, hi in engine.query(query, params):
-        found[k][int(b)] = (int(n), s, lo, hi)
-    return found, query
+    found = engine.query_arrays(query, params)
+    order = np.lexsort((found["b"], found["k"]))  # by relation, then by bin
+    k, b = found["k"][order], found["b"][order].astype(np.int64)
+    out = []
+    for index in range(len(relations)):
+        first, end = np.searchsorted(k, index, side="left"), np.searchsorted(k, index, side="right")
+        part = order[first:end]
+        out.append(BinStats(bins=b[first:end], counts=found["n"][part].astype(np.int64),
+                            sums=found["s"][part].astype(np.float64), lows=found["lo"][part].astype(np.float64),
+                            highs=found["hi"][part].astype(np.float64)))
+    return out, query
 
 
 def distances(engine: Engine, bins: FineBins, ref: tuple[str, tuple], cur: tuple[str, tuple], n: int, m: int,
-              *, ref_stats: tuple[dict, str] | None = None, cur_stats: tuple[dict, str] | None = None) -> Distances:
+              *, ref_stats: tuple[BinStats, str] | None = None,
+              cur_stats: tuple[BinStats, str] | None = None) -> Distances:
     """Exact D and Wasserstein-1 of two (v, n) relations with n and m values (both > 0); either side's
-    bin_stats may be given (counted for several columns at once)."""
+    bin_stats may be given (counted for several columns at once).
+
+    The bin walk is vectorised over the union of both sides' bins, operation for operation as a loop
+    would do it in bin order (the integral is a sequential running sum), so the numbers do not
+    depend on how it is computed.
+    """
     ref_bins, ref_query = ref_stats or bin_stats(engine, bins, *ref)
     cur_bins, cur_query = cur_stats or bin_stats(engine, bins, *cur)
-    empty = (0, 0.0, None, None)
-    order = sorted(set(ref_bins) | set(cur_bins))
-    cum_r = cum_c = 0
-    d_edges, rows = 0.0, []
-    # A sum that is not finite means an infinite value on that side (tens of thousands of bins: plain
-    # comparisons in this loop, no generators).
-    finite = all(math.isfinite(v[1]) for side in (ref_bins, cur_bins) for v in side.values())
-    for b in order:
-        r, s_r, lo_r, hi_r = ref_bins.get(b, empty)
-        c, s_c, lo_c, hi_c = cur_bins.get(b, empty)
-        before = cum_r / n - cum_c / m
-        a = lo_c if lo_r is None else lo_r if lo_c is None else min(lo_r, lo_c)
-        z = hi_c if hi_r is None else hi_r if hi_c is None else max(hi_r, hi_c)
-        rows.append((b, cum_r, cum_c, before, r, s_r, c, s_c, a, z))
-        cum_r, cum_c = cum_r + r, cum_c + c
-        end = abs(cum_r / n - cum_c / m)
-        if end > d_edges:
-            d_edges = end
-
-    refine, integral, prev_end, prev_gap = [], 0.0, None, 0.0
-    for b, off_r, off_c, before, r, s_r, c, s_c, a, z in rows:
-        # Inside the bin the gap moves between these two, from `before` to the gap at its end.
-        low, high = before - c / m, before + r / n
-        # A bin of one value (every bin of a discrete column) steps once, from `before` to its end
-        # gap: both already weighed, and its width, so its integral, is zero. Nothing to refine.
-        refined = a != z and (max(abs(low), abs(high)) > d_edges or low < 0 < high)
-        if refined:
-            refine.append((b, off_r, off_c))
-        if finite:
-            if prev_end is not None:
-                integral += abs(prev_gap) * (a - prev_end)  # the gap is constant between bins
-            if not refined and a != z:
-                integral += abs(before * (z - a) + (r * z - s_r) / n - (c * z - s_c) / m)
-            prev_end, prev_gap = z, (off_r + r) / n - (off_c + c) / m
-    d, sql = d_edges, [ref_query, cur_query]
-    if refine:
-        binned_ref, params_ref = bins.sql(ref[0])
-        binned_cur, params_cur = bins.sql(cur[0])
+    walk = _BinWalk(ref_bins, cur_bins, n, m)
+    d, integral, sql = walk.d_edges, walk.integral, [ref_query, cur_query]
+    refine = np.flatnonzero(walk.refined)
+    if len(refine):
+        ranges = walk.value_ranges(refine, REFINE_MAX_RANGES, REFINE_MERGE_BELOW)
+        binned_ref, params_ref = bins.sql(_within(ref[0], len(ranges)))
+        binned_cur, params_cur = bins.sql(_within(cur[0], len(ranges)))
         query = REFINE_SQL.format(ref=binned_ref, cur=binned_cur)
-        params = [[x[0] for x in refine], [x[1] for x in refine], [x[2] for x in refine],
-                  *params_ref, *ref[1], *params_cur, *cur[1], float(n), float(m)]
+        bounds = [x for low_high in ranges for x in low_high]
+        params = [walk.order[refine].tolist(), walk.cum_r_before[refine].tolist(), walk.cum_c_before[refine].tolist(),
+                  *params_ref, *ref[1], *bounds, *params_cur, *cur[1], *bounds, float(n), float(m)]
         for _, d_bin, w_bin in engine.query(query, params):
             d = max(d, d_bin)
             integral += w_bin
         sql.append(query)
-    cuts_r, cuts_c = _cumulative_at_cuts(bins, ref_bins), _cumulative_at_cuts(bins, cur_bins)
-    return Distances(ks_statistic=d, wasserstein=integral if finite and math.isfinite(integral) else None,
-                     cum_ref_at_cuts=cuts_r, cum_cur_at_cuts=cuts_c, refined_bins=len(refine), sql=sql)
+    return Distances(ks_statistic=d, wasserstein=integral if walk.finite and math.isfinite(integral) else None,
+                     cum_ref_at_cuts=_cumulative_at_cuts(bins, ref_bins), cum_cur_at_cuts=_cumulative_at_cuts(bins, cur_bins),
+                     refined_bins=len(refine), sql=sql)
 
 
-def _cumulative_at_cuts(bins: FineBins, stats: dict) -> list[int]:
+def _within(vn_sql: str, ranges: int) -> str:
+    """The (v, n) relation's rows whose value lies in one of `ranges` closed ranges (bound as parameters)."""
+    test = " OR ".join(["v BETWEEN ? AND ?"] * ranges)
+    return f"(SELECT v, n FROM {vn_sql} WHERE {test})"
+
+
+class _BinWalk:
+    """Both ECDFs bin by bin: exact gaps at the bins' ends, the bins that need refining, and the
+    Wasserstein integral over every other bin and between bins."""
+
+    def __init__(self, ref: BinStats, cur: BinStats, n: int, m: int) -> None:
+        self.order = np.union1d(ref.bins, cur.bins)
+        size = len(self.order)
+        at_r, at_c = np.searchsorted(self.order, ref.bins), np.searchsorted(self.order, cur.bins)
+        r, c = np.zeros(size, np.int64), np.zeros(size, np.int64)
+        s_r, s_c = np.zeros(size), np.zeros(size)
+        lo_r, lo_c, hi_r, hi_c = (np.full(size, np.nan) for _ in range(4))
+        r[at_r], s_r[at_r], lo_r[at_r], hi_r[at_r] = ref.counts, ref.sums, ref.lows, ref.highs
+        c[at_c], s_c[at_c], lo_c[at_c], hi_c[at_c] = cur.counts, cur.sums, cur.lows, cur.highs
+        # Every bin has values on one side at least: fmin/fmax skip the side that has none (NaN).
+        a, z = np.fmin(lo_r, lo_c), np.fmax(hi_r, hi_c)
+        cum_r, cum_c = np.cumsum(r), np.cumsum(c)
+        self.cum_r_before, self.cum_c_before = cum_r - r, cum_c - c
+        self.cum_before = self.cum_r_before + self.cum_c_before
+        self.cum_after = cum_r + cum_c
+        self.a, self.z = a, z
+        before = self.cum_r_before / n - self.cum_c_before / m
+        end_gap = cum_r / n - cum_c / m
+        self.d_edges = max(0.0, float(np.max(np.abs(end_gap)))) if size else 0.0
+        # Inside a bin the gap moves between these two, from `before` to the gap at its end.
+        low, high = before - c / m, before + r / n
+        # A bin of one value (every bin of a discrete column) steps once, from `before` to its end
+        # gap: both already weighed, and its width, so its integral, is zero. Nothing to refine.
+        self.refined = (a != z) & ((np.maximum(np.abs(low), np.abs(high)) > self.d_edges) | ((low < 0) & (0 < high)))
+        # A sum that is not finite means an infinite value on that side.
+        self.finite = bool(np.isfinite(ref.sums).all() and np.isfinite(cur.sums).all())
+        self.integral = 0.0
+        if self.finite and size:
+            # Between bins the gap is constant (the gap at the previous bin's end); inside a bin that keeps its
+            # sign the integral is exact from counts and sums. Summed in bin order, one term after another.
+            between = np.abs(end_gap[:-1]) * (a[1:] - z[:-1])
+            inside = np.where(~self.refined & (a != z),
+                              np.abs(before * (z - a) + (r * z - s_r) / n - (c * z - s_c) / m), 0.0)
+            terms = np.empty(2 * size - 1)
+            terms[0::2], terms[1::2] = inside, between
+            self.integral = float(np.cumsum(terms)[-1])
+
+    def value_ranges(self, refine: np.ndarray, most: int, merge_below: int) -> list[tuple[float, float]]:
+        """At most `most` closed value ranges holding every refined bin (positions in `order`): runs of
+        neighbouring refined bins, merged where fewer than 1/merge_below of all rows lie between them,
+        then across the fewest rows until `most` are left."""
+        starts = refine[np.r_[True, np.diff(refine) > 1]]
+        ends = refine[np.r_[np.diff(refine) > 1, True]]
+        between = self.cum_before[starts[1:]] - self.cum_after[ends[:-1]]
+        splits = np.flatnonzero(between * merge_below >= self.cum_after[-1])
+        if len(splits) > most - 1:
+            splits = np.sort(splits[np.argsort(between[splits], kind="stable")[len(splits) - (most - 1):]])
+        starts, ends = starts[np.r_[0, splits + 1]], ends[np.r_[splits, len(ends) - 1]]
+        return [(float(self.a[s]), float(self.z[e])) for s, e in zip(starts, ends, strict=True)]
+
+
+def _cumulative_at_cuts(bins: FineBins, stats: BinStats) -> list[int]:
     """Rows at or below each cut point: all bins of the intervals before it (intervals are right-closed)."""
-    per_interval = [0] * (len(bins.cuts) + 1)
-    for b, (count, *_) in stats.items():
-        per_interval[b // bins.pieces] += count
-    return list(itertools.accumulate(per_interval))[:-1]
+    cum = np.r_[0, np.cumsum(stats.counts)]
+    ends = np.searchsorted(stats.bins, np.arange(1, len(bins.cuts) + 1) * bins.pieces)  # bins below each interval
+    return [int(x) for x in cum[ends]]
