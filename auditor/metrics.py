@@ -21,9 +21,10 @@ Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from auditor.sql import is_float, is_numeric, quote_ident
 
@@ -162,60 +163,91 @@ def select_list(aggs: Mapping[str, str]) -> str:
 
 # ROC AUC and average precision from one sort of the labelled, scored rows, highest score first,
 # equal scores (peers) taken together by the RANGE frame, so ties count as scikit-learn counts them:
-#   ge = rows scoring >= s (the frame's size), first_rank = rows scoring > s, plus one (rank()),
-#   tp = positives scoring >= s.
+#   ge = rows scoring >= s (the frame's size), tp = positives scoring >= s.
 # Average precision is the mean over positive rows of tp / ge, the precision at their own score
-# (scikit-learn's step-wise precision-recall curve). ROC AUC is Mann-Whitney's: peers share the
-# average descending rank (first_rank + ge) / 2, so over positives sum(first_rank + ge) - P(P + 1)
-# is 2U, U counting every (positive, negative scoring higher) pair once and every tied pair one
-# half, and AUC = 1 - U / (P N). No GROUP BY over distinct scores (a hash table as large as the
-# data) and no total taken with OVER () (which DuckDB runs on one thread): at 10M rows this takes
-# half the CPU and memory of those.
+# (scikit-learn's step-wise precision-recall curve). ROC AUC is Mann-Whitney's, from two sums of
+# whole numbers: A = sum over positives of the negatives scoring >= it (ge - tp), B = sum over
+# negatives of the positives scoring >= it (tp). A counts every misordered (positive, negative) pair
+# once and every tied pair once, B every well-ordered pair and every tied pair once, so with P N
+# pairs in all the misordered count with ties as halves is U = (P N + A - B) / 2 and
+# AUC = 1 - U / (P N) = (P N - A + B) / (2 P N). Ties need no rank(): one window function fewer.
+# No GROUP BY over distinct scores (a hash table as large as the data) and no total taken with
+# OVER () (which DuckDB runs on one thread).
 #
 # With a partition (a time window), one window sorts by (partition, score) rather than
 # PARTITION BY, which DuckDB runs twice as slowly under a 512 MB memory_limit. The counts then run
-# on across partitions: the rows and positives of the partitions before (`rows_before`,
-# `tp_before`; frame `p` ends where the current partition starts) are taken off. A positive's
-# first_rank and ge each carry rows_before, hence 2 * rows_before in the rank sum.
+# on across partitions: the rows and positives of the partitions before are taken off. Those offsets
+# are bound as parameters (`ranking_offsets`, from counts the caller has or one GROUP BY) and joined
+# on the partition: windows over (ORDER BY partition) to find them cost a fifth of the query.
+# The partition values must not be NULL.
 RANKING_SQL = """WITH scored AS (
   SELECT {part_expr}{score} AS s, {label} AS y
   FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL
 ), ranked AS (
-  SELECT {part}y, count(*) OVER w AS ge, rank() OVER w AS first_rank, sum(y::INTEGER) OVER w AS tp{offsets}
-  FROM scored WINDOW w AS (ORDER BY {part}s DESC RANGE UNBOUNDED PRECEDING){offset_window}
-)
+  SELECT {part}y, count(*) OVER w AS ge, sum(y::INTEGER) OVER w AS tp
+  FROM scored WINDOW w AS (ORDER BY {part}s DESC RANGE UNBOUNDED PRECEDING)
+){offsets}
 SELECT {part}count(*) FILTER (WHERE y) AS positives, count(*) FILTER (WHERE NOT y) AS negatives,
-  sum({rank_sum}) FILTER (WHERE y) AS rank_sum, sum({precision}) FILTER (WHERE y) AS precision_sum
-FROM ranked{group_by}"""
+  sum({negatives_above}) FILTER (WHERE y) AS negatives_above, sum({positives_above}) FILTER (WHERE NOT y) AS positives_above,
+  sum({precision}) FILTER (WHERE y) AS precision_sum
+FROM ranked{join}{group_by}"""
 PARTITIONED = {
     "part": "part, ",
-    "offsets": ",\n    rank() OVER (ORDER BY part) - 1 AS rows_before, coalesce(sum(y::INTEGER) OVER p, 0) AS tp_before",
-    "offset_window": ",\n    p AS (ORDER BY part RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP)",
-    "rank_sum": "ge + first_rank - 2 * rows_before",
+    "offsets": """, offsets AS (
+  SELECT unnest($ranking_parts) AS part, unnest($rows_before::BIGINT[]) AS rows_before,
+    unnest($positives_before::BIGINT[]) AS tp_before
+)""",
+    "negatives_above": "ge - rows_before - (tp - tp_before)",
+    "positives_above": "tp - tp_before",
     "precision": "(tp - tp_before) / (ge - rows_before)",
+    "join": " JOIN offsets USING (part)",
     "group_by": " GROUP BY part ORDER BY part",
 }
-WHOLE = {"part": "", "offsets": "", "offset_window": "", "rank_sum": "ge + first_rank", "precision": "tp / ge",
-         "group_by": ""}
+WHOLE = {"part": "", "offsets": "", "negatives_above": "ge - tp", "positives_above": "tp", "precision": "tp / ge",
+         "join": "", "group_by": ""}
+# The labelled, scored rows and positives per partition, when the caller has not counted them.
+PARTITION_COUNTS_SQL = """SELECT {partition} AS part, count(*), count(*) FILTER (WHERE {label})
+FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL
+GROUP BY 1 ORDER BY 1"""
 
 
 def ranking_sql(view: str, *, label: str, score: str, partition: str | None = None, where: str | None = None) -> str:
-    """The ranking query of `view`: one row (positives, negatives, rank_sum, precision_sum) for
-    `ranking_metrics`; with `partition` (a SQL expression, e.g. a time bucket) one such row per
-    partition value, that value first, in order. `where` keeps only the rows it is true for."""
+    """The ranking query of `view`: one row (positives, negatives, negatives_above, positives_above,
+    precision_sum) for `ranking_metrics`; with `partition` (a SQL expression, e.g. a window's
+    position) one such row per partition value, that value first, in order, and the parameters of
+    `ranking_offsets` to bind. `where` keeps only the rows it is true for."""
     parts = PARTITIONED if partition else WHOLE
     return RANKING_SQL.format(view=view, label=label, score=score, where=f"{where} AND " if where else "",
                               part_expr=f"{partition} AS part, " if partition else "", **parts)
 
 
+def ranking_offsets(counts: Sequence[tuple[Any, int, int]]) -> dict[str, list]:
+    """The partitioned ranking's parameters from (partition value, labelled scored rows, positives among
+    them) of every partition: the rows and positives of the partitions sorted before each."""
+    parts, rows_before, positives_before = [], [], []
+    rows = positives = 0
+    for part, n, p in sorted(counts, key=lambda c: c[0]):
+        parts.append(part)
+        rows_before.append(rows)
+        positives_before.append(positives)
+        rows, positives = rows + int(n), positives + int(p)
+    return {"ranking_parts": parts, "rows_before": rows_before, "positives_before": positives_before}
+
+
+def partition_counts_sql(view: str, *, label: str, score: str, partition: str, where: str | None = None) -> str:
+    """(partition value, labelled scored rows, positives) per partition, for `ranking_offsets`."""
+    return PARTITION_COUNTS_SQL.format(view=view, label=label, score=score, partition=partition,
+                                       where=f"{where} AND " if where else "")
+
+
 def ranking_metrics(row: tuple) -> dict[str, float | None]:
     """ROC AUC and average precision from one row of `ranking_sql` (its partition value left off)."""
-    pos, neg, rank_sum, precision_sum = row
+    pos, neg, negatives_above, positives_above, precision_sum = row
     pos, neg = int(pos), int(neg)
-    twice_u = int(rank_sum) - pos * (pos + 1) if pos else 0
+    pairs = pos * neg
     return {
         # Whole numbers up to here: one division, exact to the last bit.
-        "roc_auc": (2 * pos * neg - twice_u) / (2 * pos * neg) if pos and neg else None,
+        "roc_auc": (pairs - int(negatives_above) + int(positives_above)) / (2 * pairs) if pairs else None,
         "average_precision": precision_sum / pos if pos else None,
     }
 
@@ -355,8 +387,9 @@ def model_columns(dataset, *, label: str | None, prediction: str | None, score: 
 
 
 def bind(sql: str, params: Mapping[str, object]) -> dict[str, object]:
-    """The named parameters a statement uses (DuckDB rejects unused ones)."""
-    return {k: v for k, v in params.items() if f"${k}" in sql}
+    """The named parameters a statement uses (DuckDB rejects unused ones); `$width` is not `$width_us`."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in params.items() if k in used}
 
 
 def binary_counts(engine, view: str, cols: ModelColumns, *, decision_threshold: float = 0.5

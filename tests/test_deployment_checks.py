@@ -358,7 +358,7 @@ def test_performance_checks_scan_the_reference_once(project, tmp_path, monkeypat
     assert results(report, "modeling.performance") and results(report, "deployment.performance_over_time")
     on_reference = [s for s in statements if s.startswith('SELECT count(*) AS "rows"') and s.endswith('FROM "reference"')]
     assert len(on_reference) == 1 and "expected_tp" in on_reference[0]
-    assert len([s for s in statements if "first_rank" in s and '"reference"' in s]) == 1
+    assert len([s for s in statements if "precision_sum" in s and '"reference"' in s]) == 1
 
 
 def test_performance_per_window_matches_scikit_learn(project, tmp_path):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from auditor.metrics import model_columns, ranking_metrics, ranking_sql
+from auditor.metrics import model_columns, partition_counts_sql, ranking_metrics, ranking_offsets, ranking_sql
 from tests.modeling_helpers import view_of
 
 TOL = 1e-9
@@ -20,9 +20,12 @@ TOL = 1e-9
 def ranked(df: pd.DataFrame, tmp_path, *, partition: str | None = None, where: str | None = None):
     engine, ds = view_of(df, tmp_path)
     cols = model_columns(ds, label="label", prediction=None, score="score")
-    rows = engine.query(ranking_sql(ds.view, label=cols.label, score=cols.score, partition=partition, where=where))
+    sql = ranking_sql(ds.view, label=cols.label, score=cols.score, partition=partition, where=where)
     if partition is None:
-        return ranking_metrics(rows[0])
+        return ranking_metrics(engine.query_one(sql))
+    counts = engine.query(partition_counts_sql(ds.view, label=cols.label, score=cols.score, partition=partition,
+                                               where=where))
+    rows = engine.query(sql, ranking_offsets(counts))
     return {row[0]: ranking_metrics(row[1:]) for row in rows}
 
 
@@ -101,3 +104,19 @@ def test_partitions_equal_the_whole_query_on_each_partition(tmp_path):
         alone = ranked(df, tmp_path, where=f'"part" = {p}')
         assert found[p]["roc_auc"] == pytest.approx(alone["roc_auc"], abs=1e-12)
         assert found[p]["average_precision"] == pytest.approx(alone["average_precision"], abs=1e-12)
+
+
+def test_every_score_tied_and_single_row_partitions(tmp_path):
+    """All pairs tied: AUC one half and AP the positive share; partitions of one row each."""
+    df = pd.DataFrame({"part": [0, 0, 0, 0, 1, 2], "label": [1, 0, 1, 1, 1, 0], "score": [0.7] * 6})
+    whole = ranked(df, tmp_path, where='"part" = 0')
+    assert_matches(whole, oracle(np.array([1, 0, 1, 1]), np.full(4, 0.7)))
+    assert whole["roc_auc"] == 0.5 and whole["average_precision"] == 0.75
+    found = ranked(df, tmp_path, partition='"part"')
+    assert found[1] == {"roc_auc": None, "average_precision": 1.0}
+    assert found[2] == {"roc_auc": None, "average_precision": None}
+
+
+def test_ranking_offsets_count_the_partitions_before_in_order():
+    offsets = ranking_offsets([(2, 5, 1), (0, 3, 2), (1, 4, 4)])
+    assert offsets == {"ranking_parts": [0, 1, 2], "rows_before": [0, 3, 7], "positives_before": [0, 2, 6]}

@@ -235,7 +235,7 @@ def test_fairness_and_performance_share_one_scan(tmp_path, monkeypatch):
     run(path)
     grouping = [s for s in statements if " AS cal" in s]  # the modeling scan groups by calibration bin
     assert len(grouping) == 1  # performance, calibration and four fairness checks read one scan
-    assert len([s for s in statements if "first_rank" in s]) == 1  # plus one ranking query for ROC AUC/AP
+    assert len([s for s in statements if "precision_sum" in s]) == 1  # plus one ranking query for ROC AUC/AP
 
 
 # --- champion vs challenger --------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from auditor.errors import ConfigError
+from auditor.metrics import bind
 from auditor.sources import Column, Dataset
 from auditor.sql import Engine
 from auditor.windows import Window, bucket_start, build_range, naive_utc, parse_window, timestamp_expr
@@ -93,9 +94,28 @@ def test_range_boundaries_as_of_cut_and_empty_windows():
     assert wr.newest == datetime(2026, 11, 5, 5, 59, 59) and wr.oldest == datetime(2026, 11, 1)
     assert wr.coverage(4) == pytest.approx(0.25) and wr.coverage(0) == 1.0
     assert not wr.capped
-    counts = engine.query(f"SELECT {wr.bucket()}, count(*) FROM log WHERE {wr.filter()} GROUP BY 1 ORDER BY 1",
-                          wr.params)
-    assert [(wr.index()[s], n) for s, n in counts] == [(0, 2), (1, 1), (3, 1), (4, 1)]
+    sql = f"SELECT {wr.position()}, count(*) FROM log WHERE {wr.filter()} GROUP BY 1 ORDER BY 1"
+    counts = engine.query(sql, bind(sql, wr.params))
+    assert counts == [(0, 2), (1, 1), (3, 1), (4, 1)]
+
+
+@pytest.mark.parametrize("window", [Window(1, "h"), Window(6, "h"), Window(1, "d"), Window(3, "d"), Window(1, "w")])
+def test_position_is_the_index_of_duckdbs_time_bucket(window):
+    """Every row in range gets the position of its time_bucket in `starts`, at the windows' edges too."""
+    rng = np.random.default_rng(4)
+    base = datetime(2026, 3, 1)
+    moments = [base + timedelta(microseconds=int(u)) for u in rng.integers(0, 60 * 86400 * 10**6, 300)]
+    as_of = datetime(2026, 4, 30, 7)
+    edges = [bucket_start(m, window.width) for m in moments]
+    moments += edges + [e - timedelta(microseconds=1) for e in edges] + [as_of - timedelta(microseconds=1)]
+    engine = Engine()
+    engine.execute("CREATE TABLE moments AS SELECT unnest($m::TIMESTAMP[]) AS ts", {"m": moments})
+    log = _log(engine, "SELECT * FROM moments")
+    wr = build_range(engine, log, "ts", window=window, as_of=as_of, max_windows=40)
+    rows = engine.query(f"SELECT {wr.position()}, time_bucket($width, {wr.ts}) FROM log WHERE {wr.filter()}",
+                        wr.params)
+    assert rows and {start for _, start in rows} <= set(wr.starts)
+    assert all(wr.starts[position] == start for position, start in rows)
 
 
 def test_as_of_on_a_boundary_ends_the_previous_window():

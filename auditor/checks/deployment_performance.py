@@ -1,6 +1,6 @@
 """Deployment: performance per window as labels arrive, with the label-free CBPE estimate beside it.
 
-One GROUP BY over the window bucket gives every window's confusion counts (or regression
+One GROUP BY over the window position gives every window's confusion counts (or regression
 sums), its label coverage and its CBPE sums; ROC AUC and average precision take one more
 query, one sort by score within each window. The reference's metric is the
 baseline. What is graded: the mean of the primary metric over the latest `recent_windows`
@@ -29,6 +29,7 @@ from auditor.metrics import (
     compute_metrics,
     model_columns,
     ranking_metrics,
+    ranking_offsets,
     ranking_sql,
     ratio,
     regression_aggregates,
@@ -41,7 +42,7 @@ from auditor.registry import check
 from auditor.sources import Dataset
 from auditor.windows import WindowRange
 
-PERFORMANCE_SQL = """SELECT {bucket} AS window_start, {aggregates}
+PERFORMANCE_SQL = """SELECT {position} AS window_index, {aggregates}
 FROM {view} WHERE {in_range}
 GROUP BY 1 ORDER BY 1"""
 
@@ -96,18 +97,21 @@ def measure_windows(ctx: CheckContext, log: Dataset, wr: WindowRange, mc: ModelC
     """Per window: the aggregates (one GROUP BY) and the metrics (plus one ranked query for AUC/AP)."""
     task = ctx.config.task
     aggs = aggregates(task, mc)
-    sql = PERFORMANCE_SQL.format(bucket=wr.bucket(), aggregates=select_list(aggs), view=log.view, in_range=wr.filter())
+    sql = PERFORMANCE_SQL.format(position=wr.position(), aggregates=select_list(aggs), view=log.view,
+                                 in_range=wr.filter())
     statements = [sql]
-    at = wr.index()
     sums: list[dict] = [{} for _ in wr.starts]
     for row in query_windows(ctx, wr, sql, **extra):
-        sums[at[row[0]]] = dict(zip(aggs, row[1:], strict=True))
+        sums[row[0]] = dict(zip(aggs, row[1:], strict=True))
     rankings: list[dict | None] = [None] * len(wr.starts)
     if METRICS[metric].kind == "rank":
-        rank_sql = ranking_sql(log.view, label=mc.label, score=mc.score, partition=wr.bucket(), where=wr.filter())
+        rank_sql = ranking_sql(log.view, label=mc.label, score=mc.score, partition=wr.position(), where=wr.filter())
         statements.append(rank_sql)
-        for row in query_windows(ctx, wr, rank_sql):
-            rankings[at[row[0]]] = ranking_metrics(row[1:])
+        # The windows' labelled, scored rows and positives are counted above: the ranking's offsets.
+        offsets = ranking_offsets([(i, s["scored_labelled"], s["scored_positives"]) for i, s in enumerate(sums)
+                                   if s.get("scored_labelled")])
+        for row in query_windows(ctx, wr, rank_sql, **offsets):
+            rankings[row[0]] = ranking_metrics(row[1:])
     per_window = [metrics_of(task, s, r) if s else {} for s, r in zip(sums, rankings, strict=True)]
     return sums, per_window, statements
 
