@@ -286,24 +286,25 @@ def _refines(col: DriftColumn, ref: ReferenceProfile, c: SideCounts) -> bool:
 def _fine_bin_stats(engine: Engine, columns: list[DriftColumn], reference: Relation, current: Relation,
                     ref: ReferenceProfile) -> dict[str, tuple]:
     """Per refined column: its fine bins, and each side's (v, n) relation and bin statistics. One statement
-    per side for all the columns; the reference's are kept with its cached profile (windows reuse them)."""
-    todo = [c for c in columns if c.name not in ref.fine_bins]
-    if todo:
-        plans = []
-        for col in todo:
-            lo, hi = ref.finite_range[col.name]
-            bins = ecdf.FineBins.on(ref.cuts[col.name], lo, hi)
-            plans.append((col, bins, ref.value_counts.get(col.name) or raw_values(col, reference)))
-        found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params) for _, bins, vn in plans])
-        for (col, bins, vn), stats_of in zip(plans, found, strict=True):
-            ref.fine_bins[col.name] = (bins, vn, (stats_of, query))
+    for all the columns of both sides (only the current's when the reference's are kept with its cached
+    profile, as windows reuse them)."""
     if not columns:
         return {}
+    todo = [c for c in columns if c.name not in ref.fine_bins]
+    plans = []
+    for col in todo:
+        lo, hi = ref.finite_range[col.name]
+        bins = ecdf.FineBins.on(ref.cuts[col.name], lo, hi, pieces=ecdf.pieces_for(ref.counts[col.name].values))
+        plans.append((col, bins, ref.value_counts.get(col.name) or raw_values(col, reference)))
     current_vn = {c.name: raw_values(c, current) for c in columns}
-    found, query = ecdf.bin_stats_of(engine, [(ref.fine_bins[c.name][0], current_vn[c.name].sql,
-                                               current_vn[c.name].params) for c in columns])
+    bins_of = {col.name: bins for col, bins, _ in plans} | {c: found[0] for c, found in ref.fine_bins.items()}
+    found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params) for _, bins, vn in plans]
+                                     + [(bins_of[c.name], current_vn[c.name].sql, current_vn[c.name].params)
+                                        for c in columns])
+    for (col, bins, vn), stats_of in zip(plans, found, strict=False):
+        ref.fine_bins[col.name] = (bins, vn, (stats_of, query))
     return {c.name: (*ref.fine_bins[c.name], current_vn[c.name], (stats_of, query))
-            for c, stats_of in zip(columns, found, strict=True)}
+            for c, stats_of in zip(columns, found[len(plans):], strict=True)}
 
 
 def _numeric(engine: Engine, col: DriftColumn, current: Relation, ref: ReferenceProfile, r: SideCounts,

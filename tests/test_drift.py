@@ -278,6 +278,12 @@ def test_reference_profile_is_cached_and_current_can_be_a_window(tmp_path):
                      cols, cache=cache)["x"]
     deciles_again = [q.sql for q in engine.log[scans:] if "cum > ?" in q.sql]
     assert not deciles_again
+    # The reference's fine bins (the refined methods) are kept with its profile: a window bins its own side only.
+    assert all("FROM reference" not in q.sql for q in engine.log[scans:] if "fsum(v * n)" in q.sql)
+    ref_values = pq.read_table(tmp_path / "reference.parquet")["x"].to_numpy()
+    cur_values = pq.read_table(tmp_path / "current.parquet")["x"].to_numpy()
+    assert window.metrics["ks_statistic"] == pytest.approx(
+        sps.ks_2samp(ref_values, cur_values[cur_values > 0]).statistic, rel=REL, abs=1e-15)
     assert window.reference_counts == whole.reference_counts
     assert window.metrics["values_current"] == sum(window.current_counts) < 500
 
@@ -315,7 +321,7 @@ def test_kept_reference_value_counts_give_the_same_answers(tmp_path):
 
 
 def test_several_numeric_columns_share_each_sides_statements(tmp_path, ecdf_method):
-    """Columns compared together are binned together (one statement per side), each still exact."""
+    """Columns compared together are binned together (one statement for both sides), each still exact."""
     rng = np.random.default_rng(31)
     data = {"reference": {"x": rng.lognormal(3, 1, 4000), "y": rng.integers(0, 9, 4000).astype(float)},
             "current": {"x": rng.lognormal(3.1, 1, 3000), "y": rng.integers(1, 10, 3000).astype(float)}}
@@ -330,5 +336,5 @@ def test_several_numeric_columns_share_each_sides_statements(tmp_path, ecdf_meth
     for col in ("x", "y"):
         assert_numeric_matches_oracles(out[col], pa.array(data["reference"][col]), pa.array(data["current"][col]))
     binned = [q.sql for q in engine.log if "fsum(v * n)" in q.sql and "AS k" in q.sql]
-    assert len(binned) == (2 if ecdf_method != "sorted" else 0)
-    assert all('"x"' in sql and '"y"' in sql for sql in binned)
+    assert len(binned) == (1 if ecdf_method != "sorted" else 0)
+    assert all('"x"' in sql and '"y"' in sql and "FROM reference" in sql and "FROM current" in sql for sql in binned)
