@@ -214,27 +214,40 @@ def drift_results(ctx: CheckContext, columns: list[tuple[str, Kind]], *, referen
 def _too_many_categories(ctx: CheckContext, column: str, categorical: list[str], reference: str,
                          current: str) -> bool:
     limit = ctx.options["max_categories"]
-    return any(distinct_values(ctx, ds, categorical).get(column, 0) > limit for ds in (reference, current))
+    found = distinct_values(ctx, [reference, current], categorical)
+    return any(found[ds].get(column, 0) > limit for ds in (reference, current))
 
 
-DISTINCT_SQL = "SELECT {parts} FROM {view}"
+DISTINCT_SQL = "SELECT {side} AS side, {parts} FROM {view}"
 
 
-def distinct_values(ctx: CheckContext, dataset: str, columns: list[str]) -> dict[str, int]:
-    """Approximate distinct values of the columns (those the dataset has), as the summary counts them: from
-    the run's summary when another check scanned the dataset already, otherwise one narrow statement
-    over these columns alone (the whole summary, every column's moments and distinct values, cost
+def distinct_values(ctx: CheckContext, datasets: list[str], columns: list[str]) -> dict[str, dict[str, int]]:
+    """Per dataset, the approximate distinct values of the columns it has, as the summary counts them: from the
+    run's summary when another check scanned the dataset already, otherwise from one narrow statement over
+    these columns of every such dataset (the whole summary, every column's moments and distinct values, cost
     this check a full scan of each side)."""
-    ds = ctx.dataset(dataset)
-    present = [c for c in columns if ds.column(c) is not None]
-    if not present:
-        return {}
-    if ("summary", ds.name) in ctx.run.cache:
-        summary = ctx.summary(dataset)
-        return {c: summary[c].distinct for c in present}
-    parts = ", ".join(f"approx_count_distinct({quote_ident(c)})::BIGINT" for c in present)
-    row = ctx.engine.query_one(DISTINCT_SQL.format(parts=parts, view=ds.view))  # the engine runs it once a run
-    return {c: int(n or 0) for c, n in zip(present, row, strict=True)}
+    out: dict[str, dict[str, int]] = {}
+    scan = []
+    for name in datasets:
+        ds = ctx.dataset(name)
+        present = [c for c in columns if ds.column(c) is not None]
+        if ("summary", ds.name) in ctx.run.cache:
+            summary = ctx.summary(name)
+            out[name] = {c: summary[c].distinct for c in present}
+        else:
+            out[name] = {}
+            scan.append((name, ds.view, present))
+    wanted = [c for c in columns if any(c in present for _, _, present in scan)]
+    if wanted:
+        # A column one dataset lacks is NULL there, so every branch of the UNION ALL has the same columns.
+        selects = [DISTINCT_SQL.format(side=i, view=view, parts=", ".join(
+            f"approx_count_distinct({quote_ident(c)})::BIGINT" if c in present else "NULL::BIGINT" for c in wanted))
+            for i, (_, view, present) in enumerate(scan)]
+        rows = ctx.engine.query("\nUNION ALL ".join(selects))  # the engine runs it once a run
+        for side, *counts in rows:
+            name, _, present = scan[side]
+            out[name] = {c: int(n or 0) for c, n in zip(wanted, counts, strict=True) if c in present}
+    return out
 
 
 def _result(ctx: CheckContext, drift: ColumnDrift) -> CheckResult:
