@@ -58,3 +58,38 @@ def test_cells_from_the_profile_serve_later_quantiles(tmp_path, outlier):
     ints = np.asarray(pq.read_table(path)["n"].to_pandas().dropna(), dtype=float)
     assert deciles["n"] == pytest.approx(list(np.quantile(ints, stats.DECILES)), rel=1e-12, abs=0)
     engine.close()
+
+
+def test_few_valued_integers_are_profiled_from_value_counts_as_from_the_grouping(tmp_path):
+    """An integer column spanning fewer values than the grid has cells: its chart, cells and quantiles from
+    its value counts equal those of the grouping scan (nulls, negatives, ties, a lone outlier, one value)."""
+    from auditor.checks.profile import _locate_with_chart
+    from auditor.summary import summarize
+
+    age = pa.array(list(rng.integers(18, 95, 3000)) + [None, -1, 2000, None], type=pa.int64())
+    same = pa.array([7] * 3004, type=pa.int32())
+    months = pa.array(list(rng.integers(-600, 600, 3004)), type=pa.int64())
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"age": age, "same": same, "months": months}), path)
+    engine = Engine()
+    engine.execute(f"CREATE VIEW d AS SELECT * FROM read_parquet({quote_literal(str(path))})")
+    ds = Dataset(name="d", view="d", source=str(path), rows=3004,
+                 columns=tuple(Column(r[0], str(r[1])) for r in engine.query("DESCRIBE d")))
+    summaries = summarize(engine, ds)
+    # Chart edges wider than the column (another side's range), as data.profile shares them.
+    edges = {"age": (-5.0, 2001.0, 20), "same": (7.0, 7.0, 1), "months": (-600.0, 700.0, 20)}
+    cache: dict = {}
+    profiles, _, sql = _profiles(engine, ds, edges, [], cache=cache, summaries=summaries)
+    assert all("histogram(" in q for q in sql[:1]) and not any("GROUP BY ALL" in q for q in sql)
+    scanned: dict = {}
+    finite = {c: (summaries[c].min, summaries[c].max) for c in edges}
+    charts, _ = _locate_with_chart(engine, ds, edges, finite, scanned)
+    for col in edges:
+        assert profiles["histograms"][col] == charts[col], col
+        mine, theirs = cache[quantiles.located_key("d", col)], scanned[quantiles.located_key("d", col)]
+        assert (mine.lo, mine.hi, mine.cells, mine.extremes) == (theirs.lo, theirs.hi, theirs.cells, theirs.extremes)
+        values = np.asarray(pq.read_table(path)[col].drop_null().to_numpy(), dtype=float)
+        assert profiles["quantiles"][col] == list(np.quantile(values, QUANTILES)), col  # bit for bit
+        deciles, _ = quantiles.quantiles(engine, "d", {col: ds.column(col).type}, stats.DECILES, cache=cache)
+        assert deciles[col] == list(np.quantile(values, stats.DECILES)), col
+    engine.close()

@@ -16,9 +16,10 @@ from auditor import quantiles
 from auditor.context import CheckContext
 from auditor.model import CheckResult, table
 from auditor.registry import check
+from auditor.repeats import EXACT_DOUBLE
 from auditor.roles import infer_categorical
 from auditor.sources import Dataset
-from auditor.sql import Engine, is_float, quote_ident
+from auditor.sql import Engine, is_float, is_integer, quote_ident
 from auditor.summary import ColumnSummary, summarize
 from auditor.value_counts import countable, value_counts
 
@@ -80,6 +81,35 @@ def _locate_with_chart(engine: Engine, ds: Dataset, edges: dict[str, tuple[float
     return charts, query
 
 
+def _few_integers(duck_type: str, summary: ColumnSummary) -> bool:
+    """An integer column spanning fewer values than the locating grid has cells: every cell holds at most
+    one value, so its value counts (a small `histogram`) give the chart, the cells and every quantile."""
+    low, high = summary.min, summary.max
+    return (is_integer(duck_type) and low is not None and high is not None
+            and abs(low) < EXACT_DOUBLE and abs(high) < EXACT_DOUBLE
+            and high - low < quantiles.LOCATE_BINS)
+
+
+def _charts_from_counts(engine: Engine, ds: Dataset, edges: dict[str, tuple[float, float, int]],
+                        finite: dict[str, tuple[float | None, float | None]],
+                        cache: dict) -> tuple[dict[str, dict[int, int]], list[str]]:
+    """`_locate_with_chart` for few-valued integer columns, from the run's shared value counts (often
+    counted already by data.constant_columns): 10M rows, 0.45 CPU s a column for the grouping, 0.1 for
+    a histogram, none when counted already."""
+    counted, sql = value_counts(engine, ds, list(edges), cache=cache)
+    charts: dict[str, dict[int, int]] = {}
+    for col, (lo, hi, bins) in edges.items():
+        chart: dict[int, int] = {}
+        for value, n in counted[col].items():
+            at = quantiles.bin_of(value, lo, hi, bins)
+            chart[at] = chart.get(at, 0) + n
+        charts[col] = chart
+        grid = quantiles.located_from_counts(counted[col], *finite[col])
+        grid.sql.extend(sql)
+        cache.setdefault(quantiles.located_key(ds.view, col), grid)
+    return charts, sql
+
+
 def category_profile_sql(ds: Dataset, columns: list[str]) -> str:
     parts = [f"histogram(coalesce({quote_ident(c)}::VARCHAR, NULL))" for c in columns]
     return f"SELECT {', '.join(parts)} FROM {ds.view}"
@@ -105,10 +135,18 @@ def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]
     cache = {} if cache is None else cache
     if numeric:
         finite = {col: (summaries[col].min, summaries[col].max) for col in numeric}
-        histograms, query = _locate_with_chart(engine, ds, numeric, finite, cache)
+        counted = [col for col in numeric if _few_integers(ds.column(col).type, summaries[col])]
+        if counted:
+            histograms, more = _charts_from_counts(engine, ds, {col: numeric[col] for col in counted}, finite, cache)
+            sql.extend(more)
+        scanned = {col: edges for col, edges in numeric.items() if col not in counted}
+        if scanned:
+            charts, query = _locate_with_chart(engine, ds, scanned, finite, cache)
+            histograms.update(charts)
+            sql.append(query)
         exact, more = quantiles.quantiles(engine, ds.view, {col: ds.column(col).type for col in numeric}, QUANTILES,
                                           cache=cache)
-        sql.extend(dict.fromkeys([query, *more]))
+        sql = list(dict.fromkeys([*sql, *more]))
     cats = {}
     # Integer and text categories are the run's shared value counts (data.constant_columns reads them
     # too); their values print alike in Python and DuckDB. Others are counted here, as text.
