@@ -5,13 +5,15 @@ Grouping by the label and the prediction as well (three values each, NULL includ
 count per cell, and those nine counts are sums of cells; only the score sums stay aggregates. Fewer
 aggregates over slightly more groups: 10M rows, the fused fairness scan 3.4 -> 1.9 CPU s.
 The names and meanings are classification_aggregates' exactly (a test compares every one).
+`binary_measures` adds CBPE's expected counts (cbpe.cbpe_aggregates' names), for the counts of
+a whole dataset or of each time window (10M rows: 3.1 -> 1.7 and 3.8 -> 2.0 CPU s).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from auditor.metrics import classification_aggregates
+from auditor.metrics import ModelColumns, classification_aggregates
 from auditor.rollup import Measures, Row, add
 
 # The aggregates that stay per fine group: they need the score row by row.
@@ -55,3 +57,38 @@ def classification_measures(label: str | None, pred: str | None, score: str | No
         return {k: out[k] for k in order}
 
     return Measures(aggregates, finish, tuple(c for c in (label, pred) if c))
+
+
+def binary_measures(label: str | None, pred: str | None, score: str | None) -> Measures:
+    """classification_measures plus, with a prediction and a score, CBPE's expected confusion counts:
+    sums of the score and of 1 - score over the cells of each prediction."""
+    base = classification_measures(label, pred, score)
+    if not (pred and score):
+        return base
+    aggregates = {**base.aggregates, "score_complement_sum": f"sum(1 - {score})"}
+
+    def finish(rows: list[Row]) -> dict[str, Any]:
+        out = base.finish(rows)
+        out["cbpe_rows"] = sum(int(r["scored"]) for r in rows if r[pred] is not None)
+        for name, predicted, of in (("expected_tp", True, "score_sum"), ("expected_fp", True, "score_complement_sum"),
+                                    ("expected_fn", False, "score_sum"), ("expected_tn", False, "score_complement_sum")):
+            found = add([r[of] for r in rows if r[pred] is predicted])
+            out[name] = 0.0 if found is None else found  # the SQL's coalesce(sum(...), 0)
+        out["cbpe_score_min"], out["cbpe_score_max"] = out["score_min"], out["score_max"]
+        return out
+
+    return Measures(aggregates, finish, base.cells)
+
+
+def binary_source(view: str, cols: ModelColumns, *, position: str | None = None, where: str | None = None) -> str:
+    """The rows `binary_measures("y", "yhat", "s")` groups: label, prediction and score (those present),
+    with the window position first when given."""
+    picked = [f"{position} AS window_index"] if position else []
+    picked += [f"{sql} AS {name}" for sql, name in ((cols.label, "y"), (cols.prediction, "yhat"), (cols.score, "s"))
+               if sql]
+    return f"SELECT {', '.join(picked)} FROM {view}" + (f" WHERE {where}" if where else "")
+
+
+def binary_names(cols: ModelColumns) -> tuple[str | None, str | None, str | None]:
+    """The names binary_source gives label, prediction and score (None for those absent)."""
+    return ("y" if cols.label else None, "yhat" if cols.prediction else None, "s" if cols.score else None)

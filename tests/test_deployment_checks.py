@@ -356,8 +356,8 @@ def test_performance_checks_scan_the_reference_once(project, tmp_path, monkeypat
     report = run_audit(load_config(tmp_path / "audit.yaml"), stages=["modeling", "deployment"],
                        as_of=datetime(2026, 11, 11, tzinfo=UTC))
     assert results(report, "modeling.performance") and results(report, "deployment.performance_over_time")
-    on_reference = [s for s in statements if s.startswith('SELECT count(*) AS "rows"') and s.endswith('FROM "reference"')]
-    assert len(on_reference) == 1 and "expected_tp" in on_reference[0]
+    on_reference = [s for s in statements if "score_complement_sum" in s and 'FROM "reference"' in s]
+    assert len(on_reference) == 1 and "GROUP BY y, yhat" in on_reference[0]  # counts and CBPE's sums
     assert len([s for s in statements if "precision_sum" in s and '"reference"' in s]) == 1
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from auditor.cbpe import cbpe_aggregates
 from auditor.cells import classification_measures
 from auditor.fairness import MISSING, run_scan, scan_source
-from auditor.metrics import classification_aggregates, model_columns, select_list
+from auditor.metrics import binary_counts, classification_aggregates, model_columns, select_list
 from auditor.rollup import add, aggregate_kind, covering_sets, plain
 from tests.modeling_helpers import view_of
 
@@ -119,6 +120,24 @@ def test_cells_give_every_classification_aggregate(tmp_path):
         rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
         want = oracle(engine, source, {}, (), classification_aggregates(label, pred, score))[()]
         assert_same(measures.finish(rows), want)
+
+
+@pytest.mark.parametrize("rows", [400, 0])
+@pytest.mark.parametrize("prediction", ["prediction", None])
+def test_binary_counts_equal_the_filtered_aggregates(tmp_path, rows, prediction):
+    """binary_counts' cells (CBPE's expected counts included) against one plain aggregate with FILTERs:
+    NULL labels and predictions, NaN scores, scores out of [0, 1], a prediction from the score, no rows."""
+    df = hostile_frame(seed=5, n=400)
+    df.loc[df.index[:5], "score"] = [1.5, -0.2, np.nan, 0.5, 0.5]
+    df = df.iloc[:rows]
+    engine, ds = view_of(df, tmp_path)
+    cols = model_columns(ds, label="label", prediction=prediction, score="score")
+    got, sql = binary_counts(engine, ds.view, cols, decision_threshold=0.5)
+    aggregates = {**classification_aggregates(cols.label, cols.prediction, cols.score),
+                  **cbpe_aggregates(cols.prediction, cols.score)}
+    params = {"decision_threshold": 0.5} if cols.prediction_from_score else {}
+    assert_same(got, oracle(engine, f"SELECT * FROM {ds.view}", params, (), aggregates)[()])
+    assert "GROUP BY y, yhat" in sql
 
 
 @pytest.mark.parametrize("sql,kind", [

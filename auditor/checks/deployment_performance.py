@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from auditor.cbpe import CBPE_METRICS, cbpe_aggregates, expected_metrics
+from auditor import rollup
+from auditor.cbpe import CBPE_METRICS, expected_metrics
+from auditor.cells import binary_measures, binary_names, binary_source
 from auditor.checks.deployment import WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
 from auditor.context import CheckContext
 from auditor.metrics import (
@@ -24,8 +26,8 @@ from auditor.metrics import (
     ModelColumns,
     binary_counts,
     binary_metrics,
+    bind,
     canonical_metric,
-    classification_aggregates,
     compute_metrics,
     model_columns,
     ranking_metrics,
@@ -66,18 +68,13 @@ def primary_metric(ctx: CheckContext, mc: ModelColumns) -> str:
 
 
 def aggregates(task: str, mc: ModelColumns) -> dict[str, str]:
-    """The named aggregates of one group of rows for this task (CBPE sums included when it applies)."""
+    """The named aggregates of one window for regression or multiclass (binary windows are cells)."""
     if task == "regression":
         return regression_aggregates(mc.label, mc.prediction)
-    if task == "multiclass":
-        both = f"{mc.label} IS NOT NULL AND {mc.prediction} IS NOT NULL"
-        return {"rows": "count(*)", "labelled": f"count({mc.label})",
-                "classified": f"count(*) FILTER (WHERE {both})",
-                "correct": f"count(*) FILTER (WHERE {both} AND {mc.label}::VARCHAR = {mc.prediction}::VARCHAR)"}
-    aggs = classification_aggregates(mc.label, mc.prediction, mc.score)
-    if mc.prediction and mc.score:
-        aggs.update(cbpe_aggregates(mc.prediction, mc.score))
-    return aggs
+    both = f"{mc.label} IS NOT NULL AND {mc.prediction} IS NOT NULL"
+    return {"rows": "count(*)", "labelled": f"count({mc.label})",
+            "classified": f"count(*) FILTER (WHERE {both})",
+            "correct": f"count(*) FILTER (WHERE {both} AND {mc.label}::VARCHAR = {mc.prediction}::VARCHAR)"}
 
 
 def metrics_of(task: str, sums: dict[str, Any], ranking: dict | None = None) -> dict[str, float | None]:
@@ -96,13 +93,22 @@ def measure_windows(ctx: CheckContext, log: Dataset, wr: WindowRange, mc: ModelC
                     extra: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]]:
     """Per window: the aggregates (one GROUP BY) and the metrics (plus one ranked query for AUC/AP)."""
     task = ctx.config.task
-    aggs = aggregates(task, mc)
-    sql = PERFORMANCE_SQL.format(position=wr.position(), aggregates=select_list(aggs), view=log.view,
-                                 in_range=wr.filter())
-    statements = [sql]
     sums: list[dict] = [{} for _ in wr.starts]
-    for row in query_windows(ctx, wr, sql, **extra):
-        sums[row[0]] = dict(zip(aggs, row[1:], strict=True))
+    if task == "binary_classification":
+        # Grouped by (window, label, prediction) cells and added up: half the CPU of filtered counts.
+        source = binary_source(log.view, mc, position=wr.position(), where=wr.filter())
+        found, sql = rollup.grouped(ctx.engine, source, keys=["window_index"], sizes={"window_index": len(wr.starts)},
+                                    wanted=[("window_index",)], measures=binary_measures(*binary_names(mc)),
+                                    params=bind(source, {**wr.params, **extra}))
+        for (i,), values in found[("window_index",)].items():
+            sums[i] = values
+    else:
+        aggs = aggregates(task, mc)
+        sql = PERFORMANCE_SQL.format(position=wr.position(), aggregates=select_list(aggs), view=log.view,
+                                     in_range=wr.filter())
+        for row in query_windows(ctx, wr, sql, **extra):
+            sums[row[0]] = dict(zip(aggs, row[1:], strict=True))
+    statements = [sql]
     rankings: list[dict | None] = [None] * len(wr.starts)
     if METRICS[metric].kind == "rank":
         rank_sql = ranking_sql(log.view, label=mc.label, score=mc.score, partition=wr.position(), where=wr.filter())
