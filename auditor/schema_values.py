@@ -15,7 +15,7 @@ from typing import Any
 
 from auditor.sources import Dataset
 from auditor.sql import Engine, quote_ident
-from auditor.summary import ColumnSummary, summary_sql
+from auditor.summary import ColumnSummary, statements
 from auditor.value_counts import countable, value_counts
 
 VALUES_MAX = 10_000  # columns of about this many distinct values or fewer
@@ -72,11 +72,11 @@ def known_without_scan(engine: Engine, plan: Any, dataset: Dataset, summaries: d
     for i, rule in enumerate(plan.rules):
         if rule.check == "not_nullable" and rule.column in plain:
             known[i] = (summaries[rule.column].nulls, None)  # NULL, and NaN for floats: as the summary counts
-    statements = [summary_sql(dataset)] if known else []
+    sql = statements(summaries) if known else []
     if cache is not None:
         by_values = value_columns(plan, dataset, summaries)
         todo = [i for i, rule in enumerate(plan.rules) if not rule.key and i not in known and rule.column in by_values]
         found, more = count_by_values(engine, plan, dataset, todo, sample=sample, summaries=summaries, cache=cache)
         known.update({i: (n, cases) for i, (n, cases) in found.items()})
-        statements += more
-    return known, statements
+        sql += more
+    return known, sql

@@ -43,3 +43,47 @@ def test_summary_matches_numpy_with_nulls_nan_and_infinities(tmp_path):
     assert (inf.nulls, inf.infinite, inf.min, inf.max, inf.mean, inf.std) == (2, 5, None, None, None, None)
     missing = found["only_missing"]
     assert (missing.nulls, missing.infinite, missing.min, missing.mean) == (7, 0, None, None)
+
+
+MIXED = """SELECT * FROM (VALUES
+  (3::BIGINT, 'b', TIMESTAMP '2026-01-02 03:04:05', true, 1.5::DECIMAL(9, 2), 2::TINYINT),
+  (NULL, NULL, NULL, NULL, NULL, NULL),
+  (-7, 'a', TIMESTAMP '2025-12-31 23:59:59', false, -2.25, 2),
+  (10, 'c', TIMESTAMP '2026-03-01 00:00:00', true, 4.0, 2)
+) t(n, s, ts, flag, amount, same)"""
+
+
+@pytest.mark.parametrize("source", ["parquet", "csv", "table", "filtered"])
+def test_min_and_max_from_parquet_statistics_equal_those_read_from_the_values(tmp_path, source):
+    """Where DuckDB answers min and max from a file's statistics, the summary asks it to, in subqueries of
+    their own; elsewhere it reads them with the other aggregates. The summaries are the same either way."""
+    from auditor.summary import bounds_from_metadata, statements, summary_sql
+
+    path = write_parquet(tmp_path / "m.parquet", MIXED)
+    engine = Engine()
+    engine.execute(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{tmp_path / 'm.csv'}'")
+    engine.execute(f"CREATE TABLE m AS SELECT * FROM read_parquet('{path}')")
+    select = {"parquet": f"SELECT * FROM read_parquet('{path}')", "csv": f"SELECT * FROM read_csv_auto('{tmp_path / 'm.csv'}')",
+              "table": "SELECT * FROM m", "filtered": f"SELECT * FROM read_parquet('{path}') WHERE n IS NULL OR n > -100"}
+    engine.execute(f"CREATE VIEW d AS {select[source]}")
+    ds = Dataset(name="d", view="d", source=source, rows=4,
+                 columns=tuple(Column(r[0], str(r[1])) for r in engine.query("DESCRIBE d")))
+    # Booleans are compared as text, an order the file's statistics do not keep: read.
+    expected = {"n", "s", "ts", "amount", "same"} if source == "parquet" else set()
+    assert bounds_from_metadata(engine, ds) == expected
+    found = summarize(engine, ds)
+    sql = statements(found)
+    assert sql == [summary_sql(ds, metadata_bounds=expected)]
+    assert ("(SELECT min(" in sql[0]) == (source == "parquet") and "(SELECT min(\"flag\"" not in sql[0]
+    # The same summaries, min and max read from the values.
+    rows = {row[0]: row for row in engine.query(summary_sql(ds))}
+    for i, col in enumerate(ds.columns):
+        got = found[col.name]
+        assert (got.min, got.max) == (rows[i][5], rows[i][6]) if got.numeric else (rows[i][7], rows[i][8]), col
+    assert (found["n"].min, found["n"].max, found["n"].nulls, found["n"].distinct) == (-7.0, 10.0, 1, 3)
+    assert (found["s"].min, found["s"].max) == ("a", "c")
+    assert (found["ts"].min, found["ts"].max) == ("2025-12-31 23:59:59", "2026-03-01 00:00:00")
+    assert (found["flag"].min, found["flag"].max) == ("false", "true")
+    assert (found["amount"].min, found["amount"].max) == (-2.25, 4.0)
+    assert (found["same"].min, found["same"].max, found["same"].mean) == (2.0, 2.0, 2.0)
+    engine.close()

@@ -10,7 +10,7 @@ from auditor.registry import check
 from auditor.repeats import find_repeats
 from auditor.sources import Dataset
 from auditor.sql import is_integer, quote_ident
-from auditor.summary import summary_sql
+from auditor.summary import statements
 
 
 @check("data.null_rate", title="Null rate",
@@ -20,7 +20,7 @@ def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
     """Share of missing values per column, against thresholds and against the reference."""
     current = ctx.summary("current")
     reference = ctx.summary("reference") if ctx.dataset("reference") and ctx.dataset("reference").rows else {}
-    sql = [summary_sql(ctx.dataset("current"))]
+    sql = statements(current)
     for col, cur in current.items():
         opts = ctx.column_options(col)
         threshold = ctx.threshold(options=opts)
