@@ -188,15 +188,18 @@ def test_latency_quantiles_match_numpy(project, tmp_path):
     assert result.metrics["p99_latest"] == pytest.approx(np.quantile(values, 0.99), rel=1e-12)
 
 
-def test_latency_quantiles_of_every_window_match_numpy(project, tmp_path):
+@pytest.mark.parametrize("spread", [1000.0, None])  # nearly every value distinct, or 13 values tied in runs
+def test_latency_quantiles_of_every_window_match_numpy(project, tmp_path, spread):
     # Windows of 1, 2, 7 and 500 rows, one empty, ties (i % 13), NaN and null latencies left out.
     sizes = {DAYS[0]: 1, DAYS[1]: 2, DAYS[2]: 7, DAYS[4]: 500, DAYS[5]: 500}
-    latency = "CASE WHEN i % 17 = 5 THEN 'NaN'::DOUBLE WHEN i % 19 = 3 THEN NULL ELSE (i % 13) * 2.5 + i / 1000.0 END"
+    extra = f" + i / {spread}" if spread else ""
+    latency = f"CASE WHEN i % 17 = 5 THEN 'NaN'::DOUBLE WHEN i % 19 = 3 THEN NULL ELSE (i % 13) * 2.5{extra} END"
     result = results(run_log(project, tmp_path, log_sql(sizes, with_column("latency_ms", latency))),
                      "deployment.latency")[None]
     rows = {row[0]: row for row in result.evidence["tables"][0]["rows"]}
     for day, n in sizes.items():
-        values = np.array([(i % 13) * 2.5 + i / 1000.0 for i in range(n) if i % 17 != 5 and i % 19 != 3])
+        values = np.array([(i % 13) * 2.5 + (i / spread if spread else 0.0) for i in range(n)
+                           if i % 17 != 5 and i % 19 != 3])
         _, count, *quantiles, _status = rows[day]
         assert count == len(values)
         assert quantiles == np.quantile(values, [0.5, 0.95, 0.99]).tolist()  # bit for bit
@@ -221,6 +224,18 @@ def test_volume(project, tmp_path, rows_on_the_5th, status, flagged):
     assert result.metrics["gaps"] == (1 if rows_on_the_5th == 0 else 0)
     if flagged:
         assert result.metrics["first_flagged_window"] == "2026-11-05"
+
+
+def test_volume_adds_up_the_rows_per_model_version(project, tmp_path):
+    """With a model version column, volume adds up model_versions' rows per (window, version) (one
+    statement for both checks), NULL versions included: every window's rows, empty ones as 0."""
+    days = {**EVEN, "2026-11-05": 120, "2026-11-06": 0}
+    versions = "CASE WHEN i % 3 = 0 THEN NULL WHEN i % 3 = 1 THEN 'v1' ELSE 'v2' END"
+    report = run_log(project, tmp_path, log_sql(days, with_column("model_version", versions)))
+    volume = results(report, "deployment.volume")[None]
+    rows = {r[0]: r[1] for r in volume.evidence["tables"][0]["rows"]}
+    assert rows == {day: days.get(day, 500) for day in DAYS}
+    assert volume.evidence["sql"][-1] == results(report, "deployment.model_versions")["v1"].evidence["sql"][-2]
 
 
 def test_volume_scales_a_window_cut_by_as_of(project, tmp_path):

@@ -92,39 +92,46 @@ def valid_number(column: str, duck_type: str) -> str:
 
 
 LATENCY_PROBABILITIES = (0.5, 0.95, 0.99)
-# Exact per-window quantiles in bounded memory, without a sort of every row: quantile_cont per window
-# holds every latency of every window at once and cannot spill (at 100M rows it died under the
-# default memory limit), and a sort by (window, latency) costs 5 CPU s at 10M rows. Latencies repeat
-# (milliseconds, a few thousand values), so rows per (window, latency) are a small histogram
-# (10M rows: 109k cells, 1 CPU s); running counts over it in (window, latency) order give each
-# cell's ranks, the ranks run on across windows, and the order statistics numpy's linear method
-# needs are read off the cells holding them. With every latency distinct the histogram is as large
-# as the data, and the grouping and its window spill as the sort did.
-LATENCY_HISTOGRAM = """WITH cells AS (
+# Exact per-window quantiles in bounded memory, in one scan and without a sort of every row:
+# quantile_cont per window holds every latency of every window at once and cannot spill (at 100M
+# rows it died under the default memory limit), and a sort by (window, latency) cost 5 CPU s at 10M
+# rows. Latencies repeat (milliseconds, a few thousand values), so rows per (window, latency) are a
+# small histogram (10M rows: 109k cells, 1 CPU s). Its totals per window give the ranks numpy's
+# linear method needs (floor((n - 1) q) and the next, as order_positions computes them), running
+# counts over the cells in (window, latency) order give each cell's ranks, and only the cells
+# holding a wanted rank come back. With every latency distinct the histogram is as large as the
+# data, and the grouping and its window spill as the sort did.
+LATENCY_SQL = """WITH cells AS MATERIALIZED (
   SELECT {position} AS window_index, {lat}::DOUBLE AS v, count(*) AS n
   FROM {view} WHERE {in_range} AND {valid}
   GROUP BY ALL
-)"""
-LATENCY_COUNTS_SQL = LATENCY_HISTOGRAM + """
-SELECT window_index, sum(n)::BIGINT AS n FROM cells GROUP BY 1 ORDER BY 1"""
-LATENCY_RANKS_SQL = LATENCY_HISTOGRAM + """, ranked AS (
+), totals AS (
+  SELECT window_index, sum(n)::BIGINT AS total FROM cells GROUP BY 1
+), wanted AS (
+  SELECT DISTINCT window_index, total, before + least(floor((total - 1) * q)::BIGINT + step, total - 1) + 1 AS g
+  FROM (SELECT *, coalesce(sum(total) OVER (ORDER BY window_index ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                           0)::BIGINT AS before FROM totals),
+    unnest($probabilities::DOUBLE[]) AS p(q), unnest([0, 1]) AS s(step)
+), ranked AS (
   SELECT v, n, sum(n) OVER (ORDER BY window_index, v ROWS UNBOUNDED PRECEDING) AS upto FROM cells
 )
-SELECT g, v FROM ranked JOIN (SELECT unnest($ranks::BIGINT[]) AS g) ON g > upto - n AND g <= upto"""
+SELECT window_index, total, g, v FROM wanted JOIN ranked ON g > upto - n AND g <= upto
+ORDER BY 1, 3"""
 
 
-def window_quantiles(ctx: CheckContext, wr: WindowRange, sql: dict[str, str]) -> list[tuple]:
+def window_quantiles(ctx: CheckContext, wr: WindowRange, sql: str) -> list[tuple[int, int, list[float]]]:
     """(window position, n, [p50, p95, p99]) per window with latencies, equal to numpy.quantile's."""
-    counts = query_windows(ctx, wr, sql["counts"])
-    plans, offset = [], 0
-    for _window, n in counts:
-        plans.append([(offset + below, offset + above, t) for below, above, t in
-                      order_positions(int(n), LATENCY_PROBABILITIES)])
-        offset += int(n)
-    ranks = sorted({r + 1 for plan in plans for below, above, _t in plan for r in (below, above)})
-    values = dict(query_windows(ctx, wr, sql["ranks"], ranks=ranks)) if ranks else {}
-    return [(window, n, [lerp(values[below + 1], values[above + 1], t) for below, above, t in plan])
-            for (window, n), plan in zip(counts, plans, strict=True)]
+    totals: dict[int, int] = {}
+    values: dict[int, float] = {}
+    for window, total, g, v in query_windows(ctx, wr, sql, probabilities=list(LATENCY_PROBABILITIES)):
+        totals[window], values[int(g)] = int(total), v
+    out, offset = [], 0
+    for window in sorted(totals):
+        n = totals[window]
+        out.append((window, n, [lerp(values[offset + below + 1], values[offset + above + 1], t)
+                                for below, above, t in order_positions(n, LATENCY_PROBABILITIES)]))
+        offset += n
+    return out
 
 
 @check("deployment.latency", title="Latency over time",
@@ -143,7 +150,7 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
         return
     parts = {"position": wr.position(), "lat": quote_ident(col.name), "view": log.view, "in_range": wr.filter(),
              "valid": valid_number(col.name, col.type)}
-    sql = {"counts": LATENCY_COUNTS_SQL.format(**parts), "ranks": LATENCY_RANKS_SQL.format(**parts)}
+    sql = LATENCY_SQL.format(**parts)
     p50, p95, p99, counts = ([None] * len(wr.starts) for _ in range(4))
     for i, n, q in window_quantiles(ctx, wr, sql):
         counts[i], (p50[i], p95[i], p99[i]) = int(n), q
@@ -158,7 +165,7 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
                                    {"value": threshold.warn, "label": f"{ctx.options['warn_fraction']:.0%} of budget"}],
                        y_label="ms")
     rows = [[labels[i], counts[i], p50[i], p95[i], p99[i], statuses[i]] for i in range(len(labels))]
-    evidence = {"charts": [chart], "sql": [*wr.sql, sql["counts"], sql["ranks"]],
+    evidence = {"charts": [chart], "sql": [*wr.sql, sql],
                 "tables": [table("Latency per window", ["window", "rows", "p50", "p95", "p99", "status"], rows)]}
     metrics = {"budget_ms": float(budget), "window": str(wr.window), "windows": len(labels),
                "latest_window": labels[last] if last is not None else None,
@@ -208,10 +215,19 @@ def volume_status(ratio: float | None, *, rows: int, options: dict[str, Any]) ->
 @over_windows
 def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """Rows per window against the typical (median) window: gaps and dips under 0.5x/0.2x, spikes over 3x."""
-    sql = VOLUME_SQL.format(position=wr.position(), view=log.view, in_range=wr.filter())
     counts = [0] * len(wr.starts)  # a window without a row is a gap: 0, not left out
-    for i, n in query_windows(ctx, wr, sql):
-        counts[i] = int(n)
+    version = ctx.roles.model_version
+    if version and log.column(version) is not None:
+        # model_versions' rows per (window, version) add up to the rows per window: the engine runs
+        # that statement once for both checks, a scan of the log less.
+        sql = VERSIONS_SQL.format(position=wr.position(), version=quote_ident(version), view=log.view,
+                                  in_range=wr.filter())
+        for i, _version, n in query_windows(ctx, wr, sql):
+            counts[i] += int(n)
+    else:
+        sql = VOLUME_SQL.format(position=wr.position(), view=log.view, in_range=wr.filter())
+        for i, n in query_windows(ctx, wr, sql):
+            counts[i] = int(n)
     labels = wr.labels()
     # The log's first window may have begun part-way (we cannot tell), so it is not graded for dips;
     # a window the as-of time cuts short is compared with the typical rows scaled to its length.
