@@ -34,6 +34,15 @@ SELECT (SELECT count(*) FROM repeated) AS repeated_values, (SELECT coalesce(sum(
      (SELECT v, n FROM repeated ORDER BY n DESC, v::VARCHAR LIMIT ?)) AS sample,
   (SELECT CASE WHEN count(*) <= ? THEN list(v) END FROM repeated) AS every_value"""
 GROUPED = "SELECT {key} AS v, count(*) AS n FROM {view} WHERE {where} GROUP BY ALL HAVING count(*) > 1"
+# Once the bitmap shows repeats, the values are first grouped 64 consecutive ones to a bucket, and a
+# bucket holding more rows than the bits its values set (bit_or of 1 << offset: its distinct values)
+# holds a repeat; then only the rows of those buckets are grouped by value. 10M ids with 150 repeated:
+# 156k small groups and 150 buckets' rows, 0.65 + 0.39 CPU s, instead of grouping every id (five ranges
+# of 2M values, 3 CPU s, 85 MB each). Buckets beyond a range's worth of values fall back to the ranges.
+BUCKET_VALUES = 64
+BUCKETS_SQL = """SELECT ({c} - ?) // 64 AS bucket FROM {view} WHERE {c} IS NOT NULL GROUP BY ALL
+HAVING count(*) > bit_count(bit_or(1::UBIGINT << (({c} - ?) % 64)::INTEGER)) LIMIT ?"""
+IN_BUCKETS = "({c} - ?) // 64 IN (SELECT unnest(?::BIGINT[]))"
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,17 @@ def find_repeats(engine: Engine, ds: Dataset, column: str, *, sample: int, summa
         statements.append(census)
         if int(present) == int(distinct or 0):
             return Repeats(values=0, rows=0, sample=[], every_value=[], sql=statements)
-        # Grouped a range of values at a time: memory for CHUNK_VALUES groups, not all.
         lo, hi = bounds
+        most = CHUNK_VALUES // BUCKET_VALUES
+        buckets_sql = BUCKETS_SQL.format(c=key, view=ds.view)
+        buckets = [bucket for (bucket,) in engine.query(buckets_sql, [lo, lo, most + 1])]
+        statements.append(buckets_sql)
+        if len(buckets) <= most:
+            query = REPEATS_SQL.format(grouped=GROUPED.format(key=key, view=ds.view, where=IN_BUCKETS.format(c=key)))
+            values, rows, listed, every = engine.query_one(query, [lo, buckets, int(sample), LISTED_MAX])
+            statements.append(query)
+            return _repeats(values, rows, listed, every, statements)
+        # Grouped a range of values at a time: memory for CHUNK_VALUES groups, not all.
         parts = -(-int(distinct) // CHUNK_VALUES)
         if parts > 1:
             step = -(-(hi - lo + 1) // parts)
@@ -100,6 +118,8 @@ def find_repeats(engine: Engine, ds: Dataset, column: str, *, sample: int, summa
         listed, every = [], []
         for bounds_of_chunk in chunks:
             v, r, chunk_listed, chunk_every = engine.query_one(query, [*bounds_of_chunk, int(sample), LISTED_MAX])
+            if not int(v):
+                continue  # no repeat in this range: its list is NULL, which is not "too many to list"
             values, rows = values + int(v), rows + int(r)
             listed += chunk_listed or []
             every = None if every is None or chunk_every is None else every + list(chunk_every)
@@ -108,6 +128,10 @@ def find_repeats(engine: Engine, ds: Dataset, column: str, *, sample: int, summa
         if every is not None and len(every) > LISTED_MAX:
             every = None
         statements.append(query)
+    return _repeats(values, rows, listed, every, statements)
+
+
+def _repeats(values: int, rows: int, listed: list | None, every: list | None, statements: list[str]) -> Repeats:
     found = [(s["v"], s["text"], int(s["n"])) for s in listed or []]
     every_value = [] if int(values) == 0 else (list(every) if every is not None else None)
     return Repeats(values=int(values), rows=int(rows), sample=found, every_value=every_value, sql=statements)

@@ -66,6 +66,27 @@ def test_repeats_match_pandas_with_and_without_the_bitmap(tmp_path, case, duck_t
     engine.close()
 
 
+@pytest.mark.parametrize("chunk", [2_000_000, 200, 64])  # buckets of 64 values; too many buckets: ranges
+@pytest.mark.parametrize("duck_type", ["BIGINT", "INTEGER", "SMALLINT"])
+def test_repeats_found_through_buckets_of_64_values_match_pandas(tmp_path, duck_type, chunk, monkeypatch):
+    """Repeats at bucket edges (63/64, 127/128 from the minimum), negative values, a value repeated 5 times,
+    nulls, gaps: the buckets with more rows than distinct values hold every repeat, and only those are grouped."""
+    monkeypatch.setattr("auditor.repeats.CHUNK_VALUES", chunk)
+    sql = f"""SELECT unnest(list_concat(range(-300, 700), [-300 + 63, -300 + 64, -300 + 127, -300 + 128, 5, 5, 5, 5,
+             699, NULL, NULL, 1000, 1000]))::{duck_type} AS id"""
+    path = write_parquet(tmp_path / "b.parquet", sql)
+    engine = Engine()
+    ds = _dataset(engine, path, "current")
+    found = find_repeats(engine, ds, "id", sample=3, summary=summarize(engine, ds)["id"])
+    values, rows, ranked = _oracle(pd.read_parquet(path)["id"], integer=True)
+    assert (found.values, found.rows, [(text, n) for _, text, n in found.sample]) == (values, rows, ranked[:3])
+    assert sorted(map(str, found.every_value)) == sorted(text for text, _ in ranked)
+    bucketed = chunk // 64 >= 4  # repeats lie in 4 buckets: -300 + 0..63, 64..127, 128..191, 1000's
+    assert any("bit_or" in q for q in found.sql) and ("// 64 IN" in found.sql[-1]) == bucketed
+    assert ("BETWEEN" in found.sql[-1]) == (not bucketed)
+    engine.close()
+
+
 def test_repeated_float_key_treats_nan_as_missing(tmp_path):
     path = write_parquet(tmp_path / "f.parquet", "SELECT unnest([1.5, 1.5, 'NaN'::DOUBLE, 'NaN'::DOUBLE, NULL, 2.0]) AS x")
     engine = Engine()
