@@ -3,8 +3,9 @@
 Bounded scans whatever the number of windows: the reference's PSI cut points (deciles, ±inf
 ranked as values, as auditor.drift ranks them) come from auditor.quantiles, located once per
 run for every numeric column and shared with the other checks that need reference quantiles.
-The reference's rows per PSI bin are read off those located cells and fetched values; one
-scan counts the reference's categories (and any bin the cells cannot tell), then ONE query
+The reference's rows per PSI bin are read off those located cells and fetched values, its
+categories off the run's exact value counts (one scan counts any others, and any bin the cells
+cannot tell), then ONE query
 over the log counts, for every window at once, the rows per PSI bin (or category) of every
 column (GROUPING SETS of (window, column's bin)).
 PSI and Jensen-Shannon per (window, column) are computed in Python by auditor.stats on
@@ -33,6 +34,7 @@ from auditor.model import SEVERITY, CheckResult, Status, Threshold, grade, table
 from auditor.registry import check
 from auditor.sources import Dataset
 from auditor.sql import is_numeric, is_temporal, quote_ident
+from auditor.value_counts import countable, value_counts
 from auditor.windows import WindowRange
 
 # GROUPING SETS ((window, k0), (window, k1), ...): one scan, one small group per (window, column, bin).
@@ -87,15 +89,25 @@ def read_counts(rows: list[tuple], columns: list[DriftColumn]) -> dict[tuple[Any
 
 
 def reference_bins(ctx: CheckContext, view: str, columns: list[DriftColumn], cuts: dict[str, list[float]]
-                   ) -> tuple[dict[str, dict], str]:
-    """The reference's counts per bin or category of each column: one scan, cached in the run."""
+                   ) -> tuple[dict[str, dict], list[str]]:
+    """The reference's counts per bin or category of each column, cached in the run: the categories of
+    integer and text columns from the run's exact value counts (auditor.value_counts; data.profile has
+    usually counted them already), the rest from one scan."""
     reference = ctx.dataset("reference")
     columns = [DriftColumn(c.name, reference.column(c.name).type, c.kind) for c in columns]  # its own NaN test
     key = ("deployment.reference_bins", view, tuple(columns))
     if key not in ctx.run.cache:
-        sql, params = counts_sql(REFERENCE_COUNTS_SQL, columns, cuts, windowed=False, view=view)
-        counted = read_counts(ctx.engine.query(sql, params), columns)
-        ctx.run.cache[key] = ({col.name: counted.get((None, col.name), {}) for col in columns}, sql)
+        # Categories compared as text, as the log's are: str(v) is v::VARCHAR for integers and text.
+        counted = [c for c in columns if c.kind == "categorical" and countable(c.type)]
+        found, statements = value_counts(ctx.engine, reference, [c.name for c in counted], cache=ctx.run.cache)
+        bins = {name: {str(v): n for v, n in counts.items()} for name, counts in found.items()}
+        scanned = [c for c in columns if c not in counted]
+        if scanned:
+            sql, params = counts_sql(REFERENCE_COUNTS_SQL, scanned, cuts, windowed=False, view=view)
+            rows = read_counts(ctx.engine.query(sql, params), scanned)
+            bins.update({col.name: rows.get((None, col.name), {}) for col in scanned})
+            statements.append(sql)
+        ctx.run.cache[key] = (bins, statements)
     return ctx.run.cache[key]
 
 
@@ -169,7 +181,7 @@ def drift_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterato
     located = quantiles.locate(ctx.engine, reference.view, types, cache=ctx.run.cache)  # cached: no query
     from_cells = {name: found for name in types if (found := located_bins(located[name], cuts[name])) is not None}
     scanned = [c for c in columns if c.name not in from_cells]
-    ref_bins, ref_sql = reference_bins(ctx, reference.view, scanned, cuts) if scanned else ({}, None)
+    ref_bins, ref_sql = reference_bins(ctx, reference.view, scanned, cuts) if scanned else ({}, [])
     ref_bins = {**ref_bins, **from_cells}
     sql, cut_params = counts_sql(WINDOW_COUNTS_SQL, columns, cuts, windowed=True, position=wr.position(),
                                  view=log.view, in_range=wr.filter())
@@ -178,7 +190,7 @@ def drift_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterato
     bins = {c.name: [counted.get((i, c.name), {}) for i in range(len(wr.starts))] for c in columns}
     values = {c.name: [sum(b.values()) for b in bins[c.name]] for c in columns}
     psi_lines, js_lines = lines(ctx, "psi"), lines(ctx, "js")
-    statements = [*wr.sql, *deciles_sql, *([ref_sql] if ref_sql else []), sql]
+    statements = [*wr.sql, *deciles_sql, *ref_sql, sql]
     measured = []
     for col in columns:
         ref_counts = ref_bins[col.name]
