@@ -298,8 +298,8 @@ def _fine_bin_stats(engine: Engine, columns: list[DriftColumn], reference: Relat
         plans.append((col, bins, ref.value_counts.get(col.name) or raw_values(col, reference)))
     current_vn = {c.name: raw_values(c, current) for c in columns}
     bins_of = {col.name: bins for col, bins, _ in plans} | {c: found[0] for c, found in ref.fine_bins.items()}
-    found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params) for _, bins, vn in plans]
-                                     + [(bins_of[c.name], current_vn[c.name].sql, current_vn[c.name].params)
+    found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params, vn.unit) for _, bins, vn in plans]
+                                     + [(bins_of[c.name], current_vn[c.name].sql, current_vn[c.name].params, True)
                                         for c in columns])
     for (col, bins, vn), stats_of in zip(plans, found, strict=False):
         ref.fine_bins[col.name] = (bins, vn, (stats_of, query))

@@ -24,6 +24,7 @@ class Relation:
 
     sql: str
     params: tuple = ()
+    unit: bool = False  # a (v, n) relation whose every n is 1 (raw values, not value counts)
 
 
 @dataclass(frozen=True)
@@ -91,4 +92,5 @@ def fetch_values(engine: Engine, column: DriftColumn, rel: Relation, limit: int)
 def raw_values(column: DriftColumn, rel: Relation) -> Relation:
     """The column's non-missing values as (v, n = 1) pairs."""
     c = quote_ident(column.name)
-    return Relation(f"(SELECT {c}::DOUBLE AS v, 1::BIGINT AS n FROM {rel.sql} WHERE {valid_condition(column)})", rel.params)
+    return Relation(f"(SELECT {c}::DOUBLE AS v, 1::BIGINT AS n FROM {rel.sql} WHERE {valid_condition(column)})", rel.params,
+                    unit=True)
