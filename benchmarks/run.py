@@ -200,9 +200,11 @@ def targets(sizes: list[dict], peer: dict) -> list[dict]:
     rows: list[dict] = []
     ten = next((s for s in sizes if s["rows"] == 10_000_000), None)
     if ten:
-        ratio = ten["ratio_all"]
-        rows.append({"target": "full audit at 10M within 3x of the floor (three files)", "measured":
-                     f"{ratio}x ({ten['ratio_pair']}x of the pair alone)" if ratio else "floor failed",
+        # The floor is one pass over both files, reference and current; the audit reads the
+        # prediction log as well, so its ratio to the three-file floor is shown beside, not judged.
+        ratio = ten["ratio_pair"]
+        rows.append({"target": "full audit at 10M within 3x of the floor (one pass over reference and current)",
+                     "measured": f"{ratio}x ({ten['ratio_all']}x of the three-file floor)" if ratio else "floor failed",
                      "met": ratio <= 3 if ratio else None})
         rss = ten["audit"]["peak_rss_mb"]
         rows.append({"target": "peak RSS at 10M under 1 GB", "measured": f"{rss:.0f} MB", "met": rss < 1024})
