@@ -102,13 +102,17 @@ def bounds_from_metadata(engine: Engine, dataset: Dataset) -> set[str]:
     """The columns, not floating, whose min and max DuckDB answers without reading them (from a Parquet
     file's statistics): its plan for them has no aggregate. Columns of CSV files, tables, views that
     filter, or cast to text to compare (booleans) are read, their min and max in their one aggregate."""
-    found = set()
-    for c in dataset.columns:
-        if (bounds := _bounds(c.name, c.type)) is not None:
-            sql = f"EXPLAIN SELECT min({bounds[0]}), max({bounds[0]}) FROM {dataset.view}"
-            if "AGGREGATE" not in " ".join(str(cell) for row in engine.query(sql) for cell in row).upper():
-                found.add(c.name)
-    return found
+    values = {c.name: bounds[0] for c in dataset.columns if (bounds := _bounds(c.name, c.type)) is not None}
+
+    def answered(names: list[str]) -> bool:
+        parts = ", ".join(f"min({values[n]}), max({values[n]})" for n in names)
+        plan = engine.query(f"EXPLAIN SELECT {parts} FROM {dataset.view}")
+        return "AGGREGATE" not in " ".join(str(cell) for row in plan for cell in row).upper()
+
+    # One plan for every column (~20 ms each); one per column only when some column has to be read.
+    if not values or answered(list(values)):
+        return set(values)
+    return {name for name in values if answered([name])}
 
 
 def statements(summaries: Mapping[str, ColumnSummary]) -> list[str]:
