@@ -28,6 +28,7 @@ Edge cases, each with a defined answer (explained in `ColumnDrift.notes`):
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,9 +37,12 @@ import numpy as np
 
 from auditor import ecdf, quantiles, stats
 from auditor.drift_relations import (  # noqa: F401  (DriftColumn, Kind, missing_condition: re-exported)
+    Counted,
     DriftColumn,
     Kind,
     Relation,
+    counted_sides,
+    counted_values,
     fetch_values,
     missing_condition,
     raw_values,
@@ -72,6 +76,8 @@ class ReferenceProfile:
     finite_range: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     distinct: dict[str, int] = field(default_factory=dict)  # numeric column -> distinct values it has at least
     fine_bins: dict[str, tuple] = field(default_factory=dict)  # numeric column -> its fine bins and their counts
+    # numeric column -> its exact value counts, where the locating histogram shows every value (a cell of one)
+    shown: dict[str, dict[float, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,11 +154,13 @@ def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn], *, re
 
 
 def profile_reference(engine: Engine, reference: Relation, columns: list[DriftColumn],
-                      *, cache: dict | None = None, keep_value_counts: bool = False) -> ReferenceProfile:
+                      *, cache: dict | None = None, keep_value_counts: bool = False,
+                      counted: Counted | None = None) -> ReferenceProfile:
     """Cut points and std of the reference, and its counts; cached per relation and columns.
 
     keep_value_counts: store each numeric column's reference value counts in a temporary
     table, so comparing many current relations (time windows) aggregates the reference once.
+    counted: few-valued columns' value counts (`counted_sides`), which locate them with no scan.
     """
     key = ("drift.reference", reference, tuple(columns), keep_value_counts)
     if cache is not None and key in cache:
@@ -163,6 +171,13 @@ def profile_reference(engine: Engine, reference: Relation, columns: list[DriftCo
     shared = not keep_value_counts and not reference.params
     numeric = {c.name: c.type for c in columns if c.kind == "numeric"}
     run_cache = cache if cache is not None else {}
+    if shared and counted is not None:
+        for col, found in counted.reference.items():
+            # The grid `locate` would lay over the column's min and max, every cell of one value: the same cells.
+            key = quantiles.located_key(reference.sql, col)
+            if key not in run_cache:
+                run_cache[key] = quantiles.located_from_counts(found, float(min(found)), float(max(found)))
+                run_cache[key].sql.extend([*counted.sql, *counted.reference_sql])
     located = quantiles.locate(engine, reference.sql, numeric, cache=run_cache) if shared and numeric else {}
     # Only a column whose locating histogram proves many values may need the fine bins: its approximate
     # distinct values decide (an HLL rides along the std's scan; some thousands still sort cheaply).
@@ -198,7 +213,8 @@ def profile_reference(engine: Engine, reference: Relation, columns: list[DriftCo
         cuts=cuts, std={c: stats.finite_or_none(m["std"]) for c, m in moments.items()}, counts=counts, sql=sql,
         value_counts=kept, finite_range=finite_range,
         distinct={c: int(moments[c]["n_distinct"] or 0) if c in many else _distinct_at_least(loc)
-                  for c, loc in located.items()})
+                  for c, loc in located.items()},
+        shown={c: found for c, loc in located.items() if (found := _every_value(loc)) is not None})
     if cache is not None:
         cache[key] = profile
     return profile
@@ -208,6 +224,18 @@ def _distinct_at_least(loc: quantiles.Located) -> int:
     """Distinct values the locating histogram proves: one per cell, two in a cell whose min and max differ."""
     several = sum(1 for low, high in loc.extremes.values() if low != high)
     return len(loc.cells) + several + (loc.negative_infinite > 0) + (loc.positive_infinite > 0)
+
+
+def _every_value(loc: quantiles.Located) -> dict[float, int] | None:
+    """The column's value counts when each cell of its locating histogram holds a single value (min = max), as
+    a few-valued column's do; otherwise None. ±infinity count as values, as in the tests."""
+    if len(loc.extremes) != len(loc.cells) or any(low != high for low, high in loc.extremes.values()):
+        return None
+    counts = {float(loc.extremes[cell][0]): n for cell, n in loc.cells.items()}
+    for value, n in ((-math.inf, loc.negative_infinite), (math.inf, loc.positive_infinite)):
+        if n:
+            counts[value] = n
+    return counts
 
 
 _KEPT_TABLES = itertools.count(1)
@@ -228,7 +256,9 @@ def compare(engine: Engine, reference: Relation, current: Relation, columns: lis
     with a `cache` (ctx.run.cache) the reference side is measured once, and with
     keep_value_counts its value counts too (worth it when comparing many windows).
     """
-    ref = profile_reference(engine, reference, columns, cache=cache, keep_value_counts=keep_value_counts)
+    counted = counted_sides(engine, reference, current, columns, cache=cache) if not keep_value_counts else None
+    ref = profile_reference(engine, reference, columns, cache=cache, keep_value_counts=keep_value_counts,
+                            counted=counted)
     cur_counts, _, cur_sql_of = _count_side(engine, current, columns, reference=False)
     refined = [c for c in columns if c.kind == "numeric" and _refines(c, ref, cur_counts[c.name])]
     binned = _fine_bin_stats(engine, refined, reference, current, ref)
@@ -236,7 +266,7 @@ def compare(engine: Engine, reference: Relation, current: Relation, columns: lis
     for col in columns:
         if col.kind == "numeric":
             drift = _numeric(engine, col, current, ref, ref.counts[col.name], cur_counts[col.name],
-                             binned.get(col.name), reference=reference)
+                             binned.get(col.name), reference=reference, counted=counted)
         else:
             drift = _categorical(col, ref.counts[col.name], cur_counts[col.name])
         drift.sql = [*ref.sql[col.name], cur_sql_of[col.name], *drift.sql]
@@ -308,7 +338,7 @@ def _fine_bin_stats(engine: Engine, columns: list[DriftColumn], reference: Relat
 
 
 def _numeric(engine: Engine, col: DriftColumn, current: Relation, ref: ReferenceProfile, r: SideCounts,
-             c: SideCounts, binned: tuple | None, *, reference: Relation) -> ColumnDrift:
+             c: SideCounts, binned: tuple | None, *, reference: Relation, counted: Counted | None) -> ColumnDrift:
     cuts = ref.cuts[col.name]
     n_ref, n_cur = r.values, c.values
     if binned is not None:
@@ -318,12 +348,22 @@ def _numeric(engine: Engine, col: DriftColumn, current: Relation, ref: Reference
         d, w, at_cuts, queries = (found.ks_statistic, found.wasserstein,
                                   found.cum_ref_at_cuts + found.cum_cur_at_cuts, found.sql)
     else:
-        ref_counts = ref.value_counts.get(col.name) or value_counts(col, reference)
-        cur_counts = value_counts(col, current)
+        # Value counts known already (the reference's locating histogram shows every value; a few-valued
+        # integer column counted on the current side) are the same (v, n) pairs, bound rather than grouped again.
+        queries = []
+        if col.name in ref.shown:
+            ref_counts = counted_values(ref.shown[col.name])
+        else:
+            ref_counts = ref.value_counts.get(col.name) or value_counts(col, reference)
+        if counted is not None and col.name in counted.current:
+            cur_counts = counted_values(counted.current[col.name])
+            queries.extend(counted.current_sql)
+        else:
+            cur_counts = value_counts(col, current)
         query, params = ecdf.ecdf_sql((ref_counts.sql, ref_counts.params), (cur_counts.sql, cur_counts.params),
                                       cuts, n_ref, n_cur)
         d, w, *at_cuts = engine.query_one(query, params)
-        queries = [query]
+        queries.append(query)
     # Rows per right-closed bin from the cumulative counts at the cut points (and the total at +inf).
     ref_bins = np.diff([0, *at_cuts[:len(cuts)], n_ref]).astype(int).tolist()
     cur_bins = np.diff([0, *at_cuts[len(cuts):], n_cur]).astype(int).tolist()

@@ -13,7 +13,9 @@ from typing import Literal
 import numpy as np
 
 from auditor import stats
-from auditor.sql import Engine, is_float, quote_ident
+from auditor.quantiles import LOCATE_BINS
+from auditor.sql import Engine, is_float, is_integer, quote_ident
+from auditor.value_counts import few_valued_integers, value_counts_of_view
 
 Kind = Literal["numeric", "categorical"]
 
@@ -52,6 +54,41 @@ def value_counts(column: DriftColumn, rel: Relation) -> Relation:
     """The column's distinct non-missing values with their counts (v, n), as a relation."""
     sql = VALUE_COUNTS_SQL.format(col=quote_ident(column.name), rel=rel.sql, valid=valid_condition(column))
     return Relation(f"({sql})", rel.params)
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Few-valued integer columns' exact value counts on both sides, and the statements they took."""
+
+    reference: dict[str, dict[int, int]]
+    current: dict[str, dict[int, int]]
+    sql: list[str]  # the range statement that chose the columns
+    reference_sql: list[str]
+    current_sql: list[str]
+
+
+def counted_sides(engine: Engine, reference: Relation, current: Relation, columns: list[DriftColumn],
+                  *, cache: dict | None = None) -> Counted:
+    """The value counts of the numeric integer columns spanning fewer values than the locating grid has cells
+    on both sides (two views), from the run's shared counts (auditor.value_counts): small histograms that
+    locate the reference (every cell holds one value) and feed the sorted KS with no grouping scan of its own.
+    Parquet statistics (one statement) tell which columns qualify; none for a relation with parameters."""
+    candidates = [c.name for c in columns if c.kind == "numeric" and is_integer(c.type)]
+    if reference.params or current.params or not candidates:
+        return Counted({}, {}, [], [], [])
+    few, sql = few_valued_integers(engine, [reference.sql, current.sql], candidates, LOCATE_BINS)
+    if not few:
+        return Counted({}, {}, sql, [], [])
+    ref, ref_sql = value_counts_of_view(engine, reference.sql, few, cache=cache)
+    cur, cur_sql = value_counts_of_view(engine, current.sql, few, cache=cache)
+    return Counted(ref, cur, sql, ref_sql, cur_sql)
+
+
+def counted_values(counts: dict[int, int] | dict[float, int]) -> Relation:
+    """Known value counts as a (v, n) relation, bound as two lists: no data read."""
+    values = sorted(counts)
+    return Relation("(SELECT unnest(?::DOUBLE[]) AS v, unnest(?::BIGINT[]) AS n)",
+                    ([float(v) for v in values], [int(counts[v]) for v in values]))
 
 
 ORDER_STATISTICS_SQL = """WITH value_counts AS (SELECT v, n FROM {counts}),
