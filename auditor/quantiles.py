@@ -74,6 +74,7 @@ class Located:
     positive_infinite: int = 0
     extremes: dict[int, tuple[float, float]] = field(default_factory=dict)  # cell -> its min and max, if counted
     known: dict[int, float] = field(default_factory=dict)  # rank among the finite values -> value
+    whole: dict[int, list[float]] = field(default_factory=dict)  # cell -> its values ascending, when asked whole
     sql: list[str] = field(default_factory=list)  # the statements that located and fetched them
 
     @property
@@ -188,19 +189,24 @@ SELECT {picks} FROM ranked"""
 
 
 def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping[str, Located],
-           ranks: Mapping[str, set[int]]) -> None:
-    """Fetch the finite order statistics not known yet into each column's `known`."""
+           ranks: Mapping[str, set[int]], whole: Mapping[str, set[int]] | None = None) -> None:
+    """Fetch the finite order statistics not known yet into each column's `known`, and the values of the
+    `whole` cells (at most FETCH_MAX values each) into its `whole`, in the same statement."""
     wanted = {}
-    for col, col_ranks in ranks.items():
+    whole = whole or {}
+    for col in dict.fromkeys([*ranks, *whole]):
         loc = located[col]
-        cells = _wanted_cells(loc.cells, {r for r in col_ranks if r not in loc.known})
+        cells = _wanted_cells(loc.cells, {r for r in ranks.get(col, ()) if r not in loc.known})
+        asked = {cell for cell in whole.get(col, ()) if cell not in loc.whole and loc.cells.get(cell, 0)}
+        assert all(loc.cells[cell] <= FETCH_MAX for cell in asked), "a whole cell is fetched as one list"
         for cell, (count, before, offsets) in list(cells.items()):
-            if cell in loc.extremes:  # a cell of one value (a discrete column), or a rank at its either end
+            if cell in loc.extremes and cell not in asked:  # one value (a discrete column), or a rank at an end
                 low, high = loc.extremes[cell]
                 ends = {0: low, count - 1: high} | ({o: low for o in offsets} if low == high else {})
                 loc.known.update({before + o: float(ends[o]) for o in offsets if o in ends})
                 if all(o in ends for o in offsets):
                     del cells[cell]
+        cells.update({cell: (loc.cells[cell], 0, []) for cell in asked if cell not in cells})
         if cells:
             wanted[col] = cells
     if not wanted:
@@ -212,6 +218,8 @@ def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping
         col = columns[index]
         count, before, offsets = wanted[col][cell]
         known = located[col].known
+        if cell in whole.get(col, ()) and values is not None:
+            located[col].whole[cell] = sorted(values)
         if low == high:
             known.update({before + offset: float(low) for offset in offsets})
         elif values is not None:
@@ -327,11 +335,12 @@ def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict |
 
 def quantiles(engine: Engine, view: str, types: Mapping[str, str], probabilities: Sequence[float], *,
               cache: dict | None = None, infinite: bool = False,
-              ranges: Mapping[str, tuple[float | None, float | None]] | None = None
-              ) -> tuple[dict[str, list[float]], list[str]]:
+              ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
+              whole: Mapping[str, set[int]] | None = None) -> tuple[dict[str, list[float]], list[str]]:
     """Exact quantiles (numpy's linear method) of each column (name -> DuckDB type) of a view, and the
     statements they came from. With a cache (ctx.run.cache), what an earlier call located or fetched
-    is reused; otherwise at most three statements, plus one per crowded cell."""
+    is reused; otherwise at most three statements, plus one per crowded cell. `whole` names cells (of at
+    most FETCH_MAX values) whose values the same fetch puts in the column's `Located.whole`."""
     located = locate(engine, view, types, cache=cache, ranges=ranges)
     plans = {col: order_positions(loc.values(infinite), probabilities)
              for col, loc in located.items() if loc.values(infinite)}
@@ -342,7 +351,7 @@ def quantiles(engine: Engine, view: str, types: Mapping[str, str], probabilities
     for col, plan in fetched.items():
         at = (located[col].finite_rank(rank, infinite) for below, above, _ in plan for rank in (below, above))
         ranks[col] = {r for r in at if isinstance(r, int)}  # an infinity needs no fetch
-    _fetch(engine, view, types, located, ranks)
+    _fetch(engine, view, types, located, ranks, whole)
     out = {col: [stats.lerp(located[col].value(below, infinite), located[col].value(above, infinite), t)
                  for below, above, t in plan] for col, plan in plans.items()}
     statements = list(dict.fromkeys(q for col in plans for q in located[col].sql))

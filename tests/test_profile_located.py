@@ -93,3 +93,68 @@ def test_few_valued_integers_are_profiled_from_value_counts_as_from_the_grouping
         deciles, _ = quantiles.quantiles(engine, "d", {col: ds.column(col).type}, stats.DECILES, cache=cache)
         assert deciles[col] == list(np.quantile(values, stats.DECILES)), col
     engine.close()
+
+
+def _dataset(engine: Engine, path) -> Dataset:
+    engine.execute(f"CREATE VIEW d AS SELECT * FROM read_parquet({quote_literal(str(path))})")
+    rows = engine.query_one("SELECT count(*) FROM d")[0]
+    return Dataset(name="d", view="d", source=str(path), rows=rows,
+                   columns=tuple(Column(r[0], str(r[1])) for r in engine.query("DESCRIBE d")))
+
+
+@pytest.mark.parametrize("fetch_max", [quantiles.FETCH_MAX, 3])
+def test_charts_from_cells_equal_the_grouping_with_the_chart_key(tmp_path, monkeypatch, fetch_max):
+    """The chart taken from the located cells (cells straddling a chart edge fetched whole and binned in
+    numpy) equals the one grouping by chart bin in SQL: values on the edges, ties across an edge, ±inf,
+    NaN, nulls, an outlier, a wide integer column, a constant and an empty column. With a tiny FETCH_MAX
+    the straddling cells are too full to fetch and the grouping with the chart key answers instead."""
+    from auditor.checks.profile import _locate_with_chart
+    from auditor.summary import summarize
+
+    monkeypatch.setattr(quantiles, "FETCH_MAX", fetch_max)
+    n = 4000
+    on_edges = np.linspace(-50.0, 60.0, 21)
+    x = np.concatenate([rng.normal(size=n - 57), on_edges, [5.5] * 20, [np.inf, -np.inf, np.nan, 1e6] * 4])
+    assert len(x) == n
+    wide = pa.array(list(rng.integers(-10**9, 10**9, n - 1)) + [None], type=pa.int64())
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"x": x, "wide": wide, "same": np.full(n, 2.5),
+                             "empty": pa.nulls(n, type=pa.float64())}), path)
+    engine = Engine()
+    ds = _dataset(engine, path)
+    summaries = summarize(engine, ds)
+    # Chart edges as data.profile shares them: wider than the column (another side's range), or its own.
+    edges = {"x": (-50.0, 60.0, 20), "wide": (-2.0e9, 1.5e9, 20), "same": (2.5, 2.5, 1), "empty": (0.0, 1.0, 20)}
+    cache: dict = {}
+    profiles, _, sql = _profiles(engine, ds, edges, [], cache=cache, summaries=summaries)
+    finite = {c: (summaries[c].min, summaries[c].max) for c in edges}
+    charts, _ = _locate_with_chart(engine, ds, edges, finite, {})
+    for col in edges:
+        assert profiles["histograms"][col] == charts[col], col
+        assert not any(loc.whole for loc in [cache[quantiles.located_key("d", col)]]), "fetched cells not kept"
+    finite_x = x[np.isfinite(x)]
+    assert sum(profiles["histograms"]["x"].values()) == len(finite_x)
+    assert profiles["quantiles"]["x"] == list(np.quantile(finite_x, QUANTILES))
+    # The grouping with the chart key only as the fallback.
+    assert any(" AS chart, " in q for q in sql) == (fetch_max == 3)
+    engine.close()
+
+
+def test_a_cached_grid_without_extremes_falls_back_to_the_grouping(tmp_path):
+    """Cells located elsewhere without their min and max cannot place a cell in a chart bin."""
+    from auditor.checks.profile import _locate_with_chart
+    from auditor.summary import summarize
+
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"x": rng.normal(size=3000)}), path)
+    engine = Engine()
+    ds = _dataset(engine, path)
+    summaries = summarize(engine, ds)
+    edges = {"x": (-6.0, 6.0, 20)}
+    cache: dict = {}
+    loc = quantiles.locate(engine, "d", {"x": "DOUBLE"}, cache=cache)["x"]
+    loc.extremes.clear()
+    profiles, _, _ = _profiles(engine, ds, edges, [], cache=cache, summaries=summaries)
+    charts, _ = _locate_with_chart(engine, ds, edges, {"x": (summaries["x"].min, summaries["x"].max)}, {})
+    assert profiles["histograms"]["x"] == charts["x"]
+    engine.close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import numpy as np
+
 from auditor import quantiles
 from auditor.context import CheckContext
 from auditor.model import CheckResult, table
@@ -81,6 +83,43 @@ def _locate_with_chart(engine: Engine, ds: Dataset, edges: dict[str, tuple[float
     return charts, query
 
 
+# The chart from the located cells: a cell's min and max give its chart bin (the bin grows with the
+# value), so the grouping needs no chart key (10M rows, four columns: 2.5 -> 1.6 CPU s). A cell is at
+# least 100 times narrower than a chart bin (2048 cells on the column's own range, 20 bins on both
+# sides'), so only the few cells that straddle a chart edge (at most one per edge) are split: their
+# values come whole with the quantiles' fetch and are binned in numpy, operation for operation as in SQL.
+def _chart_from_cells(loc: quantiles.Located, lo: float, hi: float, bins: int
+                      ) -> tuple[dict[int, int], set[int]] | None:
+    """The chart counts of the cells lying in one chart bin, and the cells straddling an edge (left out);
+    None when the cells cannot tell: a cell without its min and max, or a straddling cell too full to fetch."""
+    chart: dict[int, int] = {}
+    straddling = set()
+    for cell, n in loc.cells.items():
+        if cell not in loc.extremes:
+            return None
+        low, high = loc.extremes[cell]
+        first = quantiles.bin_of(low, lo, hi, bins)
+        if first == quantiles.bin_of(high, lo, hi, bins):
+            chart[first] = chart.get(first, 0) + n
+        elif n <= quantiles.FETCH_MAX:
+            straddling.add(cell)
+        else:
+            return None
+    return chart, straddling
+
+
+def _add_straddling(chart: dict[int, int], loc: quantiles.Located, cells: set[int], lo: float, hi: float,
+                    bins: int) -> None:
+    """Bin the fetched values of the straddling cells into `chart` (`quantiles.bin_of`, vectorised), and
+    drop them from the run's cache."""
+    _, width, _ = quantiles.bin_params(lo, hi, bins)
+    for cell in cells:
+        values = np.asarray(loc.whole.pop(cell), dtype=np.float64)
+        at = np.clip(np.floor((values - lo) / width), 0, bins - 1)
+        for b, n in zip(*np.unique(at.astype(np.int64), return_counts=True), strict=True):
+            chart[int(b)] = chart.get(int(b), 0) + int(n)
+
+
 def _few_integers(duck_type: str, summary: ColumnSummary) -> bool:
     """An integer column spanning fewer values than the locating grid has cells: every cell holds at most
     one value, so its value counts (a small `histogram`) give the chart, the cells and every quantile."""
@@ -140,12 +179,20 @@ def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]
             histograms, more = _charts_from_counts(engine, ds, {col: numeric[col] for col in counted}, finite, cache)
             sql.extend(more)
         scanned = {col: edges for col, edges in numeric.items() if col not in counted}
-        if scanned:
-            charts, query = _locate_with_chart(engine, ds, scanned, finite, cache)
-            histograms.update(charts)
-            sql.append(query)
+        located = quantiles.locate(engine, ds.view, {col: ds.column(col).type for col in scanned}, cache=cache,
+                                   ranges={col: finite[col] for col in scanned})
+        split = {col: _chart_from_cells(located[col], *edges) for col, edges in scanned.items()}
         exact, more = quantiles.quantiles(engine, ds.view, {col: ds.column(col).type for col in numeric}, QUANTILES,
-                                          cache=cache)
+                                          cache=cache, whole={col: s[1] for col, s in split.items() if s and s[1]})
+        for col, found in split.items():
+            if found:
+                _add_straddling(found[0], located[col], found[1], *scanned[col])
+                histograms[col] = found[0]
+        unsplit = {col: scanned[col] for col, found in split.items() if found is None}
+        if unsplit:  # rare: a crowded cell across a chart edge; the grouping with the chart key then
+            charts, query = _locate_with_chart(engine, ds, unsplit, finite, cache)
+            histograms.update(charts)
+            more.append(query)
         sql = list(dict.fromkeys([*sql, *more]))
     cats = {}
     # Integer and text categories are the run's shared value counts (data.constant_columns reads them
