@@ -156,3 +156,44 @@ def test_top_value_shares_match_pandas(project, audit, monkeypatch, exact_max):
     if exact_max:  # among equally frequent values, the smallest
         assert table["tied"][1] == "0"
         assert any("histogram" in q for q in found["(all columns)"].evidence["sql"])
+
+
+LEAK_FEATURES = """SELECT i AS id, ((i * 13) % 100) / 100.0 AS score, (((i * 13) % 100) >= 50)::INTEGER AS prediction,
+  {label} AS label,
+  i + 10 AS far, (i + 100)::DOUBLE AS far_float, CASE WHEN i % 5 = 0 THEN -1 ELSE 5 END AS other_values,
+  i % 3 AS hits, CASE WHEN i % 7 = 0 THEN 'inf'::DOUBLE ELSE (i % 4 // 2)::DOUBLE END AS infinite,
+  CASE WHEN i % 11 = 0 THEN 'nan'::DOUBLE WHEN i % 4 = 0 THEN NULL ELSE 7::DOUBLE END AS nan_float,
+  ['a', 'b'][1 + i % 2] AS text_apart, ['x', '1'][1 + i % 2] AS text_hits, 'north' AS region, 'f' AS sex
+FROM range(400) t(i)"""
+
+
+@pytest.mark.parametrize("label", [
+    "CASE WHEN i % 9 = 0 THEN NULL ELSE i % 2 END",  # integers: ranges and value counts settle most features
+    "CASE WHEN i % 11 = 0 THEN 'nan'::DOUBLE WHEN i % 9 = 0 THEN NULL ELSE (i % 2)::DOUBLE END",  # NaN = NaN
+])
+def test_leakage_shares_without_comparing_features_that_never_meet_the_label(project, audit, label):
+    """Features whose range or values never meet the label's are left out of the row-by-row comparison;
+    every share still equals the comparison of every feature (ties, NULL, NaN, ±inf, text)."""
+    from auditor.checks.quality import label_equality_sql
+    from auditor.sources import Column, Dataset
+
+    select = LEAK_FEATURES.format(label=label)
+    path = project(current=select, reference=select,
+                   config={"columns": {"id": "id", "label": "label", "score": "score", "prediction": "prediction",
+                                       "sensitive": ["sex"]}})
+    found = results(audit(path, stages=["data"]), "data.leakage")["(features vs label)"]
+    shares = dict(map(tuple, found.evidence["tables"][0]["rows"]))
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW v AS {select}")
+    ds = Dataset(name="current", view="v", source="", rows=400,
+                 columns=tuple(Column(r[0], str(r[1])) for r in con.execute("DESCRIBE v").fetchall()))
+    features = list(shares)
+    row = con.execute(label_equality_sql(ds, "label", features)).fetchone()
+    assert shares == {f: n / row[0] for f, n in zip(features, row[1:], strict=True)}
+    assert shares["hits"] > 0 and shares["infinite"] > 0
+    floating = "nan" in label
+    assert (shares["nan_float"] > 0) == floating  # NaN = NaN
+    assert (shares["text_hits"] > 0) != floating  # '1' is 1::VARCHAR, not 1.0::VARCHAR
+    compared = next(q for q in found.evidence["sql"] if "FILTER (WHERE \"label\" IS NOT NULL AND" in q)
+    for apart in () if floating else ("far", "far_float", "other_values", "text_apart"):
+        assert f'"{apart}"' not in compared, apart
