@@ -28,7 +28,6 @@ Edge cases, each with a defined answer (explained in `ColumnDrift.notes`):
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ from auditor.drift_relations import (  # noqa: F401  (DriftColumn, Kind, missing
     counted_sides,
     counted_values,
     fetch_values,
+    located_values,
     missing_condition,
     raw_values,
     reference_deciles,
@@ -214,7 +214,7 @@ def profile_reference(engine: Engine, reference: Relation, columns: list[DriftCo
         value_counts=kept, finite_range=finite_range,
         distinct={c: int(moments[c]["n_distinct"] or 0) if c in many else _distinct_at_least(loc)
                   for c, loc in located.items()},
-        shown={c: found for c, loc in located.items() if (found := _every_value(loc)) is not None})
+        shown={c: found for c, loc in located.items() if (found := located_values(loc)) is not None})
     if cache is not None:
         cache[key] = profile
     return profile
@@ -224,18 +224,6 @@ def _distinct_at_least(loc: quantiles.Located) -> int:
     """Distinct values the locating histogram proves: one per cell, two in a cell whose min and max differ."""
     several = sum(1 for low, high in loc.extremes.values() if low != high)
     return len(loc.cells) + several + (loc.negative_infinite > 0) + (loc.positive_infinite > 0)
-
-
-def _every_value(loc: quantiles.Located) -> dict[float, int] | None:
-    """The column's value counts when each cell of its locating histogram holds a single value (min = max), as
-    a few-valued column's do; otherwise None. ±infinity count as values, as in the tests."""
-    if len(loc.extremes) != len(loc.cells) or any(low != high for low, high in loc.extremes.values()):
-        return None
-    counts = {float(loc.extremes[cell][0]): n for cell, n in loc.cells.items()}
-    for value, n in ((-math.inf, loc.negative_infinite), (math.inf, loc.positive_infinite)):
-        if n:
-            counts[value] = n
-    return counts
 
 
 _KEPT_TABLES = itertools.count(1)

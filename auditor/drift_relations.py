@@ -7,13 +7,14 @@ kept temporary table all serve; identifiers are quoted and values bound, never f
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from auditor import stats
-from auditor.quantiles import LOCATE_BINS
+from auditor.quantiles import LOCATE_BINS, Located
 from auditor.sql import Engine, is_float, is_integer, quote_ident
 from auditor.value_counts import few_valued_integers, value_counts_of_view
 
@@ -82,6 +83,18 @@ def counted_sides(engine: Engine, reference: Relation, current: Relation, column
     ref, ref_sql = value_counts_of_view(engine, reference.sql, few, cache=cache)
     cur, cur_sql = value_counts_of_view(engine, current.sql, few, cache=cache)
     return Counted(ref, cur, sql, ref_sql, cur_sql)
+
+
+def located_values(loc: Located) -> dict[float, int] | None:
+    """The column's value counts when each cell of its locating histogram holds a single value (min = max), as
+    a few-valued column's do; otherwise None. ±infinity count as values, as in the tests."""
+    if len(loc.extremes) != len(loc.cells) or any(low != high for low, high in loc.extremes.values()):
+        return None
+    counts = {float(loc.extremes[cell][0]): n for cell, n in loc.cells.items()}
+    for value, n in ((-math.inf, loc.negative_infinite), (math.inf, loc.positive_infinite)):
+        if n:
+            counts[value] = n
+    return counts
 
 
 def counted_values(counts: dict[int, int] | dict[float, int]) -> Relation:
