@@ -1,10 +1,10 @@
 """data.profile: a per-column summary with a reference-vs-current chart (informational).
 
-Per dataset, whatever the column count: one query counts every numeric column's
-values per chart bin; the exact quantiles come from auditor.quantiles, whose locating
-histograms the run shares with the drift checks (quantile_cont over eight columns of
-10M rows held 0.8 GB); the low-cardinality columns' counts come from
-auditor.value_counts, shared with data.constant_columns.
+Per dataset, whatever the column count: the numeric columns' charts come from
+auditor.quantiles' locating cells (one query, shared with the drift checks) and the exact
+quantiles from one more (quantile_cont over eight columns of 10M rows held 0.8 GB); the
+low-cardinality columns' counts come from auditor.value_counts, shared with
+data.constant_columns.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from auditor.value_counts import countable, value_counts
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-# One grouping per numeric column gives both histograms: the chart's bins (on the edges both sides share;
-# finite values only) and auditor.quantiles' locating cells (on the column's own finite range, so one
+# The fallback of `_chart_from_cells` (a straddling cell too full to fetch, or cells without their min and
+# max): one grouping per numeric column gives both histograms, the chart's bins (on the edges both sides
+# share; finite values only) and auditor.quantiles' locating cells (on the column's own finite range, so one
 # outlying side does not crowd the other's values into a few cells; ±inf in cells -1 and bins + 1, with
-# each cell's min and max). The cells are handed to the run's quantile cache, so the exact quantiles cost
-# one more query, and the drift checks find the reference located already.
+# each cell's min and max), handed to the run's quantile cache if no check located the column before.
 FUSED_SQL = """SELECT {index} AS col, {chart} AS chart, {cell} AS cell, count(*) AS n, min({c}::DOUBLE), max({c}::DOUBLE)
 FROM {view} WHERE {where} GROUP BY ALL"""
 
