@@ -41,11 +41,13 @@ def test_memory_limit_defaults_to_a_bound_by_threads_not_to_duckdbs_share_of_ram
         engine.close()
 
 
-def test_allocator_returns_freed_memory_as_it_goes() -> None:
+def test_memory_settings_that_keep_rss_near_the_limit() -> None:
     # Without it a 100M-row sort kept hundreds of MB after it ended, beyond memory_limit (sql.py).
     engine = Engine(threads=1)
     try:
         assert setting(engine, "allocator_background_threads") is True
+        # One parsed footer per Parquet file, not one per scan (the summary scans a file once per column).
+        assert setting(engine, "parquet_metadata_cache") is True
     finally:
         engine.close()
 
