@@ -11,9 +11,8 @@ from __future__ import annotations
 
 
 def bin_search(value: str, cuts: list[str], below: int = 0) -> str:
-    """Right-closed bins (c[j-1], c[j]]: the number of cut points (sorted, distinct; named parameters) below
-    the value, as a binary search of nested CASEs. Four comparisons a row instead of nine cost half the
-    CPU of a sum of comparisons at 10M rows (the binning, not the grouping, dominated the scan)."""
+    """SQL for the number of cut points below `value`; `cuts` names the bound parameters of the sorted,
+    distinct cut points, and `below` counts those already passed on the way down."""
     if not cuts:
         return str(below)
     mid = len(cuts) // 2
