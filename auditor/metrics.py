@@ -3,7 +3,7 @@
 Every metric follows scikit-learn's definition and equals its number on the same
 rows (tests compare to 1e-9, ties in scores included). The heavy part happens in
 SQL: confusion counts and sums are one aggregate per group (`*_aggregates`), and
-ROC AUC / average precision come from one sort by score (`ranking_sql`), summed with
+ROC AUC / average precision come from sorts by score (auditor.ranking), summed with
 window functions so nothing row-sized reaches Python.
 
 Conventions:
@@ -21,12 +21,12 @@ Conventions:
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from auditor.sql import is_float, is_numeric, quote_ident
+from auditor.ranking import rank_whole
+from auditor.sql import bind, is_float, is_numeric, quote_ident
 
 # numpy.finfo(float64).eps: scikit-learn clips probabilities (log loss) and |y| (MAPE) with it.
 EPS = 2.220446049250313e-16
@@ -159,100 +159,6 @@ def regression_aggregates(label: str, pred: str) -> dict[str, str]:
 
 def select_list(aggs: Mapping[str, str]) -> str:
     return ", ".join(f"{sql} AS {quote_ident(name)}" for name, sql in aggs.items())
-
-
-# ROC AUC and average precision from one sort of the labelled, scored rows, highest score first,
-# equal scores (peers) taken together by the RANGE frame, so ties count as scikit-learn counts them:
-#   ge = rows scoring >= s (the frame's size), tp = positives scoring >= s.
-# Average precision is the mean over positive rows of tp / ge, the precision at their own score
-# (scikit-learn's step-wise precision-recall curve). ROC AUC is Mann-Whitney's, from two sums of
-# whole numbers: A = sum over positives of the negatives scoring >= it (ge - tp), B = sum over
-# negatives of the positives scoring >= it (tp). A counts every misordered (positive, negative) pair
-# once and every tied pair once, B every well-ordered pair and every tied pair once, so with P N
-# pairs in all the misordered count with ties as halves is U = (P N + A - B) / 2 and
-# AUC = 1 - U / (P N) = (P N - A + B) / (2 P N). Ties need no rank(): one window function fewer.
-# No GROUP BY over distinct scores (a hash table as large as the data) and no total taken with
-# OVER () (which DuckDB runs on one thread).
-#
-# With a partition (a time window), one window sorts by (partition, score) rather than
-# PARTITION BY, which DuckDB runs twice as slowly under a 512 MB memory_limit. The counts then run
-# on across partitions: the rows and positives of the partitions before are taken off. Those offsets
-# are bound as parameters (`ranking_offsets`, from counts the caller has or one GROUP BY) and joined
-# on the partition: windows over (ORDER BY partition) to find them cost a fifth of the query.
-# The partition values must not be NULL. The sums take CASEs rather than FILTERs (a tenth cheaper;
-# adding 0.0 leaves a float sum as it was).
-RANKING_SQL = """WITH scored AS (
-  SELECT {part_expr}{score} AS s, {label} AS y
-  FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL
-), ranked AS (
-  SELECT {part}y, count(*) OVER w AS ge, sum(y::INTEGER) OVER w AS tp
-  FROM scored WINDOW w AS (ORDER BY {part}s DESC RANGE UNBOUNDED PRECEDING)
-){offsets}
-SELECT {part}count(*) AS ranked, sum(y::INTEGER) AS positives,
-  sum(CASE WHEN y THEN {negatives_above} ELSE 0 END) AS negatives_above,
-  sum(CASE WHEN y THEN 0 ELSE {positives_above} END) AS positives_above,
-  sum(CASE WHEN y THEN {precision} ELSE 0 END) AS precision_sum
-FROM ranked{join}{group_by}"""
-PARTITIONED = {
-    "part": "part, ",
-    "offsets": """, offsets AS (
-  SELECT unnest($ranking_parts) AS part, unnest($rows_before::BIGINT[]) AS rows_before,
-    unnest($positives_before::BIGINT[]) AS tp_before
-)""",
-    "negatives_above": "ge - rows_before - (tp - tp_before)",
-    "positives_above": "tp - tp_before",
-    "precision": "(tp - tp_before) / (ge - rows_before)",
-    "join": " JOIN offsets USING (part)",
-    "group_by": " GROUP BY part ORDER BY part",
-}
-WHOLE = {"part": "", "offsets": "", "negatives_above": "ge - tp", "positives_above": "tp", "precision": "tp / ge",
-         "join": "", "group_by": ""}
-# The labelled, scored rows and positives per partition, when the caller has not counted them.
-PARTITION_COUNTS_SQL = """SELECT {partition} AS part, count(*), count(*) FILTER (WHERE {label})
-FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL
-GROUP BY 1 ORDER BY 1"""
-
-
-def ranking_sql(view: str, *, label: str, score: str, partition: str | None = None, where: str | None = None) -> str:
-    """The ranking query of `view`: one row (ranked, positives, negatives_above, positives_above,
-    precision_sum) for `ranking_metrics`; with `partition` (a SQL expression, e.g. a window's
-    position) one such row per partition value, that value first, in order, and the parameters of
-    `ranking_offsets` to bind. `where` keeps only the rows it is true for."""
-    parts = PARTITIONED if partition else WHOLE
-    return RANKING_SQL.format(view=view, label=label, score=score, where=f"{where} AND " if where else "",
-                              part_expr=f"{partition} AS part, " if partition else "", **parts)
-
-
-def ranking_offsets(counts: Sequence[tuple[Any, int, int]]) -> dict[str, list]:
-    """The partitioned ranking's parameters from (partition value, labelled scored rows, positives among
-    them) of every partition: the rows and positives of the partitions sorted before each."""
-    parts, rows_before, positives_before = [], [], []
-    rows = positives = 0
-    for part, n, p in sorted(counts, key=lambda c: c[0]):
-        parts.append(part)
-        rows_before.append(rows)
-        positives_before.append(positives)
-        rows, positives = rows + int(n), positives + int(p)
-    return {"ranking_parts": parts, "rows_before": rows_before, "positives_before": positives_before}
-
-
-def partition_counts_sql(view: str, *, label: str, score: str, partition: str, where: str | None = None) -> str:
-    """(partition value, labelled scored rows, positives) per partition, for `ranking_offsets`."""
-    return PARTITION_COUNTS_SQL.format(view=view, label=label, score=score, partition=partition,
-                                       where=f"{where} AND " if where else "")
-
-
-def ranking_metrics(row: tuple) -> dict[str, float | None]:
-    """ROC AUC and average precision from one row of `ranking_sql` (its partition value left off)."""
-    ranked, pos, negatives_above, positives_above, precision_sum = row
-    pos = int(pos or 0)
-    neg = int(ranked) - pos
-    pairs = pos * neg
-    return {
-        # Whole numbers up to here: one division, exact to the last bit.
-        "roc_auc": (pairs - int(negatives_above) + int(positives_above)) / (2 * pairs) if pairs else None,
-        "average_precision": precision_sum / pos if pos else None,
-    }
 
 
 # --- metrics from aggregates --------------------------------------------------------------------
@@ -389,12 +295,6 @@ def model_columns(dataset, *, label: str | None, prediction: str | None, score: 
     return ModelColumns(label_sql, pred_sql, score_sql, label, prediction, score, from_score)
 
 
-def bind(sql: str, params: Mapping[str, object]) -> dict[str, object]:
-    """The named parameters a statement uses (DuckDB rejects unused ones); `$width` is not `$width_us`."""
-    used = set(re.findall(r"\$(\w+)", sql))
-    return {k: v for k, v in params.items() if k in used}
-
-
 def binary_counts(engine, view: str, cols: ModelColumns, *, decision_threshold: float = 0.5
                   ) -> tuple[dict[str, float | None], str]:
     """One scan of a binary dataset: confusion counts, score sums and CBPE's expected counts, grouped
@@ -432,9 +332,9 @@ def compute_metrics(engine, view: str, cols: ModelColumns, *, task: str, decisio
         statements.append(sql)
     ranking = None
     if cols.score and cols.label:
-        sql = ranking_sql(view, label=cols.label, score=cols.score)
-        ranking = ranking_metrics(engine.query_one(sql))
-        statements.append(sql)
+        ranking, sql = rank_whole(engine, view, label=cols.label, score=cols.score,
+                                  rows=int(counts.get("scored_labelled") or 0))
+        statements.extend(sql)
     return binary_metrics(counts, ranking), statements
 
 

@@ -19,10 +19,9 @@ from typing import Any
 
 from auditor import quantiles, rollup
 from auditor.fairness import MISSING
-from auditor.metrics import bind
 from auditor.rollup import Measures
 from auditor.sources import Dataset
-from auditor.sql import Engine, is_numeric, quote_ident
+from auditor.sql import Engine, bind, is_numeric, quote_ident
 
 QUINTILES = [0.2, 0.4, 0.6, 0.8]
 

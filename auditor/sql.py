@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,12 @@ CACHE_MAX_ROWS = 100_000
 READ_ONLY = re.compile(r"^\s*(SELECT|WITH|FROM|DESCRIBE|SHOW|EXPLAIN|SUMMARIZE)\b", re.IGNORECASE)
 
 
+def bind(sql: str, params: Mapping[str, object]) -> dict[str, object]:
+    """The named parameters a statement uses (DuckDB rejects unused ones); `$width` is not `$width_us`."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in params.items() if k in used}
+
+
 def peak_rss_mb() -> float | None:
     """Peak resident memory of this process in MB (None where the OS does not say)."""
     try:
@@ -81,6 +87,8 @@ def peak_rss_mb() -> float | None:
 # what does not fit spills to the temp directory (benchmarks/README.md has the figures).
 MEMORY_PER_THREAD_MB = 256
 MEMORY_FLOOR_MB = 512
+# How DuckDB writes a memory size back ("488.2 MiB"; "16383.9 PiB" for no limit at all).
+MEMORY_UNITS = {"byte": 0, "bytes": 0, "KiB": 1, "MiB": 2, "GiB": 3, "TiB": 4, "PiB": 5}
 
 
 def default_memory_limit(threads: int | None = None) -> str:
@@ -145,6 +153,12 @@ class Engine:
         # own copy: the summary of a 100M-row file peaked at 513 MB with it off, 117 MB with it on. DuckDB
         # checks the file's modification time before using a cached footer.
         self.con.execute("SET parquet_metadata_cache = true")
+
+    def memory_limit_bytes(self) -> int:
+        """DuckDB's memory_limit in bytes, as it took the setting (e.g. '488.2 MiB')."""
+        (setting,) = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        number, unit = setting.split()
+        return int(float(number) * 1024 ** MEMORY_UNITS.get(unit, 0))
 
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         if not READ_ONLY.match(sql):

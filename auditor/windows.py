@@ -97,6 +97,11 @@ def timestamp_expr(column: str, duck_type: str) -> str | None:
 # the floor division counts whole widths from the first window's start, which is a bucket start).
 IN_RANGE = "{ts} >= $window_start AND {ts} < $as_of"
 POSITION = "((epoch_us({ts}) - $window_start_us) // $width_us)::INTEGER"
+# The rows of the windows at positions $first_part to $last_part, as bounds on the timestamp itself
+# (the same rows as POSITION between them): a log written in time order has its Parquet row groups
+# in time order, and DuckDB reads only the groups whose timestamps can pass.
+BETWEEN_POSITIONS = ("{ts} >= $window_start + $first_part * $width "
+                     "AND {ts} < $window_start + ($last_part + 1) * $width")
 
 RANGE_SQL = """SELECT min({ts}) FILTER (WHERE {ts} < $as_of), max({ts}) FILTER (WHERE {ts} < $as_of),
   count({ts}) FILTER (WHERE {ts} < $as_of), count(*) FILTER (WHERE {ts} >= $as_of), count(*) - count({ts})
@@ -155,6 +160,10 @@ class WindowRange:
     def position(self) -> str:
         """SQL: the position of a row's window in `starts` (for rows that pass `filter()`)."""
         return POSITION.format(ts=self.ts)
+
+    def between_positions(self) -> str:
+        """SQL: true for the rows of the windows at positions `$first_part` to `$last_part`."""
+        return BETWEEN_POSITIONS.format(ts=self.ts)
 
 
 def window_label(start: datetime, window: Window) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from auditor import stats
+from auditor import ranking, stats
 from auditor.config import load_config
 from auditor.runner import run_audit
 from tests.conftest import BASE_SELECT, results, write_parquet
@@ -25,7 +25,7 @@ AS_OF = datetime(2026, 11, 27, tzinfo=UTC)
 # --- the example project: each planted change in its window (dates from examples/credit_scoring/generate.py) ---
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory):
+def example_config(tmp_path_factory):
     out = tmp_path_factory.mktemp("credit")
     subprocess.run([sys.executable, str(ROOT / "examples/credit_scoring/generate.py"), "--rows", "20000",
                     "--log-rows", "100000", "--out", str(out)], check=True, capture_output=True)
@@ -34,7 +34,12 @@ def example(tmp_path_factory):
     cfg.pop("schema", None)
     path = out / "audit.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    return run_audit(load_config(path), stages=["deployment"], as_of=AS_OF)
+    return path
+
+
+@pytest.fixture(scope="module")
+def example(example_config):
+    return run_audit(load_config(example_config), stages=["deployment"], as_of=AS_OF)
 
 
 def test_example_new_model_version_in_its_window(example):
@@ -83,6 +88,16 @@ def test_example_performance_drop_after_concept_drift(example):
     # CBPE still estimates the unlabelled windows, from scores alone.
     assert 0.7 < result.metrics["expected_accuracy_latest"] < 1
     assert abs(result.metrics["calibration_gap"]) < 0.05
+
+
+def test_performance_over_time_ranked_in_groups_of_windows(example, example_config, monkeypatch):
+    """With sorts of at most 3,000 rows (about a day of the log), windows are ranked a few at a
+    time, each group read by its timestamps: every window's AUC is the one of a single sort."""
+    monkeypatch.setattr(ranking, "rows_per_sort", lambda engine: 3000)
+    split = run_audit(load_config(example_config), stages=["deployment"], as_of=AS_OF)
+    ours, whole = (results(r, "deployment.performance_over_time")["roc_auc"] for r in (split, example))
+    assert ours.evidence["tables"][0]["rows"] == whole.evidence["tables"][0]["rows"]
+    assert ours.metrics == whole.metrics and ours.status == whole.status
 
 
 def test_example_freshness(example):

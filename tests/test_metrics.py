@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
+from auditor import ranking
 from auditor.metrics import canonical_metric, compute_metrics, model_columns
 from tests.modeling_helpers import view_of
 
@@ -39,8 +40,13 @@ def sklearn_binary(y, pred, score):
         }
 
 
+@pytest.mark.parametrize("per_sort", [None, 300])
 @pytest.mark.parametrize("seed,distinct", [(0, None), (1, 7), (2, 3)])
-def test_binary_metrics_match_sklearn_with_ties(tmp_path, seed, distinct):
+def test_binary_metrics_match_sklearn_with_ties(tmp_path, monkeypatch, seed, distinct, per_sort):
+    """With `per_sort`, the ranking takes score ranges of at most that many rows (two more statements:
+    the cuts and the ranges' ranking, run once per range)."""
+    if per_sort:
+        monkeypatch.setattr(ranking, "rows_per_sort", lambda engine: per_sort)
     rng = np.random.default_rng(seed)
     n = 2000
     y = rng.random(n) < 0.3
@@ -53,7 +59,7 @@ def test_binary_metrics_match_sklearn_with_ties(tmp_path, seed, distinct):
     expected = sklearn_binary(y.astype(int), pred, score)
     for name, value in expected.items():
         assert ours[name] == pytest.approx(value, abs=TOL), name
-    assert len(sql) == 2
+    assert len(sql) == (3 if per_sort else 2)
 
 
 def test_booleans_nulls_and_prediction_from_score(tmp_path):

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from auditor.metrics import model_columns, partition_counts_sql, ranking_metrics, ranking_offsets, ranking_sql
+from auditor import ranking
+from auditor.metrics import model_columns
+from auditor.ranking import partition_counts_sql, ranking_metrics, ranking_offsets, ranking_sql
+from auditor.sql import Engine
 from tests.modeling_helpers import view_of
 
 TOL = 1e-9
@@ -120,3 +123,92 @@ def test_every_score_tied_and_single_row_partitions(tmp_path):
 def test_ranking_offsets_count_the_partitions_before_in_order():
     offsets = ranking_offsets([(2, 5, 1), (0, 3, 2), (1, 4, 4)])
     assert offsets == {"ranking_parts": [0, 1, 2], "rows_before": [0, 3, 7], "positives_before": [0, 2, 6]}
+
+
+# --- rankings split to stay within a sort's memory -----------------------------------------------
+
+def split_ranking(df: pd.DataFrame, tmp_path, monkeypatch, per_sort: int, **kwargs):
+    """`rank_whole` with sorts of at most `per_sort` rows, and how many range sorts it ran."""
+    monkeypatch.setattr(ranking, "rows_per_sort", lambda engine: per_sort)
+    engine, ds = view_of(df, tmp_path)
+    cols = model_columns(ds, label="label", prediction=None, score="score")
+    rows = engine.query_one(f"SELECT count(*) FROM {ds.view} WHERE {cols.label} IS NOT NULL AND {cols.score} IS NOT NULL")[0]
+    found, statements = ranking.rank_whole(engine, ds.view, label=cols.label, score=cols.score, rows=rows, **kwargs)
+    sorts = sum(1 for q in engine.log if q.sql == statements[-1])
+    return found, sorts
+
+
+@pytest.mark.parametrize("distinct", [None, 3, 40])
+def test_ranking_in_score_ranges_matches_sklearn(tmp_path, monkeypatch, distinct):
+    """Split into ranges of at most 700 rows, with ties that a cut must not separate: the same
+    numbers as scikit-learn, and AUC to the last bit of the one-sort answer."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(5000) < 0.3).astype(int)
+    s = rng.random(5000) * 0.7 + 0.3 * y
+    if distinct:
+        s = np.round(s * (distinct - 1)) / (distinct - 1)
+    df = pd.DataFrame({"label": y, "score": s})
+    found, sorts = split_ranking(df, tmp_path, monkeypatch, 700)
+    assert sorts >= (2 if distinct == 3 else 7)
+    assert_matches(found, oracle(y, s))
+    (tmp_path / "one").mkdir()
+    assert found["roc_auc"] == ranked(df, tmp_path / "one")["roc_auc"]
+
+
+def test_ranking_in_score_ranges_with_nan_infinite_and_missing(tmp_path, monkeypatch):
+    rng = np.random.default_rng(8)
+    s = np.round(rng.random(3000), 2)
+    s[rng.random(3000) < 0.05] = np.nan
+    s[rng.random(3000) < 0.05] = np.inf
+    s[rng.random(3000) < 0.05] = -np.inf
+    y = pd.array((rng.random(3000) < 0.5).astype(int), dtype="Int64")
+    y[rng.random(3000) < 0.05] = None
+    found, sorts = split_ranking(pd.DataFrame({"label": y, "score": s}), tmp_path, monkeypatch, 400)
+    assert sorts > 1
+    keep = ~np.isnan(s) & ~y.isna()
+    assert_matches(found, oracle(y[keep].to_numpy(int), s[keep]))
+
+
+def test_ranking_in_score_ranges_keeps_the_where(tmp_path, monkeypatch):
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame({"g": rng.integers(0, 3, 4000), "label": rng.integers(0, 2, 4000), "score": rng.random(4000)})
+    found, sorts = split_ranking(df, tmp_path, monkeypatch, 500, where='"g" = $g', params={"g": 1, "unused": 2})
+    inside = df[df.g == 1]
+    assert sorts > 1
+    assert_matches(found, oracle(inside.label.to_numpy(), inside.score.to_numpy()))
+
+
+def test_partitions_ranked_in_groups_match_sklearn(tmp_path, monkeypatch):
+    """Windows grouped into sorts of at most 900 rows (one window larger than that alone)."""
+    rng = np.random.default_rng(12)
+    n = 6000
+    part = rng.choice(range(8), n, p=[0.3, 0.05, 0.1, 0.15, 0.1, 0.1, 0.1, 0.1])
+    y = (rng.random(n) < 0.4).astype(int)
+    s = np.round(rng.random(n) * 0.7 + 0.3 * y, 2)
+    s[part == 4] = np.nan
+    df = pd.DataFrame({"part": part, "label": y, "score": s})
+    engine, ds = view_of(df, tmp_path)
+    cols = model_columns(ds, label="label", prediction=None, score="score")
+    counts = engine.query(partition_counts_sql(ds.view, label=cols.label, score=cols.score, partition='"part"'))
+    monkeypatch.setattr(ranking, "rows_per_sort", lambda engine: 900)
+    found, (sql,) = ranking.rank_partitions(engine, ds.view, label=cols.label, score=cols.score, partition='"part"',
+                                           counts=counts)
+    assert sum(1 for q in engine.log if q.sql == sql) == len(ranking.partition_groups(counts, 900)) > 3
+    assert list(found) == [0, 1, 2, 3, 5, 6, 7]
+    for p, ours in found.items():
+        inside = (part == p) & ~np.isnan(s)
+        assert_matches(ours, oracle(y[inside], s[inside]))
+
+
+def test_partition_groups_stay_within_the_budget_in_order():
+    counts = [(3, 400, 1), (0, 500, 2), (1, 300, 0), (2, 1500, 9), (4, 100, 1), (5, 0, 0)]
+    groups = ranking.partition_groups(counts, 900)
+    assert [[c[0] for c in g] for g in groups] == [[0, 1], [2], [3, 4, 5]]
+    assert ranking.partition_groups([], 900) == []
+
+
+def test_rows_per_sort_follows_the_memory_limit():
+    small, large = Engine(memory_limit="512MB"), Engine(memory_limit="4GB")
+    assert small.memory_limit_bytes() == pytest.approx(512e6, rel=1e-3)
+    assert ranking.rows_per_sort(large) == pytest.approx(ranking.rows_per_sort(small) * 4e9 / 512e6, rel=1e-2)
+    assert ranking.rows_per_sort(Engine(memory_limit="1MB")) == 1_000_000

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from auditor.errors import ConfigError
-from auditor.metrics import bind
 from auditor.sources import Column, Dataset
-from auditor.sql import Engine
+from auditor.sql import Engine, bind
 from auditor.windows import Window, bucket_start, build_range, naive_utc, parse_window, timestamp_expr
 
 
@@ -116,6 +115,29 @@ def test_position_is_the_index_of_duckdbs_time_bucket(window):
                         wr.params)
     assert rows and {start for _, start in rows} <= set(wr.starts)
     assert all(wr.starts[position] == start for position, start in rows)
+
+
+@pytest.mark.parametrize("window", [Window(1, "h"), Window(1, "d"), Window(3, "d"), Window(1, "w")])
+def test_between_positions_keeps_exactly_the_rows_of_those_windows(window):
+    """The timestamp bounds select the same rows as the positions they stand for, edges included."""
+    rng = np.random.default_rng(6)
+    base = datetime(2026, 3, 1)
+    moments = [base + timedelta(microseconds=int(u)) for u in rng.integers(0, 40 * 86400 * 10**6, 400)]
+    moments += [e + d for e in {bucket_start(m, window.width) for m in moments}
+                for d in (timedelta(0), timedelta(microseconds=-1))]
+    engine = Engine()
+    engine.execute("CREATE TABLE moments AS SELECT unnest($m::TIMESTAMP[]) AS ts", {"m": moments})
+    log = _log(engine, "SELECT * FROM moments")
+    wr = build_range(engine, log, "ts", window=window, as_of=datetime(2026, 4, 12), max_windows=60)
+    last, selected = len(wr.starts) - 1, 0
+    for first_part, last_part in [(0, 0), (1, 3), (last // 2, last), (last, last)]:
+        sql = (f"SELECT count(*) FILTER (WHERE {wr.between_positions()}), "
+               f"count(*) FILTER (WHERE {wr.position()} BETWEEN $first_part AND $last_part) FROM log WHERE {wr.filter()}")
+        by_bounds, by_position = engine.query_one(sql, bind(sql, {**wr.params, "first_part": first_part,
+                                                                  "last_part": last_part}))
+        assert by_bounds == by_position
+        selected += by_bounds
+    assert selected > 0
 
 
 def test_as_of_on_a_boundary_ends_the_previous_window():

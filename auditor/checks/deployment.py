@@ -23,12 +23,11 @@ from datetime import datetime
 from typing import Any
 
 from auditor.context import CheckContext
-from auditor.metrics import bind
 from auditor.model import CheckResult, Status, Threshold, grade, table, worst
 from auditor.quantiles import order_positions
 from auditor.registry import check
 from auditor.sources import Dataset
-from auditor.sql import is_float, is_numeric, quote_ident
+from auditor.sql import bind, is_float, is_numeric, quote_ident
 from auditor.stats import lerp
 from auditor.windows import WindowRange, build_range, parse_window, window_label
 

@@ -26,13 +26,9 @@ from auditor.metrics import (
     ModelColumns,
     binary_counts,
     binary_metrics,
-    bind,
     canonical_metric,
     compute_metrics,
     model_columns,
-    ranking_metrics,
-    ranking_offsets,
-    ranking_sql,
     ratio,
     regression_aggregates,
     regression_metrics,
@@ -40,8 +36,10 @@ from auditor.metrics import (
     worse_by,
 )
 from auditor.model import CheckResult, grade, table
+from auditor.ranking import rank_partitions
 from auditor.registry import check
 from auditor.sources import Dataset
+from auditor.sql import bind
 from auditor.windows import WindowRange
 
 PERFORMANCE_SQL = """SELECT {position} AS window_index, {aggregates}
@@ -111,13 +109,14 @@ def measure_windows(ctx: CheckContext, log: Dataset, wr: WindowRange, mc: ModelC
     statements = [sql]
     rankings: list[dict | None] = [None] * len(wr.starts)
     if METRICS[metric].kind == "rank":
-        rank_sql = ranking_sql(log.view, label=mc.label, score=mc.score, partition=wr.position(), where=wr.filter())
-        statements.append(rank_sql)
         # The windows' labelled, scored rows and positives are counted above: the ranking's offsets.
-        offsets = ranking_offsets([(i, s["scored_labelled"], s["scored_positives"]) for i, s in enumerate(sums)
-                                   if s.get("scored_labelled")])
-        for row in query_windows(ctx, wr, rank_sql, **offsets):
-            rankings[row[0]] = ranking_metrics(row[1:])
+        counts = [(i, s["scored_labelled"], s["scored_positives"]) for i, s in enumerate(sums) if s.get("scored_labelled")]
+        found, rank_sql = rank_partitions(ctx.engine, log.view, label=mc.label, score=mc.score, partition=wr.position(),
+                                          counts=counts, where=wr.filter(), params={**wr.params, **extra},
+                                          between=wr.between_positions())
+        statements.extend(rank_sql)
+        for i, ranking in found.items():
+            rankings[i] = ranking
     per_window = [metrics_of(task, s, r) if s else {} for s, r in zip(sums, rankings, strict=True)]
     return sums, per_window, statements
 
