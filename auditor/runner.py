@@ -8,7 +8,9 @@ makes the whole audit meaningless (an `AuditorError`) stops the run.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -26,6 +28,24 @@ from auditor.sources import attach_datasets
 from auditor.sql import Engine
 
 Progress = Callable[[str], None]
+
+# Imported where first needed (the statistics' p-values), but slow to import: 0.3 s of a 1.7 s drift
+# run. Importing it on a thread of its own while DuckDB attaches and scans the data (DuckDB lets go of
+# the GIL) hides that time; a check that needs it first waits for the import to finish.
+WARM_IMPORTS = ("scipy.special",)
+
+
+def warm_imports() -> threading.Thread:
+    def load() -> None:
+        for name in WARM_IMPORTS:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the check that imports it again reports the failure
+                return
+
+    thread = threading.Thread(target=load, name="auditor-warm-imports")
+    thread.start()
+    return thread
 
 
 def validate_check_options(config: AuditConfig) -> None:
@@ -111,6 +131,7 @@ def run_audit(
     if temp_directory and not os.environ.get("AUDITOR_TEMP_DIRECTORY", "").strip():
         temp_directory = str(config.resolve(temp_directory))  # config paths are relative to the file
     engine = Engine(threads=settings.threads, memory_limit=settings.memory_limit, temp_directory=temp_directory)
+    warm_imports()
     try:
         say("attaching datasets")
         datasets = attach_datasets(engine, config)

@@ -140,3 +140,19 @@ def test_no_query_brings_a_whole_table_back(project, audit):
     fetched = [q.rows_fetched or 0 for q in seen]
     assert max(fetched) < n // 2, max(zip(fetched, [q.sql for q in seen], strict=True))
     assert runner  # imported for its side effect of registering checks
+
+
+def test_a_run_imports_scipy_special_on_the_side(project):
+    """scipy.special (0.3 s to import) is loaded on a thread while DuckDB works, not on the path of
+    the first check that needs it; before a run, importing auditor does not load it."""
+    import subprocess
+    import sys
+
+    path = project()
+    script = ("import sys; from auditor.config import load_config; from auditor.runner import run_audit; "
+              "before = 'scipy.special' in sys.modules; "
+              f"run_audit(load_config({str(path)!r}), stages=['scoping']); "
+              "print(before, 'scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+    assert out.stderr == ""
