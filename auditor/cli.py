@@ -244,5 +244,22 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
         return 3
 
 
+def entry() -> None:
+    """The `auditor` command: `main()`, then an exit that skips the interpreter's teardown.
+
+    Tearing down numpy, scipy.special, duckdb and pydantic module by module takes 0.2 s after the work
+    is done, a tenth of a drift run on 1M rows. Nothing is left to clean up by then: reports are
+    written and closed, the engine is closed and its spill folder removed. An exception still ends the
+    process the usual way, traceback and all.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from auditor.cli import main
-from auditor.registry import REGISTRY, check
+from auditor.registry import REGISTRY, catalogue, check
 from tests.conftest import BASE_SELECT
 
 
@@ -156,3 +156,27 @@ def test_a_run_imports_scipy_special_on_the_side(project):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
     assert out.stderr == ""
+
+
+def test_the_command_exits_fast_with_its_output_and_exit_code(project):
+    """`entry` skips the interpreter's teardown: what was printed to a pipe must still arrive, the
+    exit code must still be main()'s, and the reports must be complete."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe is block-buffered then
+    listed = subprocess.run([sys.executable, "-m", "auditor.cli", "checks"], capture_output=True, text=True, env=env)
+    assert listed.returncode == 0
+    assert len(listed.stdout.splitlines()) == len(catalogue()) > 20
+
+    dupes = BASE_SELECT.format(n=400).replace("SELECT i AS id", "SELECT i % 300 AS id")
+    path = project(current=dupes)
+    failed = subprocess.run([sys.executable, "-m", "auditor.cli", "run", str(path), "--stage", "data"],
+                            capture_output=True, text=True, env=env)
+    assert failed.returncode == 1 and "FAIL" in failed.stderr
+    report = json.loads((path.parent / "out" / "report.json").read_text())
+    assert report["status"] == "fail"
+
+    usage = subprocess.run([sys.executable, "-m", "auditor.cli", "run"], capture_output=True, text=True, env=env)
+    assert usage.returncode == 2 and usage.stderr.strip()
