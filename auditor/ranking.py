@@ -152,7 +152,9 @@ def rank_whole(engine, view: str, *, label: str, score: str, rows: int, where: s
     cuts_sql = CUTS_SQL.format(score=score, view=view, label=label, where=filters)
     fractions = [i / ranges for i in range(ranges - 1, 0, -1)]  # highest first
     (cuts,) = engine.query_one(cuts_sql, bind(cuts_sql, {**params, "fractions": fractions}))
-    cuts = list(dict.fromkeys(cuts))  # equal cuts (many tied scores) would make empty ranges
+    # Highest first, each once: equal cuts (many tied scores) would make empty ranges, and cuts out of
+    # order would count the rows between them twice.
+    cuts = sorted(set(cuts), reverse=True)
     bounds = list(zip([None, *cuts], [*cuts, None], strict=True))  # (below, from), highest first
     in_range = IN_RANGE.format(score=score)
     sql = RANKING_SQL.format(view=view, label=label, score=score, part_expr="",

@@ -212,3 +212,22 @@ def test_rows_per_sort_follows_the_memory_limit():
     assert small.memory_limit_bytes() == pytest.approx(512e6, rel=1e-3)
     assert ranking.rows_per_sort(large) == pytest.approx(ranking.rows_per_sort(small) * 4e9 / 512e6, rel=1e-2)
     assert ranking.rows_per_sort(Engine(memory_limit="1MB")) == 1_000_000
+
+
+def test_ranking_in_score_ranges_whatever_order_the_cuts_come_in(tmp_path, monkeypatch):
+    """Cuts are put highest first and each kept once: given ascending cuts with a repeat, every row is
+    still ranked exactly once."""
+    rng = np.random.default_rng(21)
+    df = pd.DataFrame({"label": rng.integers(0, 2, 3000), "score": np.round(rng.random(3000), 1)})
+    engine, ds = view_of(df, tmp_path)
+    cols = model_columns(ds, label="label", prediction=None, score="score")
+    monkeypatch.setattr(ranking, "rows_per_sort", lambda engine: 500)
+    real = engine.query_one
+
+    def shuffled_cuts(sql, params=None):
+        row = real(sql, params)
+        return ([*sorted(row[0]), row[0][0]],) if sql.startswith("SELECT approx_quantile") else row
+
+    monkeypatch.setattr(engine, "query_one", shuffled_cuts)
+    found, _ = ranking.rank_whole(engine, ds.view, label=cols.label, score=cols.score, rows=3000)
+    assert_matches(found, oracle(df.label.to_numpy(), df.score.to_numpy()))
