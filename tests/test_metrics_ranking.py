@@ -231,3 +231,14 @@ def test_ranking_in_score_ranges_whatever_order_the_cuts_come_in(tmp_path, monke
     monkeypatch.setattr(engine, "query_one", shuffled_cuts)
     found, _ = ranking.rank_whole(engine, ds.view, label=cols.label, score=cols.score, rows=3000)
     assert_matches(found, oracle(df.label.to_numpy(), df.score.to_numpy()))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float32", "int64"])
+def test_ranking_in_score_ranges_of_integer_and_single_precision_scores(tmp_path, monkeypatch, dtype):
+    """Cuts come back in the score's own type (approx_quantile keeps it) and bind against it."""
+    rng = np.random.default_rng(17)
+    y = (rng.random(4000) < 0.35).astype(int)
+    s = (rng.random(4000) * 700 + 300 * y).astype(dtype)
+    found, sorts = split_ranking(pd.DataFrame({"label": y, "score": s}), tmp_path, monkeypatch, 600)
+    assert sorts >= 6
+    assert_matches(found, oracle(y, s.astype(float)))
