@@ -51,6 +51,13 @@ def value_counts_of_view(engine: Engine, view: str, columns: Sequence[str], *,
     return {col: counts for col, (counts, _) in found.items()}, statements
 
 
+def spans_few(low: float | None, high: float | None, span: int) -> bool:
+    """Whether an integer column's min and max (as the summary or Parquet's statistics give them) span
+    fewer than `span` values, exactly as doubles: then its value counts are a small histogram."""
+    return (low is not None and high is not None and abs(low) < EXACT_DOUBLE and abs(high) < EXACT_DOUBLE
+            and high - low < span)
+
+
 # Unfiltered, DuckDB answers min and max from Parquet's statistics without reading the columns.
 RANGES_SQL = "SELECT {side} AS side, {parts} FROM {view}"
 
@@ -67,8 +74,7 @@ def few_valued_integers(engine: Engine, views: Sequence[str], columns: Sequence[
     few = set(columns)
     for _, *bounds in engine.query(sql):
         for col, low, high in zip(columns, bounds[::2], bounds[1::2], strict=True):
-            integers = all(isinstance(b, int) and not isinstance(b, bool) and abs(b) < EXACT_DOUBLE
-                           for b in (low, high))
-            if not (integers and high - low < span):
+            integers = all(isinstance(b, int) and not isinstance(b, bool) for b in (low, high))
+            if not (integers and spans_few(low, high, span)):
                 few.discard(col)
     return [c for c in columns if c in few], [sql]

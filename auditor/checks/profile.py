@@ -18,12 +18,11 @@ from auditor import quantiles
 from auditor.context import CheckContext
 from auditor.model import CheckResult, table
 from auditor.registry import check
-from auditor.repeats import EXACT_DOUBLE
 from auditor.roles import infer_categorical
 from auditor.sources import Dataset
 from auditor.sql import Engine, is_float, is_integer, quote_ident
 from auditor.summary import ColumnSummary, summarize
-from auditor.value_counts import countable, value_counts
+from auditor.value_counts import countable, spans_few, value_counts
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -123,10 +122,7 @@ def _add_straddling(chart: dict[int, int], loc: quantiles.Located, cells: set[in
 def _few_integers(duck_type: str, summary: ColumnSummary) -> bool:
     """An integer column spanning fewer values than the locating grid has cells: every cell holds at most
     one value, so its value counts (a small `histogram`) give the chart, the cells and every quantile."""
-    low, high = summary.min, summary.max
-    return (is_integer(duck_type) and low is not None and high is not None
-            and abs(low) < EXACT_DOUBLE and abs(high) < EXACT_DOUBLE
-            and high - low < quantiles.LOCATE_BINS)
+    return is_integer(duck_type) and spans_few(summary.min, summary.max, quantiles.LOCATE_BINS)
 
 
 def _charts_from_counts(engine: Engine, ds: Dataset, edges: dict[str, tuple[float, float, int]],
