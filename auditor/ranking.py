@@ -142,7 +142,7 @@ def rank_whole(engine, view: str, *, label: str, score: str, rows: int, where: s
     Up to `rows_per_sort` rows, one sort. Beyond, ranges of scores cut at approximate quantiles,
     ranked highest first: one scan for the cuts and one sort of a range's rows per range.
     """
-    params = dict(params or {})
+    params = params or {}
     per_sort = rows_per_sort(engine)
     if rows <= per_sort:
         sql = ranking_sql(view, label=label, score=score, where=where)
@@ -197,7 +197,7 @@ def rank_partitions(engine, view: str, *, label: str, score: str, partition: str
     `$first_part` to `$last_part` (by default `partition BETWEEN` them): a caller that can say it
     in terms the Parquet reader can prune by (a time window's timestamps) saves a full read per group.
     """
-    params = dict(params or {})
+    params = params or {}
     groups = partition_groups([c for c in counts if c[1]], rows_per_sort(engine))
     if len(groups) > 1:
         between = between or f"{partition} BETWEEN $first_part AND $last_part"

@@ -35,7 +35,7 @@ Progress = Callable[[str], None]
 WARM_IMPORTS = ("scipy.special",)
 
 
-def warm_imports() -> threading.Thread:
+def warm_imports() -> None:
     def load() -> None:
         for name in WARM_IMPORTS:
             try:
@@ -43,9 +43,7 @@ def warm_imports() -> threading.Thread:
             except Exception:  # the check that imports it again reports the failure
                 return
 
-    thread = threading.Thread(target=load, name="auditor-warm-imports")
-    thread.start()
-    return thread
+    threading.Thread(target=load, name="auditor-warm-imports").start()
 
 
 def validate_check_options(config: AuditConfig) -> None:
