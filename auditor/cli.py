@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import auditor
 from auditor.errors import AuditorError, ConfigError
-from auditor.model import STAGES
+from auditor.report import STAGES
+from auditor.version import __version__
 
 FORMATS = ("json", "html", "md", "email", "junit")
 
@@ -60,7 +60,7 @@ def _as_of(text: str) -> datetime:
 
 def build_parser() -> Parser:
     parser = Parser(prog="auditor", description="Audit an ML project: data, model, deployment. Writes reports.")
-    parser.add_argument("--version", action="version", version=f"auditor {auditor.__version__}")
+    parser.add_argument("--version", action="version", version=f"auditor {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="progress and details on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -123,9 +123,9 @@ def _now() -> datetime:
 
 
 def cmd_run(args: argparse.Namespace, err) -> int:
+    from auditor.audit.runner import run_audit
     from auditor.config import load_config
-    from auditor.output import write_reports
-    from auditor.runner import run_audit
+    from auditor.delivery.files import write_reports
 
     config = load_config(args.config)
     verbose = args.verbose or err.isatty()
@@ -139,7 +139,7 @@ def cmd_run(args: argparse.Namespace, err) -> int:
     history = args.history if args.history is not None else config.outputs.history
     keep = args.keep or config.outputs.keep
     if history:
-        from auditor.history import parse_keep, record_run
+        from auditor.delivery.history import parse_keep, record_run
 
         out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None, now=_now(),
                                       report_url=args.report_url)
@@ -159,7 +159,7 @@ def cmd_run(args: argparse.Namespace, err) -> int:
 
 
 def cmd_render(args: argparse.Namespace, err) -> int:
-    from auditor.output import FILENAMES, load_report, render_all, write_atomic
+    from auditor.delivery.files import FILENAMES, load_report, render_all, write_atomic
 
     if not args.report.is_file():
         raise ConfigError(f"{args.report}: report file not found")
@@ -174,7 +174,7 @@ def cmd_render(args: argparse.Namespace, err) -> int:
 
 
 def cmd_send(args: argparse.Namespace, err) -> int:
-    from auditor.mail import SmtpSettings, send_report
+    from auditor.delivery.mail import SmtpSettings, send_report
 
     to = [a.strip() for group in args.to for a in group.split(",") if a.strip()]
     settings = SmtpSettings.from_options(host=args.smtp_host, port=args.smtp_port,
@@ -186,7 +186,7 @@ def cmd_send(args: argparse.Namespace, err) -> int:
 
 
 def cmd_checks(args: argparse.Namespace, out) -> int:
-    from auditor.registry import catalogue
+    from auditor.checks import catalogue
 
     specs = catalogue()
     width = max(len(s.id) for s in specs)
@@ -210,14 +210,14 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
         if args.command == "render":
             return cmd_render(args, err)
         if args.command == "infer-schema":
-            from auditor.schema_inference import write_inferred
+            from auditor.schema.inference import write_inferred
 
             text = write_inferred(args.data, out=args.out, max_categories=args.max_categories, now=_now())
             if args.out is None:
                 print(text, end="", file=out)
             return 0
         if args.command == "history":
-            from auditor.history import parse_keep, write_index
+            from auditor.delivery.history import parse_keep, write_index
 
             write_index(args.root, keep=parse_keep(args.keep) if args.keep else None, now=_now())
             return 0

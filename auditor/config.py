@@ -106,7 +106,7 @@ class Monitoring(Strict):
 class Outputs(Strict):
     dir: str = "reports"
     formats: list[Format] = Field(default_factory=lambda: ["json", "html", "md"])
-    # history: each run goes to a dated folder under dir, recorded in dir/history.duckdb (see auditor.history)
+    # history: each run goes to a dated folder under dir, recorded in dir/history.duckdb (see auditor.delivery.history)
     history: bool = False
     keep: str | None = Field(default=None, pattern=r"^[1-9]\d*d?$")  # "90d" (days) or "30" (runs)
 

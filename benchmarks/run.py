@@ -26,7 +26,7 @@ import yaml
 from measure import VIEWS, analyse_query_log, run_child
 from peer import compare_verdicts, run_peer
 
-from auditor.sql import default_memory_limit
+from auditor.engine.duckdb_engine import default_memory_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 import yaml
 
+from auditor.audit.runner import run_audit
 from auditor.config import load_config
-from auditor.model import AuditReport
-from auditor.runner import run_audit
+from auditor.report import AuditReport
 
 
 def write_parquet(path: Path, select_sql: str) -> Path:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine, quote_ident, quote_literal
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.sql import quote_ident, quote_literal
 
 
 def view_of(df: pd.DataFrame, tmp_path: Path, name: str = "data") -> tuple[Engine, Dataset]:
@@ -37,8 +38,8 @@ def write_project(tmp_path: Path, current: pd.DataFrame, *, reference: pd.DataFr
 
 def run(path: Path, *, check_ids: tuple[str, ...] | None = None):
     """Run the modeling stage; return its results (only `check_ids` when given)."""
+    from auditor.audit.runner import run_audit
     from auditor.config import load_config
-    from auditor.runner import run_audit
 
     report = run_audit(load_config(path), stages=["modeling"])
     return [c for c in report.checks if check_ids is None or c.id in check_ids]

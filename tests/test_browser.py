@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import STAGES, AuditReport
 from auditor.render.email import render_email
 from auditor.render.html import render_html
+from auditor.report import STAGES, AuditReport
 
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 

@@ -4,8 +4,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from auditor.cbpe import CBPE_METRICS, cbpe_aggregates, expected_metrics
-from auditor.metrics import select_list
+from auditor.engine.sql import select_list
+from auditor.metrics.cbpe import CBPE_METRICS, cbpe_aggregates, expected_metrics
 
 
 def sql_sums(scores, predictions) -> dict:

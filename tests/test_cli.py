@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from auditor.audit.registry import REGISTRY, check
+from auditor.checks import catalogue
 from auditor.cli import main
-from auditor.registry import REGISTRY, catalogue, check
 from tests.conftest import BASE_SELECT
 
 
@@ -120,7 +121,8 @@ def test_version(capsys):
 
 def test_no_query_brings_a_whole_table_back(project, audit):
     """Checks aggregate in SQL: no query fetches anywhere near the dataset's rows into Python."""
-    from auditor import runner, sql
+    from auditor.audit import runner
+    from auditor.engine import duckdb_engine as sql
 
     seen = []
     original = sql.Engine.close
@@ -149,7 +151,7 @@ def test_a_run_imports_scipy_special_on_the_side(project):
     import sys
 
     path = project()
-    script = ("import sys; from auditor.config import load_config; from auditor.runner import run_audit; "
+    script = ("import sys; from auditor.config import load_config; from auditor.audit.runner import run_audit; "
               "before = 'scipy.special' in sys.modules; "
               f"run_audit(load_config({str(path)!r}), stages=['scoping']); "
               "print(before, 'scipy.special' in sys.modules)")

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
-from auditor import ranking, stats
+from auditor.audit.runner import run_audit
 from auditor.config import load_config
-from auditor.runner import run_audit
+from auditor.metrics import ranking
+from auditor.stats import distances as stats
 from tests.conftest import BASE_SELECT, results, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -366,14 +367,15 @@ def test_drift_over_time_categorical_and_small_windows(project, tmp_path):
 def test_performance_checks_scan_the_reference_once(project, tmp_path, monkeypatch):
     """modeling.performance and deployment.performance_over_time both need the reference's counts
     and ranking: each is one query, asked with the same SQL, run once."""
-    from auditor.sql import Engine
+    from auditor.engine.duckdb_engine import Engine
 
     statements: list[str] = []
     original = Engine.execute
     monkeypatch.setattr(Engine, "execute", lambda self, sql, params=None: statements.append(sql) or
                         original(self, sql, params))
     run_log(project, tmp_path, log_sql(EVEN))  # writes data and config
-    from auditor.registry import REGISTRY, catalogue
+    from auditor.audit.registry import REGISTRY
+    from auditor.checks import catalogue
 
     catalogue()
     wanted = ("modeling.performance", "deployment.performance_over_time")
@@ -466,7 +468,7 @@ def test_volume_when_the_typical_window_is_empty(project, tmp_path):
 
 
 def test_reference_deciles_are_located_once_for_every_drift_check(project, tmp_path, monkeypatch):
-    """drift_over_time locates the reference's numeric columns once (auditor.quantiles, in the run's cache), with
+    """drift_over_time locates the reference's numeric columns once (auditor.engine.quantiles, in the run's cache), with
     no value-counts window, and its per-window PSI equals numpy's on the reference deciles."""
     log = tmp_path / "queries.json"
     monkeypatch.setenv("AUDITOR_QUERY_LOG", str(log))

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from auditor.registry import catalogue
+from auditor.checks import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,10 +11,10 @@ import pytest
 from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
-from auditor import drift as drift_module
-from auditor import ecdf as ecdf_module
-from auditor.drift import DriftColumn, Relation, compare, reference_deciles
-from auditor.sql import Engine
+from auditor.engine.duckdb_engine import Engine
+from auditor.stats import column_measures
+from auditor.stats import ecdf as ecdf_module
+from auditor.stats.column_drift import DriftColumn, Relation, compare, reference_deciles
 
 REL = 1e-9
 
@@ -23,8 +23,8 @@ REL = 1e-9
 def ecdf_method(request, monkeypatch):
     """Every test runs with both exact methods: all distinct values in order, and fine bins refined."""
     if request.param != "sorted":
-        monkeypatch.setattr(drift_module, "REFINE_MIN_VALUES", 1)
-        monkeypatch.setattr(drift_module, "REFINE_MIN_DISTINCT", 0)
+        monkeypatch.setattr(column_measures, "REFINE_MIN_VALUES", 1)
+        monkeypatch.setattr(column_measures, "REFINE_MIN_DISTINCT", 0)
     if request.param == "refined-coarse":  # few, wide bins: most need refining, or keep their sign
         monkeypatch.setattr(ecdf_module, "SUB_BINS", 2)
     return request.param

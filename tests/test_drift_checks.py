@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from auditor.cli import main
-from auditor.model import AuditReport
+from auditor.report import AuditReport
 from tests.conftest import BASE_SELECT, results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def test_numeric_feature_graded_on_normalised_wasserstein(project, audit, by, ex
     assert chart["kind"] == "histogram" and chart["edges"][0] is None and chart["edges"][-1] is None
     assert len(chart["series"]["reference"]) == len(chart["edges"]) - 1
     assert sum(chart["series"]["current"]) == pytest.approx(1.0)
-    assert any("AS cell, count(*) AS n" in s for s in income.evidence["sql"])  # the reference deciles (auditor.quantiles)
+    assert any("AS cell, count(*) AS n" in s for s in income.evidence["sql"])  # the reference deciles (auditor.engine.quantiles)
     assert any("lead(v)" in s for s in income.evidence["sql"])  # the ECDFs
     assert income.evidence["tables"][0]["columns"][-1] == "psi_contribution"
 
@@ -182,8 +182,8 @@ def test_example_project_drifts(tmp_path):
     config["outputs"] = {"dir": "out", "formats": ["json"]}
     path = tmp_path / "audit.yaml"
     path.write_text(yaml.safe_dump(config))
+    from auditor.audit.runner import run_audit
     from auditor.config import load_config
-    from auditor.runner import run_audit
     report = run_audit(load_config(path), stages=DEPLOYMENT)
     drift = results(report, "deployment.feature_drift")
     assert drift["income"].status == "fail" and drift["income"].metrics["method"] == "wasserstein"
@@ -199,7 +199,7 @@ def test_feature_drift_alone_scans_no_whole_summary(project, audit, tmp_path, mo
     """With the categorical columns declared, a drift-only run never reads every column's summary (a full scan
     of each side): the categories' distinct counts come from one narrow statement, and max_categories still
     skips a column with too many."""
-    from auditor.registry import catalogue
+    from auditor.checks import catalogue
 
     log = tmp_path / "queries.json"
     monkeypatch.setenv("AUDITOR_QUERY_LOG", str(log))

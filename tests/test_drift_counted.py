@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from auditor import quantiles
-from auditor.drift import DriftColumn, Relation, compare
-from auditor.sql import Engine
-from auditor.value_counts import few_valued_integers
+from auditor.engine import quantiles
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.value_counts import few_valued_integers
+from auditor.stats.column_drift import DriftColumn, Relation, compare
 from tests.test_drift import assert_numeric_matches_oracles
 
 

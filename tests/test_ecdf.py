@@ -1,4 +1,4 @@
-"""auditor.ecdf's fine-bin walk: the vectorised walk equals the plain loop over bins bit for bit, and the
+"""auditor.stats.ecdf's fine-bin walk: the vectorised walk equals the plain loop over bins bit for bit, and the
 refine query's value ranges (however merged) give scipy's numbers."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats as sps
 
-from auditor import drift as drift_module
-from auditor import ecdf
-from auditor.drift import DriftColumn, Relation, compare
-from auditor.sql import Engine
+from auditor.engine.duckdb_engine import Engine
+from auditor.stats import column_measures, ecdf
+from auditor.stats.column_drift import DriftColumn, Relation, compare
 
 
 def loop_walk(ref: ecdf.BinStats, cur: ecdf.BinStats, n: int, m: int) -> tuple[float, float, list[int], bool]:
@@ -93,8 +92,8 @@ def make_engine(tmp_path, reference: np.ndarray, current: np.ndarray) -> Engine:
                                                    (4, 16, False)])
 def test_refine_ranges_however_merged_give_scipys_numbers(tmp_path, monkeypatch, most, merge_below, many):
     """Every run in one range, a range per run, all merged, the defaults: the same exact D and Wasserstein."""
-    monkeypatch.setattr(drift_module, "REFINE_MIN_VALUES", 1)
-    monkeypatch.setattr(drift_module, "REFINE_MIN_DISTINCT", 0)
+    monkeypatch.setattr(column_measures, "REFINE_MIN_VALUES", 1)
+    monkeypatch.setattr(column_measures, "REFINE_MIN_DISTINCT", 0)
     monkeypatch.setattr(ecdf, "SUB_BINS", 40)  # no drift: sign changes all over, many runs of refined bins
     monkeypatch.setattr(ecdf, "REFINE_MAX_RANGES", most)
     monkeypatch.setattr(ecdf, "REFINE_MERGE_BELOW", merge_below)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
-from auditor.model import AuditReport
-from auditor.output import load_report
+from auditor.delivery.files import load_report
 from auditor.render import email as email_render
 from auditor.render.email import MAX_HTML_BYTES, build_email, email_subject, render_email
+from auditor.report import AuditReport
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report_small.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from auditor.audit.runner import run_audit
 from auditor.config import EngineSettings, load_config
+from auditor.engine.duckdb_engine import Engine
 from auditor.errors import ConfigError
-from auditor.runner import run_audit
-from auditor.sql import Engine
 
 
 def setting(engine: Engine, name: str):

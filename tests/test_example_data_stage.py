@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from auditor.audit.runner import run_audit
 from auditor.config import load_config
-from auditor.runner import run_audit
 from tests.conftest import results
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "credit_scoring"

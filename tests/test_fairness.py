@@ -11,7 +11,7 @@ from fairlearn import metrics as flm
 from scipy.stats import binomtest, chi2_contingency
 from sklearn.metrics import accuracy_score, precision_score
 
-from auditor.fairness import (
+from auditor.metrics.group_rates import (
     MISSING,
     gap,
     holm,
@@ -20,7 +20,7 @@ from auditor.fairness import (
     two_proportion_pvalue,
     wilson_interval,
 )
-from auditor.metrics import model_columns
+from auditor.metrics.performance import model_columns
 from tests.modeling_helpers import view_of
 
 TOL = 1e-9

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from auditor.cli import main
-from auditor.model import AuditReport, CheckResult, Threshold
 from auditor.render.junit import render_junit
+from auditor.report import AuditReport, CheckResult, Threshold
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report_small.json"
 

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from auditor import ranking
-from auditor.metrics import canonical_metric, compute_metrics, model_columns
+from auditor.metrics import ranking
+from auditor.metrics.evaluate import compute_metrics
+from auditor.metrics.performance import canonical_metric, model_columns
 from tests.modeling_helpers import view_of
 
 TOL = 1e-9

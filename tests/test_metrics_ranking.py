@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from auditor import ranking
-from auditor.metrics import model_columns
-from auditor.ranking import partition_counts_sql, ranking_metrics, ranking_offsets, ranking_sql
-from auditor.sql import Engine
+from auditor.engine.duckdb_engine import Engine
+from auditor.metrics import ranking
+from auditor.metrics.performance import model_columns
+from auditor.metrics.ranking import partition_counts_sql, ranking_metrics, ranking_offsets, ranking_sql
 from tests.modeling_helpers import view_of
 
 TOL = 1e-9

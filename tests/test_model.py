@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from auditor.model import AuditReport, CheckResult, Threshold, grade, table, worst
+from auditor.report import AuditReport, CheckResult, Threshold, grade, table, worst
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,10 @@ import yaml
 from scipy.stats import binomtest
 from sklearn.calibration import calibration_curve
 
-from auditor.comparison import delong, delong_sql, mcnemar, mcnemar_aggregates
+from auditor.engine.sql import select_list
 from auditor.errors import ConfigError
-from auditor.metrics import model_columns, select_list
+from auditor.metrics.paired import delong, delong_sql, mcnemar, mcnemar_aggregates
+from auditor.metrics.performance import model_columns
 from tests.modeling_helpers import run, view_of, write_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,7 +223,7 @@ def test_intersection_is_named_with_the_cross_sign(tmp_path):
 
 
 def test_fairness_and_performance_share_one_scan(tmp_path, monkeypatch):
-    from auditor.sql import Engine
+    from auditor.engine.duckdb_engine import Engine
 
     statements: list[str] = []
     original = Engine.execute

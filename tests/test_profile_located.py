@@ -8,10 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from auditor import quantiles, stats
 from auditor.checks.profile import QUANTILES, _profiles
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine, quote_literal
+from auditor.engine import quantiles
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.sql import quote_literal
+from auditor.stats import distances as stats
 
 rng = np.random.default_rng(5)
 
@@ -64,7 +66,7 @@ def test_few_valued_integers_are_profiled_from_value_counts_as_from_the_grouping
     """An integer column spanning fewer values than the grid has cells: its chart, cells and quantiles from
     its value counts equal those of the grouping scan (nulls, negatives, ties, a lone outlier, one value)."""
     from auditor.checks.profile import _locate_with_chart
-    from auditor.summary import summarize
+    from auditor.engine.summary import summarize
 
     age = pa.array(list(rng.integers(18, 95, 3000)) + [None, -1, 2000, None], type=pa.int64())
     same = pa.array([7] * 3004, type=pa.int32())
@@ -109,7 +111,7 @@ def test_charts_from_cells_equal_the_grouping_with_the_chart_key(tmp_path, monke
     NaN, nulls, an outlier, a wide integer column, a constant and an empty column. With a tiny FETCH_MAX
     the straddling cells are too full to fetch and the grouping with the chart key answers instead."""
     from auditor.checks.profile import _locate_with_chart
-    from auditor.summary import summarize
+    from auditor.engine.summary import summarize
 
     monkeypatch.setattr(quantiles, "FETCH_MAX", fetch_max)
     n = 4000
@@ -143,7 +145,7 @@ def test_charts_from_cells_equal_the_grouping_with_the_chart_key(tmp_path, monke
 def test_a_cached_grid_without_extremes_falls_back_to_the_grouping(tmp_path):
     """Cells located elsewhere without their min and max cannot place a cell in a chart bin."""
     from auditor.checks.profile import _locate_with_chart
-    from auditor.summary import summarize
+    from auditor.engine.summary import summarize
 
     path = tmp_path / "d.parquet"
     pq.write_table(pa.table({"x": rng.normal(size=3000)}), path)

@@ -1,4 +1,4 @@
-"""auditor.quantiles (behind data.profile): exact quantiles from a locating histogram and a few values per cell."""
+"""auditor.engine.quantiles (behind data.profile): exact quantiles from a locating histogram and a few values per cell."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from auditor import quantiles as quantiles_module
-from auditor import stats
 from auditor.checks.profile import QUANTILES, _profiles
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine, quote_ident, quote_literal
+from auditor.engine import quantiles as quantiles_module
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.sql import quote_ident, quote_literal
+from auditor.stats import distances as stats
 
 rng = np.random.default_rng(11)
 SAMPLES = {
@@ -99,7 +100,7 @@ def test_a_crowded_cell_of_one_value_needs_no_fetch_and_of_many_is_ranked_alone(
 
 
 def test_quantiles_of_any_columns_in_four_statements(tmp_path: Path) -> None:
-    from auditor.quantiles import exact_quantiles_of
+    from auditor.engine.quantiles import exact_quantiles_of
 
     a = rng.normal(size=1500)
     b = np.append(rng.exponential(size=1498), [np.inf, np.nan])
@@ -187,8 +188,8 @@ def test_quantiles_are_located_once_per_run_and_reused(tmp_path: Path) -> None:
 
 
 def test_quantiles_equal_the_drift_deciles(tmp_path: Path) -> None:
-    """The value-counts deciles of auditor.drift (±inf ranked as values) and these agree bit for bit."""
-    from auditor.drift import DriftColumn, Relation, reference_deciles
+    """The value-counts deciles of auditor.stats.column_drift (±inf ranked as values) and these agree bit for bit."""
+    from auditor.stats.column_drift import DriftColumn, Relation, reference_deciles
 
     values = np.concatenate([rng.lognormal(3, 2, 3000), [np.inf, -np.inf, np.nan], np.repeat(4.0, 500)])
     engine, ds = _view(tmp_path, {"x": values})

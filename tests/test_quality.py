@@ -175,7 +175,7 @@ def test_leakage_shares_without_comparing_features_that_never_meet_the_label(pro
     """Features whose range or values never meet the label's are left out of the row-by-row comparison;
     every share still equals the comparison of every feature (ties, NULL, NaN, ±inf, text)."""
     from auditor.checks.quality import label_equality_sql
-    from auditor.sources import Column, Dataset
+    from auditor.engine.sources import Column, Dataset
 
     select = LEAK_FEATURES.format(label=label)
     path = project(current=select, reference=select,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import STAGES, AuditReport, CheckResult, Threshold
 from auditor.render.context import build_context, slugify, sort_checks
 from auditor.render.filters import fmt_duration, fmt_number, fmt_threshold, fmt_timestamp
 from auditor.render.html import render_html
+from auditor.report import STAGES, AuditReport, CheckResult, Threshold
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "fixtures" / "report_small.json"
@@ -241,7 +241,7 @@ def test_same_report_same_bytes(html):
 
 
 def test_same_bytes_in_another_process_with_another_hash_seed(html):
-    code = ("import json, sys; from auditor.model import AuditReport; from auditor.render.html import render_html; "
+    code = ("import json, sys; from auditor.report import AuditReport; from auditor.render.html import render_html; "
             "sys.stdout.write(render_html(AuditReport.from_dict(json.load(open(sys.argv[1])))))")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code, str(FIXTURE)], capture_output=True, env=env, check=True,

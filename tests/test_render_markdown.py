@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import STAGES, AuditReport, CheckResult, Threshold
 from auditor.render.filters import md_escape, md_html, status_badge, status_emoji
 from auditor.render.markdown import MARKER, render_markdown
+from auditor.report import STAGES, AuditReport, CheckResult, Threshold
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "fixtures" / "report_small.json"

@@ -1,14 +1,14 @@
-"""auditor.repeats: the bitmap census and the grouping agree with pandas, and the bitmap skips the grouping."""
+"""auditor.engine.repeats: the bitmap census and the grouping agree with pandas, and the bitmap skips the grouping."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from auditor.repeats import BITMAP_MAX_BITS, count_shared, find_repeats
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine
-from auditor.summary import summarize
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.repeats import BITMAP_MAX_BITS, count_shared, find_repeats
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.summary import summarize
 from tests.conftest import write_parquet
 
 
@@ -42,7 +42,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("duck_type", ["BIGINT", "INTEGER", "VARCHAR", "DOUBLE"])
 def test_repeats_match_pandas_with_and_without_the_bitmap(tmp_path, case, duck_type, chunk, monkeypatch):
-    monkeypatch.setattr("auditor.repeats.CHUNK_VALUES", chunk)
+    monkeypatch.setattr("auditor.engine.repeats.CHUNK_VALUES", chunk)
     if case == "wide range" and duck_type == "INTEGER":
         pytest.skip("does not fit an INTEGER")
     path = write_parquet(tmp_path / "d.parquet", CASES[case].format(t=duck_type))
@@ -71,7 +71,7 @@ def test_repeats_match_pandas_with_and_without_the_bitmap(tmp_path, case, duck_t
 def test_repeats_found_through_buckets_of_64_values_match_pandas(tmp_path, duck_type, chunk, monkeypatch):
     """Repeats at bucket edges (63/64, 127/128 from the minimum), negative values, a value repeated 5 times,
     nulls, gaps: the buckets with more rows than distinct values hold every repeat, and only those are grouped."""
-    monkeypatch.setattr("auditor.repeats.CHUNK_VALUES", chunk)
+    monkeypatch.setattr("auditor.engine.repeats.CHUNK_VALUES", chunk)
     sql = f"""SELECT unnest(list_concat(range(-300, 700), [-300 + 63, -300 + 64, -300 + 127, -300 + 128, 5, 5, 5, 5,
              699, NULL, NULL, 1000, 1000]))::{duck_type} AS id"""
     path = write_parquet(tmp_path / "b.parquet", sql)

@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.cbpe import cbpe_aggregates
-from auditor.cells import classification_measures
-from auditor.fairness import MISSING, run_scan, scan_source
-from auditor.metrics import binary_counts, classification_aggregates, model_columns, select_list
-from auditor.rollup import add, aggregate_kind, covering_sets, plain
+from auditor.engine.rollup import add, aggregate_kind, covering_sets, plain
+from auditor.engine.sql import select_list
+from auditor.metrics.cbpe import cbpe_aggregates
+from auditor.metrics.cells import classification_measures
+from auditor.metrics.evaluate import binary_counts
+from auditor.metrics.group_rates import MISSING, run_scan, scan_source
+from auditor.metrics.performance import classification_aggregates, model_columns
 from tests.modeling_helpers import view_of
 
 

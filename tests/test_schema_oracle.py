@@ -10,12 +10,13 @@ import pandera.errors
 import pandera.pandas as pa
 import pytest
 
-from auditor.schema import compile_schema, run_rules
-from auditor.schema_custom import FRAME, run_custom
-from auditor.schema_regex import translate
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine
-from auditor.summary import summarize
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.summary import summarize
+from auditor.schema.compiler import compile_schema
+from auditor.schema.custom import FRAME, run_custom
+from auditor.schema.regex import translate
+from auditor.schema.scan import run_rules
 from tests.conftest import write_parquet
 
 # Nulls, NaN, infinities, empty strings, unicode (combining marks, non-ASCII digits), mixed-case categories.
@@ -100,8 +101,8 @@ def auditor_counts(schema: pa.DataFrameSchema, path: Path, *, chunk_rows: int = 
     ds = _dataset(engine, path)
     plan = compile_schema(schema, ds, source="test.yaml")
     outcomes = list(plan.decided)
-    # With the run's summaries a unique integer column is counted in a bitmap first (auditor.repeats), nulls
-    # come from the summary and low-cardinality columns' rules from their value counts (auditor.schema_values).
+    # With the run's summaries a unique integer column is counted in a bitmap first (auditor.engine.repeats), nulls
+    # come from the summary and low-cardinality columns' rules from their value counts (auditor.schema.values).
     outcomes += run_rules(engine, plan, ds, sample=20, summaries=summarize(engine, ds) if summaries else None,
                           cache={} if summaries else None)[0]
     outcomes += run_custom(engine, plan, ds, sample=20, chunk_rows=chunk_rows)[0]

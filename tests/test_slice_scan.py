@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.cells import classification_measures
-from auditor.comparison import mcnemar_measures
-from auditor.fairness import MISSING
-from auditor.metrics import regression_aggregates
-from auditor.slices import TOTAL, categorical_key, numeric_key, slice_scan
-from auditor.sql import quote_ident
+from auditor.engine.sql import quote_ident
+from auditor.metrics.cells import classification_measures
+from auditor.metrics.group_rates import MISSING
+from auditor.metrics.paired import mcnemar_measures
+from auditor.metrics.performance import regression_aggregates
+from auditor.metrics.slices import TOTAL, categorical_key, numeric_key, slice_scan
 from tests.modeling_helpers import view_of
 
 EDGES = {"x": [-1.0, 0.0, 0.5, 1.0], "k": [2.0, 2.0, 5.0]}  # k: a repeated edge

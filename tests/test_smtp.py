@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
-from auditor.output import load_report, write_reports
+from auditor.delivery.files import load_report, write_reports
 from auditor.render.charts import chart_png
 from auditor.render.email import CHART_DPI, _key_charts
 
@@ -79,7 +79,7 @@ def smtp_server(tmp_path: Path):
 def report_dir(tmp_path: Path) -> Path:
     import json
 
-    from auditor.model import AuditReport
+    from auditor.report import AuditReport
 
     out = tmp_path / "run"
     write_reports(AuditReport.from_dict(json.loads(FIXTURE.read_text())), out, ["json", "html"])

@@ -1,13 +1,13 @@
-"""auditor.summary against numpy: nulls (NaN counted as missing), infinities apart, moments of the finite values."""
+"""auditor.engine.summary against numpy: nulls (NaN counted as missing), infinities apart, moments of the finite values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine
-from auditor.summary import summarize
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.summary import summarize
 from tests.conftest import write_parquet
 
 ROWS = """SELECT * FROM (VALUES
@@ -57,7 +57,7 @@ MIXED = """SELECT * FROM (VALUES
 def test_min_and_max_from_parquet_statistics_equal_those_read_from_the_values(tmp_path, source):
     """Where DuckDB answers min and max from a file's statistics, the summary asks it to, in subqueries of
     their own; elsewhere it reads them with the other aggregates. The summaries are the same either way."""
-    from auditor.summary import bounds_from_metadata, statements, summary_sql
+    from auditor.engine.summary import bounds_from_metadata, statements, summary_sql
 
     path = write_parquet(tmp_path / "m.parquet", MIXED)
     engine = Engine()

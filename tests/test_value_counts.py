@@ -1,13 +1,13 @@
-"""auditor.value_counts against pandas, and data.profile's categories the same through it as counted as text."""
+"""auditor.engine.value_counts against pandas, and data.profile's categories the same through it as counted as text."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine
-from auditor.value_counts import value_counts
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.value_counts import value_counts
 from tests.conftest import results, write_parquet
 
 ROWS = """SELECT CASE WHEN i % 5 = 0 THEN NULL ELSE i % 7 - 3 END AS small,

@@ -6,10 +6,11 @@ import duckdb
 import numpy as np
 import pytest
 
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.sql import bind
+from auditor.engine.windows import Window, bucket_start, build_range, naive_utc, parse_window, timestamp_expr
 from auditor.errors import ConfigError
-from auditor.sources import Column, Dataset
-from auditor.sql import Engine, bind
-from auditor.windows import Window, bucket_start, build_range, naive_utc, parse_window, timestamp_expr
 
 
 @pytest.mark.parametrize(("text", "count", "unit", "width"), [

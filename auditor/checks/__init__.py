@@ -1,6 +1,12 @@
-"""Built-in checks. Importing this package registers them all."""
+"""Built-in checks, one module per concern. Importing this package registers them all.
 
-from auditor.checks import (  # noqa: F401
+A check module may import the audit framework (`auditor.audit`), the report model, the engine,
+statistics, metrics and schema folders, but never another check module: what two checks share
+lives in a module of its own outside this folder.
+"""
+
+from auditor.audit.registry import REGISTRY, CheckSpec
+from auditor.checks import (  # noqa: F401  (each module registers its checks)
     challenger,
     data,
     deployment,
@@ -14,3 +20,9 @@ from auditor.checks import (  # noqa: F401
     schema,
     scoping,
 )
+from auditor.report import STAGES
+
+
+def catalogue() -> list[CheckSpec]:
+    """Every registered check, by stage order then id."""
+    return sorted(REGISTRY.values(), key=lambda s: (STAGES.index(s.stage), s.id))

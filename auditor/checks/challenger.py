@@ -4,7 +4,7 @@ Both models are scored on the same current rows (`columns.prediction`/`score` fo
 `columns.challenger_prediction`/`challenger_score` for the challenger). The primary metric is
 ROC AUC when it is the first success metric and both models have scores (DeLong's paired test),
 else accuracy (McNemar's exact test). Accuracy is also compared per sensitive group and per slice
-in one scan (auditor.slices), Holm-corrected over the groups compared: a challenger that is better
+in one scan (auditor.metrics.slices), Holm-corrected over the groups compared: a challenger that is better
 overall but significantly worse for a group is not promoted without a human decision.
 """
 
@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.modeling import model_slice_keys
-from auditor.comparison import delong, delong_sql, mcnemar, mcnemar_measures
-from auditor.context import CheckContext
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
 from auditor.errors import DataError
-from auditor.fairness import holm
-from auditor.metrics import canonical_metric, model_columns
-from auditor.model import CheckResult, table
-from auditor.registry import check
-from auditor.slices import TOTAL, categorical_key, slice_scan
+from auditor.metrics.group_rates import holm
+from auditor.metrics.paired import delong, delong_sql, mcnemar, mcnemar_measures
+from auditor.metrics.performance import canonical_metric, model_columns
+from auditor.metrics.slices import TOTAL, categorical_key, slice_scan
+from auditor.report import CheckResult, table
 
 
 @check("modeling.champion_challenger", title="Champion vs challenger",
@@ -60,7 +59,7 @@ def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
 
     summary = ctx.summary("current")
     keys = [categorical_key(c, summary[c].distinct if c in summary else None) for c in r.sensitive]
-    slice_keys, key_sql = model_slice_keys(ctx)
+    slice_keys, key_sql = ctx.model_slice_keys()
     keys += [k for k in slice_keys if k.feature not in r.sensitive]
     inner = [f"{champion.label} AS y", f"{champion.prediction} AS pa", f"{challenger_pred} AS pb"]
     groups, sql = slice_scan(ctx.engine, current.view, keys, inner, mcnemar_measures("y", "pa", "pb"),

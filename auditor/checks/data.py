@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.context import CheckContext
-from auditor.model import CheckResult, Threshold, table
-from auditor.registry import check
-from auditor.repeats import find_repeats
-from auditor.sources import Dataset
-from auditor.sql import is_integer, quote_ident
-from auditor.summary import statements
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.engine.repeats import find_repeats
+from auditor.engine.sql import is_integer, quote_ident
+from auditor.engine.summary import statements
+from auditor.report import CheckResult, Threshold, table
 
 
 @check("data.null_rate", title="Null rate",
@@ -58,19 +57,11 @@ LISTED_ROWS_MAX = 1_000_000  # rows of repeated or missing ids held in memory at
 ROWS_OF_LISTED_IDS = "(SELECT * FROM {view} WHERE {id} IS NULL OR {id} IN (SELECT unnest(?::{type}[])))"
 
 
-def sides(ctx: CheckContext) -> Iterator[tuple[str, Dataset, str]]:
-    """(name, dataset, subject prefix) for current, then reference when it has rows."""
-    for name in ("current", "reference"):
-        ds = ctx.run.datasets.get(name)
-        if ds is not None and ds.rows:
-            yield name, ds, "" if name == "current" else "reference: "
-
-
 @check("data.duplicates", title="Duplicates", defaults={"sample": 20, "rows_warn": 1},
        needs=("current",))
 def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
     """Duplicated ids (any fails) and duplicated whole rows (warn), in the current and reference data."""
-    for name, ds, prefix in sides(ctx):
+    for name, ds, prefix in ctx.sides():
         id_col = ctx.roles.id
         every_id = None
         if id_col and ds.column(id_col):

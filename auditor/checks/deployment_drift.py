@@ -1,14 +1,14 @@
 """Deployment: drift of each feature and of the score, window by window, against the reference.
 
 Bounded scans whatever the number of windows: the reference's PSI cut points (deciles, ±inf
-ranked as values, as auditor.drift ranks them) come from auditor.quantiles, located once per
+ranked as values, as auditor.stats.column_drift ranks them) come from auditor.engine.quantiles, located once per
 run for every numeric column and shared with the other checks that need reference quantiles.
 The reference's rows per PSI bin are read off those located cells and fetched values, its
 categories off the run's exact value counts (one scan counts any others, and any bin the cells
 cannot tell), then ONE query
 over the log counts, for every window at once, the rows per PSI bin (or category) of every
 column (GROUPING SETS of (window, column's bin)).
-PSI and Jensen-Shannon per (window, column) are computed in Python by auditor.stats on
+PSI and Jensen-Shannon per (window, column) are computed in Python by auditor.stats.distances on
 those small tables.
 
 Grading: a numeric column on PSI (warn 0.1, fail 0.25), a categorical one on the worse
@@ -25,18 +25,19 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from auditor import quantiles, stats
-from auditor.binning import bin_search
-from auditor.checks.deployment import MAX_SERIES, WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
-from auditor.context import CheckContext
-from auditor.drift import DriftColumn, Kind, missing_condition
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.audit.windowed import MAX_SERIES, WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
+from auditor.engine import quantiles
+from auditor.engine.binning import bin_search
+from auditor.engine.sources import Dataset
+from auditor.engine.sql import is_numeric, is_temporal, quote_ident
+from auditor.engine.value_counts import countable, value_counts
+from auditor.engine.windows import WindowRange
 from auditor.errors import ConfigError
-from auditor.model import SEVERITY, CheckResult, Status, Threshold, grade, table, worst
-from auditor.registry import check
-from auditor.sources import Dataset
-from auditor.sql import is_numeric, is_temporal, quote_ident
-from auditor.value_counts import countable, value_counts
-from auditor.windows import WindowRange
+from auditor.report import SEVERITY, CheckResult, Status, Threshold, grade, table, worst
+from auditor.stats import distances as stats
+from auditor.stats.column_drift import DriftColumn, Kind, missing_condition
 
 # GROUPING SETS ((window, k0), (window, k1), ...): one scan, one small group per (window, column, bin).
 # Measured on 10M rows x 9 columns, about twice as fast as one histogram() per column.
@@ -59,7 +60,7 @@ def counts_sql(template: str, columns: list[DriftColumn], cuts: dict[str, list[f
             params.update(zip(names, cuts[col.name], strict=True))
             binned = bin_search(f"{c}::DOUBLE", names)
         else:
-            binned = f"{c}::VARCHAR"  # categories compared as text, as auditor.drift does
+            binned = f"{c}::VARCHAR"  # categories compared as text, as auditor.stats.column_drift does
         exprs.append(f"CASE WHEN {missing_condition(col)} THEN NULL ELSE {binned} END AS k{i}")
     keys = ", ".join(f"k{i}" for i in range(len(columns)))
     sets = ", ".join(f"(window_index, k{i})" if windowed else f"(k{i})" for i in range(len(columns)))
@@ -81,7 +82,7 @@ def read_counts(rows: list[tuple], columns: list[DriftColumn]) -> dict[tuple[Any
 def reference_bins(ctx: CheckContext, view: str, columns: list[DriftColumn], cuts: dict[str, list[float]]
                    ) -> tuple[dict[str, dict], list[str]]:
     """The reference's counts per bin or category of each column, cached in the run: the categories of
-    integer and text columns from the run's exact value counts (auditor.value_counts; data.profile has
+    integer and text columns from the run's exact value counts (auditor.engine.value_counts; data.profile has
     usually counted them already), the rest from one scan."""
     reference = ctx.dataset("reference")
     columns = [DriftColumn(c.name, reference.column(c.name).type, c.kind) for c in columns]  # its own NaN test

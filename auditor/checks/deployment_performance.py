@@ -16,31 +16,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from auditor import rollup
-from auditor.cbpe import CBPE_METRICS, expected_metrics
-from auditor.cells import binary_measures, binary_names, binary_source
-from auditor.checks.deployment import WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
-from auditor.context import CheckContext
-from auditor.metrics import (
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.audit.windowed import WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
+from auditor.engine import rollup
+from auditor.engine.sources import Dataset
+from auditor.engine.sql import bind, select_list
+from auditor.engine.windows import WindowRange
+from auditor.metrics.cbpe import CBPE_METRICS, expected_metrics
+from auditor.metrics.cells import binary_measures, binary_names, binary_source
+from auditor.metrics.evaluate import binary_counts, compute_metrics
+from auditor.metrics.performance import (
     METRICS,
     ModelColumns,
-    binary_counts,
     binary_metrics,
     canonical_metric,
-    compute_metrics,
     model_columns,
     ratio,
     regression_aggregates,
     regression_metrics,
-    select_list,
     worse_by,
 )
-from auditor.model import CheckResult, grade, table
-from auditor.ranking import rank_partitions
-from auditor.registry import check
-from auditor.sources import Dataset
-from auditor.sql import bind
-from auditor.windows import WindowRange
+from auditor.metrics.ranking import rank_partitions
+from auditor.report import CheckResult, grade, table
 
 PERFORMANCE_SQL = """SELECT {position} AS window_index, {aggregates}
 FROM {view} WHERE {in_range}

@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
 from auditor.config import closest
-from auditor.context import CheckContext
-from auditor.drift import ColumnDrift, DriftColumn, Kind, Relation, compare
+from auditor.engine.sql import is_numeric, is_temporal, quote_ident
 from auditor.errors import ConfigError
-from auditor.model import CheckResult, Status, Threshold, grade, table, worst
-from auditor.registry import check
-from auditor.sql import is_numeric, is_temporal, quote_ident
-from auditor.stats import proportions
+from auditor.report import CheckResult, Status, Threshold, grade, table, worst
+from auditor.stats.column_drift import ColumnDrift, DriftColumn, Kind, Relation, compare
+from auditor.stats.distances import proportions
 
 METHODS = ("psi", "js", "wasserstein")
 METRIC_OF = {"psi": "psi", "js": "js_distance", "wasserstein": "wasserstein_norm"}

@@ -1,8 +1,8 @@
 """Fairness: per-group rates and their gaps, with fairlearn's names and definitions.
 
-All four checks read one cached scan of the current data (`auditor.fairness.modeling_scan`):
+All four checks read one cached scan of the current data (`auditor.metrics.group_rates.modeling_scan`):
 one query grouping by every sensitive column together, rolled up to each column and their
-intersection (auditor.rollup). A gap past
+intersection (auditor.engine.rollup). A gap past
 the fail line fails only when the two groups behind it differ significantly (two-proportion
 z-test, Holm-corrected over every pair compared, alpha 0.05): many small cells otherwise
 make false alarms. Without labels (a prediction log), only selection rates are graded.
@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from auditor.context import CheckContext
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.audit.wording import percent
 from auditor.errors import ConfigError
-from auditor.fairness import (
+from auditor.metrics.group_rates import (
     MISSING,
     Gap,
     Group,
@@ -26,8 +28,7 @@ from auditor.fairness import (
     pairwise_pvalues,
     wilson_interval,
 )
-from auditor.model import CheckResult, Threshold, grade, table
-from auditor.registry import check
+from auditor.report import CheckResult, Threshold, grade, table
 
 GAP_DEFAULTS = {"warn": 0.05, "fail": 0.10, "min_group_size": 30, "alpha": 0.05, "decision_threshold": 0.5}
 SHORT = {"selection_rate": "selection rate", "true_positive_rate": "true positive rate",
@@ -36,10 +37,6 @@ GROUP_COLUMNS = ["group", "rows", "graded", "selection_rate", "selection_rate_lo
                  "true_positive_rate", "true_positive_rate_low", "true_positive_rate_high",
                  "false_positive_rate", "false_positive_rate_low", "false_positive_rate_high",
                  "false_negative_rate", "precision", "accuracy", "mean_score"]
-
-
-def percent(value: float | None) -> str:
-    return "undefined" if value is None else f"{value:.1%}"
 
 
 def fairness_scan(ctx: CheckContext, *, needs_labels: bool) -> tuple[GroupScan | None, CheckResult | None]:

@@ -9,28 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.cells import classification_measures
-from auditor.checks.fairness import percent
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.audit.wording import percent
 from auditor.config import closest
-from auditor.context import CheckContext
+from auditor.engine.rollup import Measures
 from auditor.errors import ConfigError
-from auditor.fairness import modeling_scan
-from auditor.metrics import (
+from auditor.metrics.cells import classification_measures
+from auditor.metrics.evaluate import compute_metrics
+from auditor.metrics.group_rates import modeling_scan
+from auditor.metrics.performance import (
     METRICS,
     TASK_METRICS,
     ModelColumns,
     binary_metrics,
     canonical_metric,
-    compute_metrics,
     model_columns,
     regression_aggregates,
     regression_metrics,
     worse_by,
 )
-from auditor.model import CheckResult, Threshold, grade, table, worst
-from auditor.registry import check
-from auditor.rollup import Measures
-from auditor.slices import SliceKey, slice_keys, slice_scan
+from auditor.metrics.slices import slice_scan
+from auditor.report import CheckResult, Threshold, grade, table, worst
 
 
 def columns_of(ctx: CheckContext, dataset_name: str) -> ModelColumns | None:
@@ -213,7 +213,7 @@ def primary_metric(ctx: CheckContext) -> str:
 
 def slice_inputs(cols: ModelColumns, task: str, metric: str) -> tuple[list[str], dict[str, str] | Measures]:
     """Row values and the per-slice aggregates the metric needs (fewer aggregates, faster scan);
-    classification counts come from label × prediction cells (auditor.cells)."""
+    classification counts come from label × prediction cells (auditor.metrics.cells)."""
     inner = [f"{cols.label} AS y"]
     if cols.prediction:
         inner.append(f"{cols.prediction} AS yhat")
@@ -236,18 +236,6 @@ def slice_metric(metric: str, task: str, counts: dict) -> float | None:
     return binary_metrics(counts)[metric]
 
 
-def model_slice_keys(ctx: CheckContext) -> tuple[list[SliceKey], list[str]]:
-    current = ctx.dataset("current")
-    skip = set(ctx.roles.role_columns.values()) | {ctx.config.columns.challenger_prediction,
-                                                    ctx.config.columns.challenger_score}
-    features = [f for f in ctx.roles.features if f not in skip]
-    summary = ctx.summary("current")
-    return slice_keys(ctx.engine, current=current, reference=ctx.dataset("reference"), features=features,
-                      categorical=set(ctx.roles.categorical),
-                      distinct={f: s.distinct for f, s in summary.items()},
-                      max_categories=ctx.options.get("max_categories", 50), cache=ctx.run.cache)
-
-
 @check("modeling.slices", title="Error analysis by slice",
        defaults={"warn": 0.05, "fail": 0.10, "relative_warn": 0.25, "relative_fail": 0.5, "min_slice_size": 100,
                  "max_categories": 50, "decision_threshold": 0.5},
@@ -268,7 +256,7 @@ def slices(ctx: CheckContext) -> Iterator[CheckResult]:
     if not rows or overall is None:
         yield ctx.skip(f"Skipped: {metric} is undefined on current (no labelled rows with a prediction).")
         return
-    keys, key_sql = model_slice_keys(ctx)
+    keys, key_sql = ctx.model_slice_keys()
     if not keys:
         yield ctx.skip("Skipped: no categorical or numeric feature to slice by.")
         return

@@ -1,9 +1,9 @@
 """data.profile: a per-column summary with a reference-vs-current chart (informational).
 
 Per dataset, whatever the column count: the numeric columns' charts come from
-auditor.quantiles' locating cells (one query, shared with the drift checks) and the exact
+auditor.engine.quantiles' locating cells (one query, shared with the drift checks) and the exact
 quantiles from one more (quantile_cont over eight columns of 10M rows held 0.8 GB); the
-low-cardinality columns' counts come from auditor.value_counts, shared with
+low-cardinality columns' counts come from auditor.engine.value_counts, shared with
 data.constant_columns.
 """
 
@@ -14,22 +14,23 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from auditor import quantiles
-from auditor.context import CheckContext
-from auditor.model import CheckResult, table
-from auditor.registry import check
-from auditor.roles import infer_categorical
-from auditor.sources import Dataset
-from auditor.sql import Engine, is_float, is_integer, quote_ident
-from auditor.summary import ColumnSummary, summarize
-from auditor.value_counts import countable, spans_few, value_counts
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.audit.roles import infer_categorical
+from auditor.engine import quantiles
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Dataset
+from auditor.engine.sql import is_float, is_integer, quote_ident
+from auditor.engine.summary import ColumnSummary, summarize
+from auditor.engine.value_counts import countable, spans_few, value_counts
+from auditor.report import CheckResult, table
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 # The fallback of `_chart_from_cells` (a straddling cell too full to fetch, or cells without their min and
 # max): one grouping per numeric column gives both histograms, the chart's bins (on the edges both sides
-# share; finite values only) and auditor.quantiles' locating cells (on the column's own finite range, so one
+# share; finite values only) and auditor.engine.quantiles' locating cells (on the column's own finite range, so one
 # outlying side does not crowd the other's values into a few cells; ±inf in cells -1 and bins + 1, with
 # each cell's min and max), handed to the run's quantile cache if no check located the column before.
 FUSED_SQL = """SELECT {index} AS col, {chart} AS chart, {cell} AS cell, count(*) AS n, min({c}::DOUBLE), max({c}::DOUBLE)

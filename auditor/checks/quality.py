@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import combinations
 
-from auditor.context import CheckContext
-from auditor.model import CheckResult, Threshold, table, worst
-from auditor.registry import check
-from auditor.repeats import count_shared
-from auditor.sources import Dataset
-from auditor.sql import is_float, is_integer, is_numeric, is_temporal, quote_ident
-from auditor.summary import ColumnSummary
-from auditor.value_counts import countable, value_counts
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.engine.repeats import count_shared
+from auditor.engine.sources import Dataset
+from auditor.engine.sql import is_float, is_integer, is_numeric, is_temporal, quote_ident
+from auditor.engine.summary import ColumnSummary
+from auditor.engine.value_counts import countable, value_counts
+from auditor.report import CheckResult, Threshold, table, worst
 
 MISSING = "(missing)"
 

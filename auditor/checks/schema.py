@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.data import sides
-from auditor.context import CheckContext
-from auditor.model import CheckResult, Threshold, table
-from auditor.registry import check
-from auditor.schema import Outcome, compile_schema, load_schema, run_rules
-from auditor.schema_custom import run_custom
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.report import CheckResult, Threshold, table
+from auditor.schema.compiler import compile_schema
+from auditor.schema.custom import run_custom
+from auditor.schema.loading import load_schema
+from auditor.schema.plan import Outcome
+from auditor.schema.scan import run_rules
 
 
 def _shown(value: object) -> str:
@@ -48,7 +50,7 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
         return
     pandera_schema = load_schema(spec, base_dir=ctx.config.base_dir)
     sample, chunk_rows = int(ctx.options["sample"]), int(ctx.options["chunk_rows"])
-    for name, ds, prefix in sides(ctx):
+    for name, ds, prefix in ctx.sides():
         id_column = ctx.roles.id
         plan = compile_schema(pandera_schema, ds, source=spec, id_column=id_column)
         built_in, rules_sql = run_rules(ctx.engine, plan, ds, sample=sample, id_column=id_column,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.context import CheckContext
-from auditor.model import CheckResult, Threshold, table
-from auditor.registry import check
-from auditor.sql import quote_ident
+from auditor.audit.context import CheckContext
+from auditor.audit.registry import check
+from auditor.engine.sql import quote_ident
+from auditor.report import CheckResult, Threshold, table
 
 # (field, what a reviewer should see when it is missing, severity when missing)
 CARD_FIELDS = (

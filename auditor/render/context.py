@@ -13,7 +13,6 @@ from typing import Any
 
 from markupsafe import Markup
 
-from auditor.model import SEVERITY, STAGES, AuditReport, CheckResult
 from auditor.render.charts import chart_svg
 from auditor.render.filters import (
     UNDEFINED,
@@ -24,6 +23,7 @@ from auditor.render.filters import (
     status_emoji,
 )
 from auditor.render.trends import Trends
+from auditor.report import SEVERITY, STAGES, AuditReport, CheckResult
 
 __all__ = ["build_context", "slugify", "sort_checks", "MAX_TABLE_ROWS", "STAGE_TITLES"]
 
@@ -264,7 +264,7 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
     # Known stages in lifecycle order; an unknown stage is shown last, never dropped.
     stage_ids = list(STAGES) + sorted(s for s in by_stage if s not in STAGES)
     stages, checks_by_anchor = [], []
-    trends = Trends(report.run or {})  # run["history"] of a history-enabled run (auditor.history)
+    trends = Trends(report.run or {})  # run["history"] of a history-enabled run (auditor.delivery.history)
     for sid in stage_ids:
         checks = [{**_check(c, anchors(c), figures, queries), "trend": trends.check(c.id, c.subject)}
                   for c in sort_checks(by_stage.get(sid, []))]

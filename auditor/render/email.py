@@ -31,10 +31,10 @@ from typing import Any
 import css_inline
 from jinja2 import Environment, select_autoescape
 
-from auditor.model import AuditReport, CheckResult
 from auditor.render.charts import WIDTH, chart_png
 from auditor.render.context import ATTENTION, build_context, sort_checks
 from auditor.render.filters import template_environment
+from auditor.report import AuditReport, CheckResult
 
 __all__ = ["build_email", "render_email", "email_subject", "html_part", "MAX_HTML_BYTES", "TEMPLATE_DIR"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from jinja2 import Environment
 
-from auditor.model import AuditReport
 from auditor.render.context import build_context
 from auditor.render.filters import template_environment
+from auditor.report import AuditReport
 
 __all__ = ["render_html", "TEMPLATE_DIR"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor import __version__
 from auditor.render.filters import fmt_timestamp
 from auditor.render.html import environment
+from auditor.version import __version__
 
 __all__ = ["render_index"]
 

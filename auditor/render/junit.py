@@ -13,9 +13,9 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor.model import STAGES, AuditReport, CheckResult
 from auditor.render.context import sort_checks
 from auditor.render.filters import fmt_number, fmt_threshold
+from auditor.report import STAGES, AuditReport, CheckResult
 
 __all__ = ["render_junit"]
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from jinja2 import Environment
 
-from auditor.model import AuditReport
 from auditor.render.context import build_context
 from auditor.render.filters import template_environment
+from auditor.report import AuditReport
 
 __all__ = ["render_markdown", "MARKER", "TEMPLATE_DIR"]
 

@@ -1,4 +1,4 @@
-"""Trends across runs, from ``report.run["history"]`` (written by auditor.history).
+"""Trends across runs, from ``report.run["history"]`` (written by auditor.delivery.history).
 
 A check with history gets a sparkline of its value over the last runs and a note
 of where it stood last time; the summary gets what changed since the last run.

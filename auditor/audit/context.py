@@ -1,0 +1,123 @@
+"""What a check sees: the engine, the datasets, the resolved roles, its options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from auditor.audit.registry import CheckSpec
+from auditor.audit.roles import Roles
+from auditor.config import AuditConfig
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sources import Dataset
+from auditor.engine.summary import ColumnSummary, summarize
+from auditor.metrics.slices import SliceKey, slice_keys
+from auditor.report import CheckResult, Status, Threshold, empty_evidence, grade
+
+
+@dataclass
+class RunState:
+    """Shared by every check of one run: caches so a table is scanned once per purpose."""
+
+    config: AuditConfig
+    engine: Engine
+    datasets: dict[str, Dataset]
+    roles: Roles
+    as_of: datetime
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def summary(self, dataset: str) -> dict[str, ColumnSummary]:
+        key = ("summary", dataset)
+        if key not in self.cache:
+            self.cache[key] = summarize(self.engine, self.datasets[dataset])
+        return self.cache[key]
+
+
+@dataclass
+class CheckContext:
+    spec: CheckSpec
+    options: dict[str, Any]
+    run: RunState
+
+    @property
+    def config(self) -> AuditConfig:
+        return self.run.config
+
+    @property
+    def engine(self) -> Engine:
+        return self.run.engine
+
+    @property
+    def roles(self) -> Roles:
+        return self.run.roles
+
+    @property
+    def as_of(self) -> datetime:
+        return self.run.as_of
+
+    def dataset(self, name: str) -> Dataset | None:
+        """A dataset by name; `predictions` falls back to `current` as DESIGN.md says."""
+        if name == "predictions" and "predictions" not in self.run.datasets:
+            name = "current"
+        return self.run.datasets.get(name)
+
+    def summary(self, name: str) -> dict[str, ColumnSummary]:
+        ds = self.dataset(name)
+        assert ds is not None, f"no dataset {name}"
+        return self.run.summary(ds.name)
+
+    def threshold(self, *, warn: str = "warn", fail: str = "fail", options: dict[str, Any] | None = None) -> Threshold:
+        opts = self.options if options is None else options
+        return Threshold(warn=opts.get(warn), fail=opts.get(fail), direction=self.spec.direction)
+
+    def column_options(self, column: str) -> dict[str, Any]:
+        """Options with per-column overrides from `columns: {name: {...}}` applied."""
+        per_column = (self.options.get("columns") or {}).get(column) or {}
+        return {**self.options, **per_column}
+
+    def result(
+        self,
+        *,
+        message: str,
+        value: float | int | str | None = None,
+        subject: str | None = None,
+        status: Status | None = None,
+        threshold: Threshold | None = None,
+        metrics: dict[str, Any] | None = None,
+        evidence: dict[str, list] | None = None,
+    ) -> CheckResult:
+        """A result of this check; graded from value and threshold unless a status is given."""
+        if status is None:
+            status = grade(value, threshold) if threshold is not None else "pass"
+        full_evidence = empty_evidence()
+        full_evidence.update(evidence or {})
+        return CheckResult(
+            id=self.spec.id, stage=self.spec.stage, title=self.spec.title, subject=subject,
+            status=status, value=value, threshold=threshold, message=message,
+            metrics=dict(metrics or {}), evidence=full_evidence,
+        )
+
+    def skip(self, message: str, *, subject: str | None = None) -> CheckResult:
+        return self.result(message=message, subject=subject, status="skip")
+
+    def sides(self) -> Iterator[tuple[str, Dataset, str]]:
+        """(name, dataset, subject prefix) for current, then reference when it has rows."""
+        for name in ("current", "reference"):
+            ds = self.run.datasets.get(name)
+            if ds is not None and ds.rows:
+                yield name, ds, "" if name == "current" else "reference: "
+
+    def model_slice_keys(self) -> tuple[list[SliceKey], list[str]]:
+        """The slices of current that modeling checks compare a model on: every feature that is not a
+        model output, its categories or quintiles (auditor.metrics.slices), shared within the run."""
+        current = self.dataset("current")
+        skip = set(self.roles.role_columns.values()) | {self.config.columns.challenger_prediction,
+                                                        self.config.columns.challenger_score}
+        features = [f for f in self.roles.features if f not in skip]
+        summary = self.summary("current")
+        return slice_keys(self.engine, current=current, reference=self.dataset("reference"), features=features,
+                          categorical=set(self.roles.categorical),
+                          distinct={f: s.distinct for f, s in summary.items()},
+                          max_categories=self.options.get("max_categories", 50), cache=self.run.cache)

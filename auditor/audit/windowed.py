@@ -1,0 +1,71 @@
+"""What windowed checks share: the prediction log's time windows (built once per run), a decorator
+that hands them to a check or skips it saying why, windowed statements with the range's parameters,
+and the line chart over windows.
+
+Windows are built by auditor.engine.windows; this module adds what a check needs around them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from auditor.audit.context import CheckContext
+from auditor.engine.sources import Dataset
+from auditor.engine.sql import bind
+from auditor.engine.windows import WindowRange, build_range, parse_window
+from auditor.report import CheckResult
+
+WINDOW_DEFAULTS: dict[str, Any] = {"max_windows": 90}
+# A line chart with more series than this is unreadable: keep the worst ones.
+MAX_SERIES = 8
+
+
+def log_windows(ctx: CheckContext) -> tuple[Dataset, WindowRange] | CheckResult:
+    """The log and its windows (one timestamp scan per run, shared by every windowed check), or a skip."""
+    log = ctx.dataset("predictions")
+    if log is None or not ctx.roles.timestamp:
+        return ctx.skip("Skipped: needs a prediction log with columns.timestamp.")
+    window = parse_window(ctx.config.monitoring.window)
+    max_windows = int(ctx.options.get("max_windows", WINDOW_DEFAULTS["max_windows"]))
+    key = ("windows", log.name, str(window), ctx.as_of, max_windows)
+    if key not in ctx.run.cache:
+        ctx.run.cache[key] = build_range(ctx.engine, log, ctx.roles.timestamp, window=window,
+                                         as_of=ctx.as_of, max_windows=max_windows)
+    found = ctx.run.cache[key]
+    if isinstance(found, str):
+        return ctx.skip(f"Skipped: {found}.")
+    if not found.starts:
+        return ctx.skip(f"Skipped: the {log.name} data has no row with a timestamp before the as-of time "
+                        f"{found.as_of:%Y-%m-%d %H:%M}.")
+    return log, found
+
+
+def over_windows(fn: Callable[..., Iterator[CheckResult]]) -> Callable[[CheckContext], Iterator[CheckResult]]:
+    """Make a windowed check: it is called with the log and its windows, or yields the skip saying why not."""
+    @functools.wraps(fn)
+    def run(ctx: CheckContext) -> Iterator[CheckResult]:
+        found = log_windows(ctx)
+        if isinstance(found, CheckResult):
+            yield found
+        else:
+            yield from fn(ctx, *found)
+
+    return run
+
+
+def query_windows(ctx: CheckContext, wr: WindowRange, sql: str, **extra: Any) -> list[tuple]:
+    """Run a windowed statement with the range's named parameters (and any extra ones)."""
+    return ctx.engine.query(sql, bind(sql, {**wr.params, **extra}))
+
+
+def line_chart(title: str, wr: WindowRange, series: dict[str, list], *, thresholds: list[dict] | None = None,
+               y_label: str | None = None) -> dict[str, Any]:
+    return {"kind": "line", "title": title, "x": wr.labels(), "series": series,
+            "thresholds": thresholds or [], "y_label": y_label}
+
+
+def latest(values: list[Any]) -> int | None:
+    """The position of the last window with a value (None when every window is empty)."""
+    return next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)

@@ -1,0 +1,255 @@
+"""Per-group rates and their gaps, with fairlearn's names and definitions.
+
+One DuckDB scan yields, for every sensitive column, for their intersection (`sex×region`),
+for ten calibration bins and for the whole dataset, the sizes, confusion counts and score
+sums that every modeling check needs; `modeling_scan` caches it per run. The scan groups
+once by every key together (and label × prediction cells) and rolls the few hundred rows
+up in Python (auditor.engine.rollup): a GROUPING SETS per wanted set hashed the rows five times.
+From those counts:
+
+- rates as fairlearn defines them (selection rate, TPR, FPR, FNR, precision,
+  accuracy, mean score), except that an undefined rate is None: fairlearn's
+  `true_positive_rate` on a group without positives returns 0, silently (it
+  normalises scikit-learn's confusion matrix, which turns 0/0 into 0; verified
+  with fairlearn 0.15, no warning is raised);
+- `difference` = max − min and `ratio` = min / max over the groups that are
+  large enough (`min_group_size` rows) and whose rate is defined;
+- Wilson score intervals (95%), and two-proportion z-tests between groups,
+  Holm-corrected over the pairs compared, to tell a real gap from small-cell noise.
+Missing sensitive values form their own "(missing)" group.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from auditor.engine import rollup
+from auditor.engine.binning import bin_search
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.rollup import MAX_GROUPS
+from auditor.engine.sql import quote_ident
+from auditor.metrics.cells import classification_measures
+from auditor.metrics.performance import ModelColumns, model_columns, rates
+
+MISSING = "(missing)"
+CROSS = "×"
+Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
+CALIBRATION_BINS = 10
+
+# rate -> (numerator, denominator) in the group's counts; what the z-tests compare.
+RATE_COUNTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "selection_rate": ("selected", ("predicted",)),
+    "true_positive_rate": ("tp", ("tp", "fn")),
+    "false_positive_rate": ("fp", ("fp", "tn")),
+    "false_negative_rate": ("fn", ("tp", "fn")),
+    "precision": ("tp", ("tp", "fp")),
+    "accuracy": ("tp", ("tp", "fp", "fn", "tn")),  # numerator adds tn below
+}
+
+
+@dataclass(frozen=True)
+class Group:
+    attribute: str  # a sensitive column, or the intersection "sex×region"
+    name: str
+    counts: dict[str, Any]
+
+    @property
+    def rows(self) -> int:
+        return int(self.counts.get("rows") or 0)
+
+    @property
+    def rates(self) -> dict[str, float | None]:
+        return rates(self.counts)
+
+    def successes(self, rate: str) -> tuple[int, int]:
+        """(numerator, denominator) of a rate in this group."""
+        num, dens = RATE_COUNTS[rate]
+        x = int(self.counts.get(num) or 0) + (int(self.counts.get("tn") or 0) if rate == "accuracy" else 0)
+        return x, sum(int(self.counts.get(d) or 0) for d in dens)
+
+
+@dataclass
+class GroupScan:
+    """The result of the one modeling scan of a dataset."""
+
+    dataset: str
+    columns: ModelColumns
+    overall: dict[str, Any]
+    groups: dict[str, list[Group]] = field(default_factory=dict)
+    calibration: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    sql: str = ""
+
+    @property
+    def labelled(self) -> bool:
+        return bool(self.overall.get("labelled"))
+
+
+def attribute_name(columns: list[str] | tuple[str, ...]) -> str:
+    return CROSS.join(columns)
+
+
+def calibration_edges(bins: int = CALIBRATION_BINS) -> list[float]:
+    """numpy.linspace(0, 1, bins + 1)[1:-1], the interior edges scikit-learn's calibration_curve uses."""
+    return [float(x) for x in np.linspace(0.0, 1.0, bins + 1)[1:-1]]
+
+
+def scan_source(view: str, cols: ModelColumns, sensitive: list[str] | tuple[str, ...]) -> tuple[str, dict]:
+    """The rows the modeling scan groups (keys g0.., cal; cells y, yhat; score s) and their parameters."""
+    inner = [f"{quote_ident(c)}::VARCHAR AS g{i}" for i, c in enumerate(sensitive)]
+    if cols.label:
+        inner.append(f"{cols.label} AS y")
+    if cols.prediction:
+        inner.append(f"{cols.prediction} AS yhat")
+    params: dict[str, Any] = {}
+    if cols.score:
+        inner.append(f"{cols.score} AS s")
+        # Bin k holds scores in (e_k, e_k+1] like numpy.searchsorted(edges, s), scikit-learn's rule
+        # (a binary search of CASEs: cheaper than summing nine comparisons).
+        edges = calibration_edges()
+        params.update({f"e{i}": e for i, e in enumerate(edges)})
+        inner.append(f"CASE WHEN s >= 0 AND s <= 1 THEN {bin_search('s', [f'e{i}' for i in range(len(edges))])} END AS cal")
+    else:
+        inner.append("NULL::INTEGER AS cal")  # one all-NULL bin, ignored
+    if cols.prediction_from_score:
+        params["decision_threshold"] = None  # filled by run_scan
+    return f"SELECT {', '.join(inner)} FROM {view}", params
+
+
+def run_scan(engine: Engine, *, dataset: str, view: str, cols: ModelColumns, sensitive: list[str] | tuple[str, ...],
+             decision_threshold: float = 0.5, distinct: Mapping[str, int] | None = None,
+             max_groups: int = MAX_GROUPS) -> GroupScan:
+    """Per sensitive column, their intersection, calibration bin and overall: one grouping of the rows.
+
+    `distinct` (approximate distinct values per sensitive column) says whether every group fits in
+    one fine grouping rolled up in Python; a column not in it keeps a grouping set of its own.
+    """
+    source, params = scan_source(view, cols, sensitive)
+    if "decision_threshold" in params:
+        params["decision_threshold"] = float(decision_threshold)
+    k = len(sensitive)
+    keys = [f"g{i}" for i in range(k)]
+    sizes = {f"g{i}": distinct[c] + 1 for i, c in enumerate(sensitive) if c in (distinct or {})}  # + NULL
+    sizes["cal"] = CALIBRATION_BINS + 1 if cols.score else 1
+    wanted: list[tuple[str, ...]] = [(g,) for g in keys] + ([tuple(keys)] if k > 1 else []) + [("cal",), ()]
+    measures = classification_measures("y" if cols.label else None, "yhat" if cols.prediction else None,
+                                       "s" if cols.score else None)
+    grouped, sql = rollup.grouped(engine, source, keys=[*keys, "cal"], sizes=sizes, wanted=wanted,
+                                  measures=measures, params=params, max_groups=max_groups)
+    scan = GroupScan(dataset=dataset, columns=cols, overall=grouped[()][()], sql=sql)
+    for i, col in enumerate(sensitive):
+        groups = [Group(col, MISSING if v is None else v, c) for (v,), c in grouped[(f"g{i}",)].items()]
+        scan.groups[col] = sorted(groups, key=lambda g: g.name)
+    if k > 1:
+        groups = [Group(attribute_name(sensitive), CROSS.join(MISSING if v is None else v for v in values), c)
+                  for values, c in grouped[tuple(keys)].items()]
+        scan.groups[attribute_name(sensitive)] = sorted(groups, key=lambda g: g.name)
+    scan.calibration = sorted((int(b), c) for (b,), c in grouped[("cal",)].items() if b is not None)
+    return scan
+
+
+# --- statistics on the group counts ------------------------------------------------------------
+
+def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float | None, float | None]:
+    """Wilson score interval for a proportion (scipy's binomtest(...).proportion_ci('wilson'))."""
+    if n <= 0:
+        return None, None
+    p = successes / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def two_proportion_pvalue(x1: int, n1: int, x2: int, n2: int) -> float | None:
+    """Two-sided pooled z-test of p1 = p2 (the square of z is the uncorrected 2×2 chi-square)."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    pooled = (x1 + x2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if variance <= 0:
+        return 1.0  # both proportions are 0 (or both 1): no difference to test
+    z = (x1 / n1 - x2 / n2) / math.sqrt(variance)
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Gap:
+    """max − min and min / max of one rate over the eligible groups of one attribute."""
+
+    rate: str
+    difference: float | None
+    ratio: float | None
+    max_group: str | None
+    min_group: str | None
+    max_rate: float | None
+    min_rate: float | None
+
+
+def gap(groups: list[Group], rate: str, *, min_group_size: int) -> Gap:
+    values = [(g.rates[rate], g.name) for g in groups if g.rows >= min_group_size and g.rates[rate] is not None]
+    if not values:
+        return Gap(rate, None, None, None, None, None, None)
+    values.sort(key=lambda v: v[1])  # ties go to the first name: deterministic
+    hi = max(values, key=lambda v: v[0])
+    lo = min(values, key=lambda v: v[0])
+    return Gap(rate, hi[0] - lo[0], lo[0] / hi[0] if hi[0] else None, hi[1], lo[1], hi[0], lo[0])
+
+
+def pairwise_pvalues(groups: list[Group], rates_compared: list[str], *, min_group_size: int) -> dict[tuple, float]:
+    """Holm-adjusted p-values of every pair of eligible groups, for each rate compared.
+
+    Keys are (rate, group_a, group_b) with the names sorted; the family is all of them.
+    """
+    raw: dict[tuple, float] = {}
+    eligible = [g for g in groups if g.rows >= min_group_size]
+    for rate in rates_compared:
+        for a, b in itertools.combinations(sorted(eligible, key=lambda g: g.name), 2):
+            if a.rates[rate] is None or b.rates[rate] is None:
+                continue
+            p = two_proportion_pvalue(*a.successes(rate), *b.successes(rate))
+            if p is not None:
+                raw[(rate, a.name, b.name)] = p
+    keys = list(raw)
+    return dict(zip(keys, holm([raw[k] for k in keys]), strict=True))
+
+
+def pair_pvalue(adjusted: dict[tuple, float], rate: str, a: str | None, b: str | None) -> float | None:
+    if a is None or b is None:
+        return None
+    x, y = sorted([a, b])
+    return adjusted.get((rate, x, y))
+
+
+def modeling_scan(run: Any, *, decision_threshold: float = 0.5) -> GroupScan:
+    """The modeling scan of the `current` dataset, computed once per run and threshold.
+
+    `run` is the RunState; every modeling and fairness check reads this one cached result.
+    """
+    dataset = run.datasets["current"]
+    key = ("modeling_scan", dataset.name, float(decision_threshold))
+    if key not in run.cache:
+        roles = run.roles
+        cols = model_columns(dataset, label=roles.label, prediction=roles.prediction, score=roles.score)
+        summary = run.summary(dataset.name)
+        run.cache[key] = run_scan(run.engine, dataset=dataset.name, view=dataset.view, cols=cols,
+                                  sensitive=roles.sensitive, decision_threshold=decision_threshold,
+                                  distinct={c: summary[c].distinct for c in roles.sensitive if c in summary})
+    return run.cache[key]

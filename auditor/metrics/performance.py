@@ -1,0 +1,302 @@
+"""Classification and regression metrics from small aggregates computed in DuckDB.
+
+Every metric follows scikit-learn's definition and equals its number on the same
+rows (tests compare to 1e-9, ties in scores included). The heavy part happens in
+SQL: confusion counts and sums are one aggregate per group (`*_aggregates`), and
+ROC AUC / average precision come from sorts by score (auditor.metrics.ranking), summed with
+window functions so nothing row-sized reaches Python.
+
+Conventions:
+- The positive class is 1 (or true): `positive_expr` turns a 0/1 integer, a
+  boolean or a 'true'/'1' string column into a SQL boolean (NULL stays NULL).
+- A score is the predicted probability of the positive class. Without a
+  prediction column, the prediction is `score >= decision_threshold` (0.5).
+- Undefined numbers are None where scikit-learn says 0 with a warning (precision
+  with no predicted positives, recall with no positives, ROC AUC with one class,
+  average precision with no positives) or 1.0/0.0 by convention (R² of a
+  constant target). Multiclass averages leave undefined classes out, which is
+  scikit-learn's `zero_division=np.nan`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from auditor.engine.sql import is_float, is_numeric, quote_ident
+
+# numpy.finfo(float64).eps: scikit-learn clips probabilities (log loss) and |y| (MAPE) with it.
+EPS = 2.220446049250313e-16
+
+Kind = Literal["count", "rank", "prob", "regression", "multiclass"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    kind: Kind  # count: from confusion counts; rank: needs score order; prob: needs probabilities
+    higher_is_better: bool | None  # None: neither (the positive rate), shown but never graded on change
+    bounded: bool = True  # changes are compared in absolute points; unbounded errors relative to the reference
+    per_slice: bool = True  # computable from per-group sums (no score ranking needed)
+
+
+METRICS: dict[str, MetricSpec] = {m.name: m for m in (
+    MetricSpec("accuracy", "count", True),
+    MetricSpec("precision", "count", True),
+    MetricSpec("recall", "count", True),
+    MetricSpec("f1", "count", True),
+    MetricSpec("positive_rate", "count", None),
+    MetricSpec("roc_auc", "rank", True, per_slice=False),
+    MetricSpec("average_precision", "rank", True, per_slice=False),
+    MetricSpec("log_loss", "prob", False, bounded=False),
+    MetricSpec("brier_score", "prob", False),
+    MetricSpec("precision_macro", "multiclass", True, per_slice=False),
+    MetricSpec("recall_macro", "multiclass", True, per_slice=False),
+    MetricSpec("f1_macro", "multiclass", True, per_slice=False),
+    MetricSpec("precision_weighted", "multiclass", True, per_slice=False),
+    MetricSpec("recall_weighted", "multiclass", True, per_slice=False),
+    MetricSpec("f1_weighted", "multiclass", True, per_slice=False),
+    MetricSpec("mae", "regression", False, bounded=False),
+    MetricSpec("rmse", "regression", False, bounded=False),
+    MetricSpec("r2", "regression", True),
+    MetricSpec("mape", "regression", False, bounded=False),
+)}
+ALIASES = {
+    "auc": "roc_auc", "roc": "roc_auc", "ap": "average_precision", "pr_auc": "average_precision",
+    "f1_score": "f1", "brier": "brier_score", "brier_score_loss": "brier_score", "logloss": "log_loss",
+    "macro_f1": "f1_macro", "weighted_f1": "f1_weighted", "mean_absolute_error": "mae",
+    "root_mean_squared_error": "rmse", "r2_score": "r2", "mean_absolute_percentage_error": "mape",
+    "selection_rate": "positive_rate", "tpr": "recall", "sensitivity": "recall",
+}
+TASK_METRICS = {
+    "binary_classification": ["accuracy", "precision", "recall", "f1", "positive_rate", "roc_auc",
+                              "average_precision", "log_loss", "brier_score"],
+    "multiclass": ["accuracy", "precision_macro", "recall_macro", "f1_macro",
+                   "precision_weighted", "recall_weighted", "f1_weighted"],
+    "regression": ["mae", "rmse", "r2", "mape"],
+}
+
+
+def canonical_metric(name: str) -> str | None:
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    key = ALIASES.get(key, key)
+    return key if key in METRICS else None
+
+
+def ratio(num: float, den: float) -> float | None:
+    """num / den, or None when the denominator is 0 (an undefined rate is never 0)."""
+    return num / den if den else None
+
+
+# --- SQL fragments -----------------------------------------------------------------------------
+
+def positive_expr(column: str, duck_type: str) -> str:
+    """A SQL boolean that is true for the positive class (1 / true), NULL when the value is NULL."""
+    c = quote_ident(column)
+    if duck_type.upper() == "BOOLEAN":
+        return c
+    if is_numeric(duck_type):
+        return f"({c} = 1)"
+    return f"TRY_CAST({c} AS BOOLEAN)"
+
+
+def value_expr(column: str, duck_type: str) -> str:
+    """A numeric column as DOUBLE with NaN read as NULL (pandas' and scikit-learn's 'missing')."""
+    c = quote_ident(column)
+    return f"(CASE WHEN isnan({c}) THEN NULL ELSE {c}::DOUBLE END)" if is_float(duck_type) else f"{c}::DOUBLE"
+
+
+def classification_aggregates(label: str | None, pred: str | None, score: str | None) -> dict[str, str]:
+    """Named aggregates for one group: sizes, confusion counts, score sums, log-loss and Brier sums.
+
+    `label` and `pred` are SQL booleans (or None when absent), `score` a DOUBLE expression.
+    """
+    aggs = {"rows": "count(*)"}
+    if pred:
+        aggs["predicted"] = f"count({pred})"
+        aggs["selected"] = f"count(*) FILTER (WHERE {pred})"
+    if label:
+        aggs["labelled"] = f"count({label})"
+        aggs["positives"] = f"count(*) FILTER (WHERE {label})"
+    if label and pred:
+        aggs["tp"] = f"count(*) FILTER (WHERE {label} AND {pred})"
+        aggs["fp"] = f"count(*) FILTER (WHERE NOT {label} AND {pred})"
+        aggs["fn"] = f"count(*) FILTER (WHERE {label} AND NOT {pred})"
+        aggs["tn"] = f"count(*) FILTER (WHERE NOT {label} AND NOT {pred})"
+    if score:
+        aggs["scored"] = f"count({score})"
+        aggs["score_sum"] = f"sum({score})"
+        aggs["score_min"] = f"min({score})"
+        aggs["score_max"] = f"max({score})"
+    if score and label:
+        both = f"{label} IS NOT NULL AND {score} IS NOT NULL"
+        # scikit-learn clips [1 - p, p] to [eps, 1 - eps] before the log.
+        aggs["scored_labelled"] = f"count(*) FILTER (WHERE {both})"
+        aggs["log_loss_sum"] = (f"sum(-ln(greatest(least(CASE WHEN {label} THEN {score} ELSE 1 - {score} END, "
+                                f"1 - {EPS!r}), {EPS!r}))) FILTER (WHERE {both})")
+        aggs["brier_sum"] = f"sum(({score} - {label}::INTEGER::DOUBLE) ** 2) FILTER (WHERE {both})"
+        aggs["scored_positives"] = f"count(*) FILTER (WHERE {both} AND {label})"
+        aggs["scored_labelled_sum"] = f"sum({score}) FILTER (WHERE {both})"
+    return aggs
+
+
+def regression_aggregates(label: str, pred: str) -> dict[str, str]:
+    """Named sums for MAE, RMSE, R² and MAPE over rows where both values are present."""
+    both = f"{label} IS NOT NULL AND {pred} IS NOT NULL"
+    return {
+        "rows": "count(*)",
+        "labelled": f"count(*) FILTER (WHERE {both})",
+        "abs_error_sum": f"sum(abs({label} - {pred})) FILTER (WHERE {both})",
+        "sq_error_sum": f"sum(({label} - {pred}) ** 2) FILTER (WHERE {both})",
+        # var_pop is computed stably in DuckDB; n * var_pop is the total sum of squares of R².
+        "label_var": f"var_pop({label}) FILTER (WHERE {both})",
+        "ape_sum": f"sum(abs({label} - {pred}) / greatest(abs({label}), {EPS!r})) FILTER (WHERE {both})",
+    }
+
+
+# --- metrics from aggregates --------------------------------------------------------------------
+
+def _n(counts: Mapping[str, float | None], key: str) -> float:
+    return counts.get(key) or 0
+
+
+def binary_metrics(counts: Mapping[str, float | None], ranking: Mapping | None = None) -> dict[str, float | None]:
+    """Every binary metric computable from one group's aggregates (and the ranking row when given)."""
+    tp, fp, fn, tn = (_n(counts, k) for k in ("tp", "fp", "fn", "tn"))
+    n = tp + fp + fn + tn
+    scored = _n(counts, "scored_labelled")
+    probabilities = (counts.get("score_min") is not None and counts["score_min"] >= 0
+                     and counts["score_max"] <= 1)
+    out: dict[str, float | None] = {
+        "accuracy": ratio(tp + tn, n),
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+        "positive_rate": ratio(_n(counts, "selected"), _n(counts, "predicted")),
+        "roc_auc": None, "average_precision": None,
+        "log_loss": ratio(_n(counts, "log_loss_sum"), scored) if probabilities else None,
+        "brier_score": ratio(_n(counts, "brier_sum"), scored) if probabilities else None,
+    }
+    if ranking:
+        out["roc_auc"] = ranking.get("roc_auc")
+        out["average_precision"] = ranking.get("average_precision")
+    return out
+
+
+def rates(counts: Mapping[str, float | None]) -> dict[str, float | None]:
+    """fairlearn's per-group rates from one group's aggregates; undefined rates are None."""
+    tp, fp, fn, tn = (_n(counts, k) for k in ("tp", "fp", "fn", "tn"))
+    return {
+        "selection_rate": ratio(_n(counts, "selected"), _n(counts, "predicted")),
+        "true_positive_rate": ratio(tp, tp + fn),
+        "false_positive_rate": ratio(fp, fp + tn),
+        "false_negative_rate": ratio(fn, tp + fn),
+        "precision": ratio(tp, tp + fp),
+        "accuracy": ratio(tp + tn, tp + fp + fn + tn),
+        "mean_score": ratio(_n(counts, "score_sum"), _n(counts, "scored")),
+    }
+
+
+def regression_metrics(sums: Mapping[str, float | None]) -> dict[str, float | None]:
+    n = _n(sums, "labelled")
+    if not n:
+        return {"mae": None, "rmse": None, "r2": None, "mape": None}
+    total = (sums["label_var"] or 0.0) * n
+    return {
+        "mae": sums["abs_error_sum"] / n,
+        "rmse": math.sqrt(sums["sq_error_sum"] / n),
+        # scikit-learn calls R² of a constant target 1.0 (perfect) or 0.0; it is undefined.
+        "r2": 1 - sums["sq_error_sum"] / total if total > 0 else None,
+        "mape": sums["ape_sum"] / n,
+    }
+
+
+CONFUSION_MATRIX_SQL = """SELECT {label}::VARCHAR AS actual, {pred}::VARCHAR AS predicted, count(*) AS n
+FROM {view} WHERE {label} IS NOT NULL AND {pred} IS NOT NULL GROUP BY ALL ORDER BY 1, 2"""
+
+
+def multiclass_metrics(cells: list[tuple[str, str, int]]) -> dict[str, float | None]:
+    """Accuracy and macro/weighted precision, recall and F1 from (actual, predicted, count) cells."""
+    classes = sorted({a for a, _, _ in cells} | {p for _, p, _ in cells})
+    true_n = dict.fromkeys(classes, 0)
+    pred_n = dict.fromkeys(classes, 0)
+    hits = dict.fromkeys(classes, 0)
+    for actual, predicted, n in cells:
+        true_n[actual] += n
+        pred_n[predicted] += n
+        if actual == predicted:
+            hits[actual] += n
+    total = sum(true_n.values())
+    per_class = {c: {"precision": ratio(hits[c], pred_n[c]), "recall": ratio(hits[c], true_n[c]),
+                     "f1": ratio(2 * hits[c], pred_n[c] + true_n[c])} for c in classes}
+    out: dict[str, float | None] = {"accuracy": ratio(sum(hits.values()), total)}
+    for metric in ("precision", "recall", "f1"):
+        defined = [(per_class[c][metric], true_n[c]) for c in classes if per_class[c][metric] is not None]
+        out[f"{metric}_macro"] = sum(v for v, _ in defined) / len(defined) if defined else None
+        weight = sum(w for _, w in defined)
+        out[f"{metric}_weighted"] = sum(v * w for v, w in defined) / weight if weight else None
+    return out
+
+
+# --- which SQL expressions stand for label, prediction and score on a dataset ------------------
+
+@dataclass(frozen=True)
+class ModelColumns:
+    """Label, prediction and score of one dataset as SQL expressions (None when absent).
+
+    For classification `label` and `prediction` are SQL booleans (positive class = 1/true);
+    for regression and multiclass they are the raw values. `prediction_from_score` says the
+    prediction is `score >= $decision_threshold` because the dataset has no prediction column.
+    """
+
+    label: str | None
+    prediction: str | None
+    score: str | None
+    label_column: str | None
+    prediction_column: str | None
+    score_column: str | None
+    prediction_from_score: bool = False
+
+
+def model_columns(dataset, *, label: str | None, prediction: str | None, score: str | None,
+                  task: str = "binary_classification") -> ModelColumns:
+    """Resolve the role columns present in `dataset` into SQL expressions for `task`."""
+    def typed(col: str | None) -> str | None:
+        found = dataset.column(col) if col else None
+        return found.type if found else None
+
+    label_t, pred_t, score_t = typed(label), typed(prediction), typed(score)
+    label = label if label_t else None
+    prediction = prediction if pred_t else None
+    score = score if score_t and is_numeric(score_t) else None
+    score_sql = value_expr(score, score_t) if score else None
+    if task == "binary_classification":
+        label_sql = positive_expr(label, label_t) if label else None
+        pred_sql = positive_expr(prediction, pred_t) if prediction else None
+        from_score = pred_sql is None and score_sql is not None
+        if from_score:
+            pred_sql = f"({score_sql} >= $decision_threshold)"
+    elif task == "regression":
+        label_sql = value_expr(label, label_t) if label and is_numeric(label_t) else None
+        pred_col, pred_type = (prediction, pred_t) if prediction and is_numeric(pred_t) else (score, score_t)
+        pred_sql = value_expr(pred_col, pred_type) if pred_col else None
+        from_score = False
+    else:
+        label_sql = quote_ident(label) if label else None
+        pred_sql = quote_ident(prediction) if prediction else None
+        from_score = False
+    return ModelColumns(label_sql, pred_sql, score_sql, label, prediction, score, from_score)
+
+
+def worse_by(metric: str, current: float | None, reference: float | None) -> float | None:
+    """How much worse `current` is than `reference` (positive = worse): absolute points for bounded
+    metrics, a fraction of the reference for unbounded errors (MAE, RMSE, log loss, MAPE)."""
+    spec = METRICS[metric]
+    if current is None or reference is None or spec.higher_is_better is None:
+        return None
+    worse = reference - current if spec.higher_is_better else current - reference
+    if spec.bounded:
+        return worse
+    return worse / abs(reference) if reference else None

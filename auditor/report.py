@@ -1,0 +1,210 @@
+"""The results of an audit as plain, JSON-native data.
+
+`AuditReport.to_dict()` is exactly `report.json`; `AuditReport.from_dict()` reads
+it back, so renderers can work from a saved report without touching data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+Stage = Literal["scoping", "data", "modeling", "deployment"]
+STAGES: tuple[Stage, ...] = ("scoping", "data", "modeling", "deployment")
+
+Status = Literal["pass", "warn", "fail", "error", "skip"]
+STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "error", "skip")
+
+# Worst first: renderers sort by this, and the overall status is the worst graded one.
+SEVERITY: dict[str, int] = {"error": 4, "fail": 3, "warn": 2, "pass": 1, "skip": 0}
+
+Direction = Literal["above", "below"]
+
+
+def json_number(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become None (documented as 'undefined')."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalar
+        return json_number(value.item())
+    return value
+
+
+def json_clean(value: Any) -> Any:
+    """Recursively turn a value into JSON-native data (lists, dicts, str, numbers, None)."""
+    if isinstance(value, dict):
+        return {str(k): json_clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return json_number(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return json_number(value.item())
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Where a measured value turns warn and fail.
+
+    direction "above": the value is bad when it reaches the line (value >= warn);
+    direction "below": the value is bad when it falls under the line (value < warn).
+    Either line may be None (that status is never given).
+    """
+
+    warn: float | None = None
+    fail: float | None = None
+    direction: Direction = "above"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"warn": self.warn, "fail": self.fail, "direction": self.direction}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Threshold | None:
+        if data is None:
+            return None
+        return cls(warn=data.get("warn"), fail=data.get("fail"), direction=data.get("direction", "above"))
+
+
+def grade(value: float | None, threshold: Threshold | None) -> Status:
+    """Pure grading of a measured value. An undefined value cannot be graded: skip."""
+    if threshold is None:
+        return "pass"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "skip"
+
+    def past(line: float | None) -> bool:
+        if line is None:
+            return False
+        return value >= line if threshold.direction == "above" else value < line
+
+    if past(threshold.fail):
+        return "fail"
+    if past(threshold.warn):
+        return "warn"
+    return "pass"
+
+
+def worst(statuses: list[str]) -> Status:
+    """The worst of a list of statuses by SEVERITY; an empty list passes."""
+    graded = [s for s in statuses if s != "skip"]
+    if not graded:
+        return "pass"
+    return max(graded, key=lambda s: SEVERITY[s])  # type: ignore[return-value]
+
+
+def empty_evidence() -> dict[str, list]:
+    return {"tables": [], "charts": [], "sql": []}
+
+
+def table(name: str, columns: list[str], rows: list[list[Any]], *, total_rows: int | None = None) -> dict[str, Any]:
+    """An evidence table: named columns and rows of JSON-native cells."""
+    return {
+        "name": name,
+        "columns": list(columns),
+        "rows": [json_clean(list(r)) for r in rows],
+        "total_rows": len(rows) if total_rows is None else int(total_rows),
+    }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    stage: str
+    title: str
+    status: Status
+    message: str
+    subject: str | None = None
+    value: float | int | str | None = None
+    threshold: Threshold | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, list] = field(default_factory=empty_evidence)
+
+    def to_dict(self) -> dict[str, Any]:
+        evidence = empty_evidence()
+        evidence.update(self.evidence)
+        return {
+            "id": self.id,
+            "stage": self.stage,
+            "title": self.title,
+            "subject": self.subject,
+            "status": self.status,
+            "value": json_number(self.value),
+            "threshold": self.threshold.to_dict() if self.threshold else None,
+            "message": self.message,
+            "metrics": json_clean(self.metrics),
+            "evidence": json_clean(evidence),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            id=data["id"],
+            stage=data["stage"],
+            title=data["title"],
+            subject=data.get("subject"),
+            status=data["status"],
+            value=data.get("value"),
+            threshold=Threshold.from_dict(data.get("threshold")),
+            message=data["message"],
+            metrics=dict(data.get("metrics") or {}),
+            evidence=dict(data.get("evidence") or empty_evidence()),
+        )
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """One audit's results. `run` may carry `history` (runs recorded with --history): the previous
+    runs, each check's values and statuses across them, and the changes since the last run, as
+    auditor.delivery.history.attach_history documents; renderers draw trends from it."""
+
+    tool: dict[str, Any]
+    run: dict[str, Any]
+    project: dict[str, Any]
+    datasets: list[dict[str, Any]]
+    checks: list[CheckResult]
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {s: 0 for s in STATUSES}
+        for c in self.checks:
+            counts[c.status] += 1
+        return counts
+
+    @property
+    def status(self) -> Status:
+        return worst([c.status for c in self.checks])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "tool": json_clean(self.tool),
+            "run": json_clean(self.run),
+            "project": json_clean(self.project),
+            "datasets": json_clean(self.datasets),
+            "status": self.status,
+            "counts": self.counts,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditReport:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported report schema_version {version!r} (this auditor reads {SCHEMA_VERSION})")
+        return cls(
+            schema_version=version,
+            tool=data["tool"],
+            run=data["run"],
+            project=data.get("project") or {},
+            datasets=data.get("datasets") or [],
+            checks=[CheckResult.from_dict(c) for c in data["checks"]],
+        )
