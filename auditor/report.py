@@ -6,6 +6,7 @@ it back, so renderers can work from a saved report without touching data.
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -182,6 +183,30 @@ class AuditReport:
     @property
     def status(self) -> Status:
         return worst([c.status for c in self.checks])
+
+    def failed(self) -> list[CheckResult]:
+        """The results that failed or raised (`error`), in report order."""
+        return [c for c in self.checks if c.status in ("fail", "error")]
+
+    def render(self, fmt: str, **options: Any) -> str | bytes:
+        """This report in one output format (auditor.render.formats names them), in memory."""
+        from auditor.render.formats import render
+
+        return render(fmt, self, **options)
+
+    def to_html(self) -> str:
+        """The self-contained HTML report, as `report.html` holds it."""
+        return str(self.render("html"))
+
+    def to_markdown(self, *, report_url: str | None = None) -> str:
+        """The Markdown report (a pull-request comment), as `report.md` holds it."""
+        return str(self.render("md", report_url=report_url))
+
+    def _repr_html_(self) -> str:
+        """A notebook cell shows the report in a frame of its own, so its styles stay inside it."""
+        page = html.escape(self.to_html(), quote=True)
+        return (f'<iframe srcdoc="{page}" title="auditor report" '
+                'style="width: 100%; height: 720px; border: 1px solid #ccc;"></iframe>')
 
     def to_dict(self) -> dict[str, Any]:
         return {
