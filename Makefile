@@ -6,7 +6,7 @@ EXAMPLE := examples/credit_scoring
 DEMO_OUT := reports/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint golden bench clean
+.PHONY: help install demo test lint golden docs bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ lint: $(BIN)/auditor  ## check style with ruff
 
 golden: $(BIN)/auditor  ## regenerate golden files (review the diff like code)
 	AUDITOR_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -k golden
+
+docs: $(BIN)/auditor  ## regenerate docs/configuration.md from the config's JSON Schema
+	$(BIN)/python -c "from auditor.audit.config_reference import configuration_reference as r; open('docs/configuration.md', 'w').write(r())"
 
 bench: $(BIN)/auditor  ## scale benchmark: 1M and 10M rows, against the one-pass floor
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

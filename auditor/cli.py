@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.errors import AuditorError, ConfigError
+from auditor.render.formats import FORMAT_NAMES
 from auditor.report import STAGES
 from auditor.version import __version__
 
-FORMATS = ("json", "html", "md", "email", "junit")
+FORMATS = FORMAT_NAMES
 
 
 class UsageError(ConfigError):
@@ -109,7 +110,8 @@ def build_parser() -> Parser:
     send.add_argument("--cafile", help="also trust this CA certificate (a private relay's)")
     send.add_argument("--report-url", help="link to the full report (used when report.html is too big to attach)")
 
-    sub.add_parser("checks", help="list the checks auditor can run")
+    checks = sub.add_parser("checks", help="list the checks auditor can run")
+    checks.add_argument("--options", action="store_true", help="also each check's options: type, default, description")
     sub.add_parser("config-schema", help="print the JSON Schema of audit.yaml (for editor autocompletion)")
     return parser
 
@@ -123,8 +125,8 @@ def _now() -> datetime:
 
 
 def cmd_run(args: argparse.Namespace, err) -> int:
+    from auditor.audit.configure import load_config
     from auditor.audit.runner import run_audit
-    from auditor.config import load_config
     from auditor.delivery.files import write_reports
 
     config = load_config(args.config)
@@ -186,12 +188,18 @@ def cmd_send(args: argparse.Namespace, err) -> int:
 
 
 def cmd_checks(args: argparse.Namespace, out) -> int:
+    from auditor.audit.options import option_rows
     from auditor.checks import catalogue
 
     specs = catalogue()
     width = max(len(s.id) for s in specs)
     for spec in specs:
         print(f"{spec.id:<{width}}  {spec.description}", file=out)
+        if args.options:
+            rows = option_rows(spec.options)
+            name_width = max(len(r[0]) for r in rows)
+            for name, kind, default, description in rows:
+                print(f"    {name:<{name_width}}  {kind} (default {default}): {description}", file=out)
     return 0
 
 
@@ -226,7 +234,7 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
         if args.command == "checks":
             return cmd_checks(args, out)
         if args.command == "config-schema":
-            from auditor.config import config_json_schema
+            from auditor.audit.configure import config_json_schema
 
             print(json.dumps(config_json_schema(), indent=2), file=out)
             return 0
@@ -237,11 +245,23 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
     except KeyboardInterrupt:
         print("auditor: interrupted", file=err)
         return 130
+    except BrokenPipeError:  # `auditor checks | head`: the reader has what it wanted; say nothing
+        _silence_stdout()
+        return 0
     except Exception as exc:  # never a bare traceback for a user; -v shows it
         if args is not None and getattr(args, "verbose", False):
             traceback.print_exc(file=err)
         print(f"auditor: error: unexpected {type(exc).__name__}: {exc} (run with -v for details)", file=err)
         return 3
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of a closed pipe raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's StringIO): nothing to flush
+        pass
 
 
 def entry() -> None:

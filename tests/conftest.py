@@ -9,8 +9,8 @@ import duckdb
 import pytest
 import yaml
 
+from auditor import load_config
 from auditor.audit.runner import run_audit
-from auditor.config import load_config
 from auditor.report import AuditReport
 
 

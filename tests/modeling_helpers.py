@@ -38,8 +38,8 @@ def write_project(tmp_path: Path, current: pd.DataFrame, *, reference: pd.DataFr
 
 def run(path: Path, *, check_ids: tuple[str, ...] | None = None):
     """Run the modeling stage; return its results (only `check_ids` when given)."""
+    from auditor import load_config
     from auditor.audit.runner import run_audit
-    from auditor.config import load_config
 
     report = run_audit(load_config(path), stages=["modeling"])
     return [c for c in report.checks if check_ids is None or c.id in check_ids]

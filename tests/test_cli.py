@@ -151,7 +151,7 @@ def test_a_run_imports_scipy_special_on_the_side(project):
     import sys
 
     path = project()
-    script = ("import sys; from auditor.config import load_config; from auditor.audit.runner import run_audit; "
+    script = ("import sys; from auditor import load_config; from auditor.audit.runner import run_audit; "
               "before = 'scipy.special' in sys.modules; "
               f"run_audit(load_config({str(path)!r}), stages=['scoping']); "
               "print(before, 'scipy.special' in sys.modules)")

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor import load_config
 from auditor.cli import main
-from auditor.config import load_config
 from auditor.errors import ConfigError
 
 
@@ -25,12 +25,12 @@ def write(tmp_path: Path, text: str) -> Path:
          "project.success_metrics[0].targte: unknown key (did you mean 'project.success_metrics[0].target'?)"),
         ("datasets:\n  current: {path: c.parquet, sql: 'select 1'}\n",
          "datasets.current: give exactly one of path, sql or table"),
-        ("datasets:\n  current: {path: c.parquet}\ntask: clasification\n", "task: Input should be"),
+        ("datasets:\n  current: {path: c.parquet}\ntask: clasification\n", "task: must be 'binary_classification', 'multiclass' or 'regression', got 'clasification'"),
         ("datasets:\n  current: {path: c.parquet}\nmonitoring: {window: 3x}\n", "monitoring.window: '3x' is not a window"),
         ("project: {name: x}\n", "datasets: required key is missing"),
         ("datasets: [1, 2\n", "invalid YAML"),
         ("- just a list\n", "must be a YAML mapping"),
-        ("version: 2\ndatasets:\n  current: {path: c.parquet}\n", "version: Input should be 1"),
+        ("version: 2\ndatasets:\n  current: {path: c.parquet}\n", "version: must be 1, got 2"),
     ],
 )
 def test_config_errors_are_one_line_with_path_and_hint(tmp_path, text, expected):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
+from auditor import load_config
 from auditor.audit.runner import run_audit
-from auditor.config import load_config
 from auditor.metrics import ranking
 from auditor.stats import distances as stats
 from tests.conftest import BASE_SELECT, results, write_parquet

@@ -111,7 +111,7 @@ def test_check_level_warn_and_fail_apply_to_every_method(project, audit):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"method": ["ks"]}, "unknown method 'ks'"),
+    ({"method": ["ks"]}, "method[0]: must be 'psi', 'js' or 'wasserstein', got 'ks'"),
     ({"columns": {"region": {"method": "wasserstein"}}}, "cannot grade the categorical column 'region'"),
     ({"columns": {"incme": {"method": "psi"}}}, "did you mean 'income'"),
     ({"columns": {"income": {"metod": "psi"}}}, "did you mean 'method'"),
@@ -182,8 +182,8 @@ def test_example_project_drifts(tmp_path):
     config["outputs"] = {"dir": "out", "formats": ["json"]}
     path = tmp_path / "audit.yaml"
     path.write_text(yaml.safe_dump(config))
+    from auditor import load_config
     from auditor.audit.runner import run_audit
-    from auditor.config import load_config
     report = run_audit(load_config(path), stages=DEPLOYMENT)
     drift = results(report, "deployment.feature_drift")
     assert drift["income"].status == "fail" and drift["income"].metrics["method"] == "wasserstein"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor import load_config
 from auditor.audit.runner import run_audit
-from auditor.config import EngineSettings, load_config
+from auditor.config import EngineSettings
 from auditor.engine.duckdb_engine import Engine
 from auditor.errors import ConfigError
 

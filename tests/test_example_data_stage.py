@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from auditor import load_config
 from auditor.audit.runner import run_audit
-from auditor.config import load_config
 from tests.conftest import results
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "credit_scoring"

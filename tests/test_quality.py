@@ -143,7 +143,7 @@ FROM range(1000) t(i)"""
 
 @pytest.mark.parametrize("exact_max", [10_000, 0])  # counted per value (shared with data.profile), or top-k + count
 def test_top_value_shares_match_pandas(project, audit, monkeypatch, exact_max):
-    monkeypatch.setattr("auditor.checks.quality.EXACT_VALUES_MAX", exact_max)
+    monkeypatch.setattr("auditor.engine.value_counts.EXACT_VALUES_MAX", exact_max)
     cols = {"id": "id", "label": "label", "score": "score", "prediction": "prediction", "sensitive": [],
             "features": ["tied", "text", "skewed", "varied"]}
     path = project(current=TOP_VALUES, reference=TOP_VALUES, config={"columns": cols})
@@ -174,7 +174,7 @@ FROM range(400) t(i)"""
 def test_leakage_shares_without_comparing_features_that_never_meet_the_label(project, audit, label):
     """Features whose range or values never meet the label's are left out of the row-by-row comparison;
     every share still equals the comparison of every feature (ties, NULL, NaN, ±inf, text)."""
-    from auditor.checks.quality import label_equality_sql
+    from auditor.checks.leakage import label_equality_sql
     from auditor.engine.sources import Column, Dataset
 
     select = LEAK_FEATURES.format(label=label)

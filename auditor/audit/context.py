@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from auditor.audit.options import CheckOptions
 from auditor.audit.registry import CheckSpec
 from auditor.audit.roles import Roles
 from auditor.config import AuditConfig
@@ -38,7 +39,7 @@ class RunState:
 @dataclass
 class CheckContext:
     spec: CheckSpec
-    options: dict[str, Any]
+    options: CheckOptions
     run: RunState
 
     @property
@@ -68,14 +69,14 @@ class CheckContext:
         assert ds is not None, f"no dataset {name}"
         return self.run.summary(ds.name)
 
-    def threshold(self, *, warn: str = "warn", fail: str = "fail", options: dict[str, Any] | None = None) -> Threshold:
+    def threshold(self, *, warn: str = "warn", fail: str = "fail", options: CheckOptions | None = None) -> Threshold:
+        """The warn and fail lines named (default `warn` and `fail`) of these options, in the check's direction."""
         opts = self.options if options is None else options
-        return Threshold(warn=opts.get(warn), fail=opts.get(fail), direction=self.spec.direction)
+        return Threshold(warn=getattr(opts, warn), fail=getattr(opts, fail), direction=self.spec.direction)
 
-    def column_options(self, column: str) -> dict[str, Any]:
-        """Options with per-column overrides from `columns: {name: {...}}` applied."""
-        per_column = (self.options.get("columns") or {}).get(column) or {}
-        return {**self.options, **per_column}
+    def column_options(self, column: str) -> CheckOptions:
+        """Options with the per-column overrides of `columns: {name: {...}}` applied."""
+        return self.options.with_overrides(getattr(self.options, "columns", {}).get(column))
 
     def result(
         self,
@@ -120,4 +121,4 @@ class CheckContext:
         return slice_keys(self.engine, current=current, reference=self.dataset("reference"), features=features,
                           categorical=set(self.roles.categorical),
                           distinct={f: s.distinct for f, s in summary.items()},
-                          max_categories=self.options.get("max_categories", 50), cache=self.run.cache)
+                          max_categories=getattr(self.options, "max_categories", 50), cache=self.run.cache)

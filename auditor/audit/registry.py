@@ -1,20 +1,21 @@
-"""The check registry: `@check` names a check, its stage, defaults and needs.
+"""The check registry: `@check` names a check, its stage, its options class and what it needs.
 
-A check is a plain function `fn(ctx) -> Iterable[CheckResult]`. Its one-line
-docstring is its catalogue entry (`auditor checks`).
+A check is a plain function `fn(ctx) -> Iterable[CheckResult]`. Its one-line docstring is its
+catalogue entry (`auditor checks`); its options are a `CheckOptions` model (auditor.audit.options).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from auditor.audit.options import CheckOptions, NoOptions
+from auditor.config import ROLES
 from auditor.report import STAGES, CheckResult, Direction
 
 # What a check may need. Datasets are by name; roles are keys of `columns:` in the config.
 DATASET_NEEDS = ("reference", "current", "predictions")
-ROLE_NEEDS = ("id", "timestamp", "label", "prediction", "score", "sensitive", "model_version", "latency")
+ROLE_NEEDS = ROLES
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,8 @@ class CheckSpec:
     stage: str
     title: str
     fn: Callable[..., Iterable[CheckResult]]
-    defaults: dict[str, Any] = field(default_factory=dict)
+    options: type[CheckOptions] = NoOptions
     needs: tuple[str, ...] = ()
-    direction: Direction = "above"
 
     @property
     def description(self) -> str:
@@ -33,8 +33,13 @@ class CheckSpec:
         return doc.splitlines()[0] if doc else ""
 
     @property
-    def options(self) -> list[str]:
-        return sorted({"enabled", *self.defaults})
+    def direction(self) -> Direction:
+        """How the check's top-level warn and fail read: bad above them, or below."""
+        return self.options.direction
+
+    @property
+    def option_names(self) -> list[str]:
+        return list(self.options.model_fields)
 
 
 REGISTRY: dict[str, CheckSpec] = {}
@@ -44,9 +49,8 @@ def check(
     check_id: str,
     *,
     title: str,
-    defaults: dict[str, Any] | None = None,
+    options: type[CheckOptions] = NoOptions,
     needs: Iterable[str] = (),
-    direction: Direction = "above",
 ) -> Callable:
     """Register a check. Its stage is the id's prefix (`data.null_rate` -> data)."""
     stage = check_id.split(".", 1)[0]
@@ -60,7 +64,7 @@ def check(
     def register(fn: Callable) -> Callable:
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id} registered twice")
-        REGISTRY[check_id] = CheckSpec(check_id, stage, title, fn, dict(defaults or {}), needs, direction)
+        REGISTRY[check_id] = CheckSpec(check_id, stage, title, fn, options, needs)
         return fn
 
     return register

@@ -15,16 +15,19 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from auditor.audit.configure import config_from_dict, validate_check_options
 from auditor.audit.context import CheckContext, RunState
-from auditor.audit.registry import DATASET_NEEDS, REGISTRY, CheckSpec
+from auditor.audit.options import CheckOptions
+from auditor.audit.registry import DATASET_NEEDS, CheckSpec
 from auditor.audit.roles import resolve_roles
 from auditor.checks import catalogue
 from auditor.config import AuditConfig
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import attach_datasets
-from auditor.errors import AuditorError, ConfigError, DataError
+from auditor.errors import AuditorError, DataError
 from auditor.report import AuditReport, CheckResult
 from auditor.version import __version__
 
@@ -47,34 +50,10 @@ def warm_imports() -> None:
     threading.Thread(target=load, name="auditor-warm-imports").start()
 
 
-def validate_check_options(config: AuditConfig) -> None:
-    """Unknown check ids and options are config errors, with the closest valid name."""
-    from auditor.config import closest
-
-    catalogue()
-    for check_id, options in config.checks.items():
-        spec = REGISTRY.get(check_id)
-        if spec is None:
-            hint = closest(check_id, REGISTRY)
-            suggestion = f" (did you mean '{hint}'?)" if hint else "; `auditor checks` lists them"
-            raise ConfigError(f"{config.path or 'config'}: checks.{check_id}: unknown check{suggestion}")
-        for key in options:
-            if key not in spec.options:
-                hint = closest(key, spec.options)
-                suggestion = f" (did you mean '{hint}'?)" if hint else f"; options are {', '.join(spec.options)}"
-                raise ConfigError(f"{config.path or 'config'}: checks.{check_id}.{key}: unknown option{suggestion}")
-
-
-def select_checks(config: AuditConfig, stages: Iterable[str] | None = None) -> list[CheckSpec]:
+def select_checks(options: dict[str, CheckOptions], stages: Iterable[str] | None = None) -> list[CheckSpec]:
     wanted = set(stages or [])
-    selected = []
-    for spec in catalogue():
-        if wanted and spec.stage not in wanted:
-            continue
-        if config.checks.get(spec.id, {}).get("enabled", True) is False:
-            continue
-        selected.append(spec)
-    return selected
+    return [spec for spec in catalogue()
+            if (not wanted or spec.stage in wanted) and options[spec.id].enabled]
 
 
 def missing_needs(spec: CheckSpec, state: RunState) -> list[str]:
@@ -92,8 +71,7 @@ def missing_needs(spec: CheckSpec, state: RunState) -> list[str]:
     return missing
 
 
-def run_check(spec: CheckSpec, state: RunState) -> list[CheckResult]:
-    options = {**spec.defaults, **state.config.checks.get(spec.id, {})}
+def run_check(spec: CheckSpec, state: RunState, options: CheckOptions) -> list[CheckResult]:
     ctx = CheckContext(spec=spec, options=options, run=state)
     missing = missing_needs(spec, state)
     if missing:
@@ -110,20 +88,28 @@ def run_check(spec: CheckSpec, state: RunState) -> list[CheckResult]:
 
 
 def run_audit(
-    config: AuditConfig,
+    config: AuditConfig | dict[str, Any],
     *,
+    base_dir: str | Path = ".",
     stages: Iterable[str] | None = None,
     as_of: datetime | None = None,
     now: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
 ) -> AuditReport:
-    """Run every selected check; return the report (never raises for a failing check)."""
+    """Run every selected check and return the report; nothing is written (that is write_reports').
+
+    `config` is a loaded config or a mapping in audit.yaml's shape, whose relative paths resolve
+    against `base_dir`. A failing check never raises: a bad config raises ConfigError and unreadable
+    data DataError, both before any check runs.
+    """
+    if isinstance(config, dict):
+        config = config_from_dict(config, base_dir=base_dir)
     clock = now or (lambda: datetime.now(UTC))
     say = progress or (lambda _msg: None)
     started_at = clock()
     started = time.perf_counter()
-    validate_check_options(config)
-    specs = select_checks(config, stages)
+    options = validate_check_options(config)  # before any data is read: a bad option is exit 2 at once
+    specs = select_checks(options, stages)
 
     settings = config.engine.with_environment(os.environ)
     temp_directory = settings.temp_directory
@@ -146,7 +132,7 @@ def run_audit(
         for i, spec in enumerate(specs, 1):
             say(f"[{i}/{len(specs)}] {spec.id}")
             engine.check = spec.id
-            results.extend(run_check(spec, state))
+            results.extend(run_check(spec, state, options[spec.id]))
             engine.check = None
     finally:
         # A hidden hook for the benchmark: where each query went and how long it took.

@@ -11,13 +11,20 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pydantic import Field
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Size
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import bind
 from auditor.engine.windows import WindowRange, build_range, parse_window
 from auditor.report import CheckResult
 
-WINDOW_DEFAULTS: dict[str, Any] = {"max_windows": 90}
+
+class WindowedOptions(CheckOptions):
+    """What every windowed check takes."""
+
+    max_windows: Size = Field(90, description="the most recent windows analysed")
 # A line chart with more series than this is unreadable: keep the worst ones.
 MAX_SERIES = 8
 
@@ -28,7 +35,7 @@ def log_windows(ctx: CheckContext) -> tuple[Dataset, WindowRange] | CheckResult:
     if log is None or not ctx.roles.timestamp:
         return ctx.skip("Skipped: needs a prediction log with columns.timestamp.")
     window = parse_window(ctx.config.monitoring.window)
-    max_windows = int(ctx.options.get("max_windows", WINDOW_DEFAULTS["max_windows"]))
+    max_windows = ctx.options.max_windows
     key = ("windows", log.name, str(window), ctx.as_of, max_windows)
     if key not in ctx.run.cache:
         ctx.run.cache[key] = build_range(ctx.engine, log, ctx.roles.timestamp, window=window,

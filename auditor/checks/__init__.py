@@ -7,6 +7,7 @@ lives in a module of its own outside this folder.
 
 from auditor.audit.registry import REGISTRY, CheckSpec
 from auditor.checks import (  # noqa: F401  (each module registers its checks)
+    arrival,
     challenger,
     data,
     deployment,
@@ -14,6 +15,7 @@ from auditor.checks import (  # noqa: F401  (each module registers its checks)
     deployment_performance,
     drift,
     fairness,
+    leakage,
     modeling,
     profile,
     quality,

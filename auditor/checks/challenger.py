@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import Field
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Probability, Size
 from auditor.audit.registry import check
 from auditor.errors import DataError
 from auditor.metrics.group_rates import holm
@@ -22,8 +25,14 @@ from auditor.metrics.slices import TOTAL, categorical_key, slice_scan
 from auditor.report import CheckResult, table
 
 
-@check("modeling.champion_challenger", title="Champion vs challenger",
-       defaults={"alpha": 0.05, "min_slice_size": 100, "max_categories": 50, "decision_threshold": 0.5},
+class ChampionChallengerOptions(CheckOptions):
+    alpha: Probability = Field(0.05, description="significance level of DeLong's or McNemar's test")
+    min_slice_size: Size = Field(100, description="smaller slices are not compared")
+    max_categories: Size = Field(50, description="categorical features with more values are not sliced")
+    decision_threshold: float = Field(0.5, description="prediction = score >= this, when there is no prediction column")
+
+
+@check("modeling.champion_challenger", title="Champion vs challenger", options=ChampionChallengerOptions,
        needs=("current",))
 def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
     """Whether the challenger model beats the champion on the same rows (DeLong for AUC, McNemar for accuracy)."""
@@ -54,8 +63,8 @@ def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
     challenger_pred = challenger.prediction.replace("$decision_threshold", "$challenger_threshold")
     firsts = [canonical_metric(m.metric) for m in ctx.config.project.success_metrics]
     use_auc = bool(firsts) and firsts[0] == "roc_auc" and champion.score and challenger.score
-    alpha = ctx.options["alpha"]
-    threshold = ctx.options["decision_threshold"]
+    alpha = ctx.options.alpha
+    threshold = ctx.options.decision_threshold
 
     summary = ctx.summary("current")
     keys = [categorical_key(c, summary[c].distinct if c in summary else None) for c in r.sensitive]
@@ -86,7 +95,7 @@ def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
             m = mcnemar(counts)
             rows.append([feature, name, counts["compared"], m["accuracy_a"], m["accuracy_b"], m["difference"],
                          m["p_value"], None])
-            if counts["compared"] >= ctx.options["min_slice_size"] and m["p_value"] is not None:
+            if counts["compared"] >= ctx.options.min_slice_size and m["p_value"] is not None:
                 tested.append(len(rows) - 1)
     for i, p in zip(tested, holm([rows[i][6] for i in tested]), strict=True):
         rows[i][7] = p

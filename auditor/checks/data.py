@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import Field
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Count, Factor, Rate, Size, Strict
 from auditor.audit.registry import check
 from auditor.engine.repeats import find_repeats
 from auditor.engine.sql import is_integer, quote_ident
@@ -12,9 +15,24 @@ from auditor.engine.summary import statements
 from auditor.report import CheckResult, Threshold, table
 
 
-@check("data.null_rate", title="Null rate",
-       defaults={"warn": 0.05, "fail": 0.20, "jump_points": 0.05, "jump_factor": 2.0, "columns": {}},
-       needs=("current",))
+class NullRateLines(Strict):
+    """The null-rate options one column may override."""
+
+    warn: Rate | None = Field(None, description="null rate that warns")
+    fail: Rate | None = Field(None, description="null rate that fails")
+    jump_points: Rate | None = Field(None, description="a rise over the reference of at least this much...")
+    jump_factor: Factor | None = Field(None, description="...and to at least this many times the reference rate fails")
+
+
+class NullRateOptions(CheckOptions):
+    warn: Rate | None = Field(0.05, description="null rate that warns")
+    fail: Rate | None = Field(0.20, description="null rate that fails")
+    jump_points: Rate = Field(0.05, description="a rise over the reference of at least this much...")
+    jump_factor: Factor = Field(2.0, description="...and to at least this many times the reference rate fails")
+    columns: dict[str, NullRateLines] = Field(default_factory=dict, description="per-column overrides, by column name")
+
+
+@check("data.null_rate", title="Null rate", options=NullRateOptions, needs=("current",))
 def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
     """Share of missing values per column, against thresholds and against the reference."""
     current = ctx.summary("current")
@@ -34,7 +52,7 @@ def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
             rise = rate - ref_rate
             metrics["null_rate_change"] = rise
             # A jump is judged against the reference: 2% -> 12% fails even under the absolute line.
-            if rise >= opts["jump_points"] - 1e-12 and rate >= opts["jump_factor"] * ref_rate:
+            if rise >= opts.jump_points - 1e-12 and rate >= opts.jump_factor * ref_rate:
                 status = "fail"
                 message = (f"'{col}' went from {ref_rate:.1%} missing in the reference to {rate:.1%} now "
                            f"(+{rise * 100:.1f} points).")
@@ -57,8 +75,12 @@ LISTED_ROWS_MAX = 1_000_000  # rows of repeated or missing ids held in memory at
 ROWS_OF_LISTED_IDS = "(SELECT * FROM {view} WHERE {id} IS NULL OR {id} IN (SELECT unnest(?::{type}[])))"
 
 
-@check("data.duplicates", title="Duplicates", defaults={"sample": 20, "rows_warn": 1},
-       needs=("current",))
+class DuplicatesOptions(CheckOptions):
+    sample: Count = Field(20, description="duplicated ids shown in the evidence")
+    rows_warn: Size | None = Field(1, description="duplicated whole rows that warn (none: never)")
+
+
+@check("data.duplicates", title="Duplicates", options=DuplicatesOptions, needs=("current",))
 def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
     """Duplicated ids (any fails) and duplicated whole rows (warn), in the current and reference data."""
     for name, ds, prefix in ctx.sides():
@@ -66,7 +88,7 @@ def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
         every_id = None
         if id_col and ds.column(id_col):
             # The same statements as data.schema's unique id: the engine runs them once per run.
-            found = find_repeats(ctx.engine, ds, id_col, sample=int(ctx.options["sample"]),
+            found = find_repeats(ctx.engine, ds, id_col, sample=ctx.options.sample,
                                  summary=ctx.summary(name).get(id_col))
             extra, ids, every_id = found.extra_rows, found.values, found.every_value
             sample = [(text, n) for _, text, n in found.sample]
@@ -90,7 +112,7 @@ def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
         extra_rows = ctx.engine.query_one(query, params)[0]
         yield ctx.result(
             subject=f"{prefix}(whole rows)", value=extra_rows,
-            threshold=Threshold(warn=ctx.options["rows_warn"], fail=None),
+            threshold=Threshold(warn=ctx.options.rows_warn, fail=None),
             message=(f"{extra_rows:,} rows of {name} repeat another row exactly." if extra_rows
                      else f"No row of {name} is an exact copy of another."),
             metrics={"dataset": name, "duplicate_rows": extra_rows, "rows": ds.rows}, evidence={"sql": [query]},

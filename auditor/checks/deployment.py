@@ -19,11 +19,13 @@ import math
 import statistics
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+
+from pydantic import Field, model_validator
 
 from auditor.audit.context import CheckContext
+from auditor.audit.options import Factor, NonNegative, PositiveNumber, Rate, Size, ordered
 from auditor.audit.registry import check
-from auditor.audit.windowed import MAX_SERIES, WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
+from auditor.audit.windowed import MAX_SERIES, WindowedOptions, latest, line_chart, over_windows, query_windows
 from auditor.engine.quantiles import order_positions
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, is_numeric, quote_ident
@@ -79,14 +81,18 @@ def window_quantiles(ctx: CheckContext, wr: WindowRange, sql: str) -> list[tuple
     return out
 
 
-@check("deployment.latency", title="Latency over time",
-       defaults={**WINDOW_DEFAULTS, "budget_ms": None, "warn_fraction": 0.8}, needs=("predictions", "latency"))
+class LatencyOptions(WindowedOptions):
+    budget_ms: PositiveNumber | None = Field(None, description="p95 budget (default: the card's deployment.latency_budget_ms)")
+    warn_fraction: Rate = Field(0.8, description="p95 over this fraction of the budget warns")
+
+
+@check("deployment.latency", title="Latency over time", options=LatencyOptions, needs=("predictions", "latency"))
 @over_windows
 def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """p50/p95/p99 latency per window against the latency budget: p95 over it fails, over 80% of it warns."""
     col = log.column(ctx.roles.latency)
     deployment = ctx.config.project.deployment
-    budget = ctx.options.get("budget_ms") or (deployment.latency_budget_ms if deployment else None)
+    budget = ctx.options.budget_ms or (deployment.latency_budget_ms if deployment else None)
     if col is None or not is_numeric(col.type):
         yield ctx.skip(f"Skipped: the log has no numeric latency column '{ctx.roles.latency}'.")
         return
@@ -99,7 +105,7 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
     p50, p95, p99, counts = ([None] * len(wr.starts) for _ in range(4))
     for i, n, q in window_quantiles(ctx, wr, sql):
         counts[i], (p50[i], p95[i], p99[i]) = int(n), q
-    threshold = Threshold(warn=ctx.options["warn_fraction"] * budget, fail=float(budget))
+    threshold = Threshold(warn=ctx.options.warn_fraction * budget, fail=float(budget))
     statuses = [grade(v, threshold) if v is not None else None for v in p95]
     labels = wr.labels()
     first_over = next((labels[i] for i, s in enumerate(statuses) if s == "fail"), None)
@@ -107,7 +113,7 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
     last = latest(p95)
     chart = line_chart(f"{col.name} per window (ms)", wr, {"p50": p50, "p95": p95, "p99": p99},
                        thresholds=[{"value": float(budget), "label": f"budget {budget:g} ms"},
-                                   {"value": threshold.warn, "label": f"{ctx.options['warn_fraction']:.0%} of budget"}],
+                                   {"value": threshold.warn, "label": f"{ctx.options.warn_fraction:.0%} of budget"}],
                        y_label="ms")
     rows = [[labels[i], counts[i], p50[i], p95[i], p99[i], statuses[i]] for i in range(len(labels))]
     evidence = {"charts": [chart], "sql": [*wr.sql, sql],
@@ -138,25 +144,36 @@ VOLUME_SQL = """SELECT {position} AS window_index, count(*) AS n FROM {view} WHE
 GROUP BY 1 ORDER BY 1"""
 
 
-def volume_status(ratio: float | None, *, rows: int, options: dict[str, Any]) -> Status | None:
+class VolumeOptions(WindowedOptions):
+    warn_below: Rate | None = Field(0.5, description="a window under this many times the typical one warns")
+    fail_below: Rate | None = Field(0.2, description="a window under this many times the typical one fails")
+    warn_above: Factor | None = Field(3.0, description="a window over this many times the typical one warns")
+    fail_above: Factor | None = Field(None, description="a window over this many times the typical one fails")
+    min_windows: Size = Field(3, description="fewer complete windows are not graded")
+
+    @model_validator(mode="after")
+    def _lines_in_order(self) -> VolumeOptions:
+        ordered(self.warn_below, self.fail_below, "below", names=("warn_below", "fail_below"))
+        ordered(self.warn_above, self.fail_above, "above", names=("warn_above", "fail_above"))
+        return self
+
+
+def volume_status(ratio: float | None, *, rows: int, options: VolumeOptions) -> Status | None:
     """A window's verdict from its rows against the typical window (None when it is not graded)."""
     if rows == 0:
         return "fail"  # a gap, whatever the typical window (even an empty one)
     if ratio is None:
         return None
-    if ratio < options["fail_below"]:
+    if ratio < options.fail_below:
         return "fail"
-    if options.get("fail_above") is not None and ratio > options["fail_above"]:
+    if options.fail_above is not None and ratio > options.fail_above:
         return "fail"
-    if ratio < options["warn_below"] or (options.get("warn_above") is not None and ratio > options["warn_above"]):
+    if ratio < options.warn_below or (options.warn_above is not None and ratio > options.warn_above):
         return "warn"
     return "pass"
 
 
-@check("deployment.volume", title="Prediction volume",
-       defaults={**WINDOW_DEFAULTS, "warn_below": 0.5, "fail_below": 0.2, "warn_above": 3.0, "fail_above": None,
-                 "min_windows": 3},
-       needs=("predictions",))
+@check("deployment.volume", title="Prediction volume", options=VolumeOptions, needs=("predictions",))
 @over_windows
 def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """Rows per window against the typical (median) window: gaps and dips under 0.5x/0.2x, spikes over 3x."""
@@ -178,9 +195,9 @@ def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckRe
     # a window the as-of time cuts short is compared with the typical rows scaled to its length.
     first_graded = 1 if not wr.capped and len(counts) > 1 else 0
     full = [n for i, n in enumerate(counts) if i >= first_graded and wr.coverage(i) == 1.0]
-    if len(full) < ctx.options["min_windows"]:
+    if len(full) < ctx.options.min_windows:
         yield ctx.skip(f"Skipped: {len(full)} full windows of {wr.window}; a typical volume needs at least "
-                       f"{ctx.options['min_windows']} (min_windows).")
+                       f"{ctx.options.min_windows} (min_windows).")
         return
     typical = float(statistics.median(full))
     ratios: list[float | None] = [None] * len(counts)
@@ -208,12 +225,12 @@ def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckRe
     lines = [("warn_below", "warn"), ("fail_below", "fail"), ("warn_above", "warn"), ("fail_above", "fail")]
     chart = line_chart(f"Rows per {wr.window} window", wr, {"rows": counts}, y_label="rows",
                        thresholds=[{"value": typical, "label": "typical (median)"}] +
-                                  [{"value": typical * ctx.options[k], "label": f"{what} {ctx.options[k]:g}x"}
-                                   for k, what in lines if ctx.options.get(k) is not None])
+                                  [{"value": typical * getattr(ctx.options, k), "label": f"{what} {getattr(ctx.options, k):g}x"}
+                                   for k, what in lines if getattr(ctx.options, k) is not None])
     rows = [[labels[i], counts[i], ratios[i], statuses[i] or "not graded"] for i in range(len(counts))]
     yield ctx.result(
         value=ratios[worst_at] if worst_at is not None else None, status=status, message=message,
-        threshold=Threshold(warn=ctx.options["warn_below"], fail=ctx.options["fail_below"], direction="below"),
+        threshold=Threshold(warn=ctx.options.warn_below, fail=ctx.options.fail_below, direction="below"),
         metrics={"window": str(wr.window), "windows": len(counts), "typical_rows": typical,
                  "latest_rows": counts[-1], "latest_ratio": ratios[-1],
                  "worst_window": labels[worst_at] if worst_at is not None else None,
@@ -245,7 +262,7 @@ GROUP BY ALL ORDER BY 1, 2"""
 REFERENCE_VERSIONS_SQL = "SELECT DISTINCT coalesce({version}::VARCHAR, '(missing)') FROM {view} ORDER BY 1 LIMIT 1000"
 
 
-@check("deployment.model_versions", title="Model versions", defaults={**WINDOW_DEFAULTS},
+@check("deployment.model_versions", title="Model versions", options=WindowedOptions,
        needs=("predictions", "model_version"))
 @over_windows
 def model_versions(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
@@ -297,7 +314,12 @@ def model_versions(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator
         )
 
 
-@check("deployment.freshness", title="Prediction log freshness", defaults={"warn": 24, "fail": 72},
+class LogFreshnessOptions(WindowedOptions):
+    warn: NonNegative | None = Field(24, description="hours since the newest logged prediction that warn")
+    fail: NonNegative | None = Field(72, description="hours since the newest logged prediction that fail")
+
+
+@check("deployment.freshness", title="Prediction log freshness", options=LogFreshnessOptions,
        needs=("predictions",))
 @over_windows
 def freshness(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:

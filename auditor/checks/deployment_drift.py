@@ -25,16 +25,18 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import Field
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import Lines, Size
 from auditor.audit.registry import check
-from auditor.audit.windowed import MAX_SERIES, WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
+from auditor.audit.windowed import MAX_SERIES, WindowedOptions, latest, line_chart, over_windows, query_windows
 from auditor.engine import quantiles
 from auditor.engine.binning import bin_search
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_numeric, is_temporal, quote_ident
 from auditor.engine.value_counts import countable, value_counts
 from auditor.engine.windows import WindowRange
-from auditor.errors import ConfigError
 from auditor.report import SEVERITY, CheckResult, Status, Threshold, grade, table, worst
 from auditor.stats import distances as stats
 from auditor.stats.column_drift import DriftColumn, Kind, missing_condition
@@ -145,15 +147,17 @@ def window_drift(kind: Kind, reference_bins: dict, window_bins: dict, n_bins: in
 
 
 def lines(ctx: CheckContext, method: str) -> Threshold:
-    given = ctx.options.get(method)
-    if not isinstance(given, dict) or set(given) - {"warn", "fail"}:
-        raise ConfigError(f"checks.{ctx.spec.id}.{method}: give the lines as a mapping, like {{warn: 0.1, fail: 0.25}}")
-    return Threshold(warn=given.get("warn"), fail=given.get("fail"))
+    given = getattr(ctx.options, method)
+    return Threshold(warn=given.warn, fail=given.fail)
 
 
-@check("deployment.drift_over_time", title="Drift over time",
-       defaults={**WINDOW_DEFAULTS, "psi": {"warn": 0.1, "fail": 0.25}, "js": {"warn": 0.1, "fail": 0.2},
-                 "min_rows": 500},
+class DriftOverTimeOptions(WindowedOptions):
+    psi: Lines = Field(Lines(warn=0.1, fail=0.25), description="PSI lines of a window against the reference")
+    js: Lines = Field(Lines(warn=0.1, fail=0.2), description="Jensen-Shannon distance lines (categorical columns)")
+    min_rows: Size = Field(500, description="windows with fewer values of a column are not graded")
+
+
+@check("deployment.drift_over_time", title="Drift over time", options=DriftOverTimeOptions,
        needs=("predictions", "reference"))
 @over_windows
 def drift_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
@@ -192,7 +196,7 @@ def drift_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterato
             if values[col.name][i] == 0 or ref_values == 0:
                 continue
             psi[i], js[i] = window_drift(col.kind, ref_counts, bins[col.name][i], n_bins)
-            if values[col.name][i] >= ctx.options["min_rows"]:
+            if values[col.name][i] >= ctx.options.min_rows:
                 status[i] = worst([grade(psi[i], psi_lines)] +
                                   ([grade(js[i], js_lines)] if col.kind == "categorical" else []))
         measured.append((col, psi, js, status))
@@ -229,7 +233,7 @@ def _results(ctx: CheckContext, wr: WindowRange, labels: list[str], measured: li
                     "charts": [], "sql": statements}
         if last is None:
             results.append(ctx.result(subject=col.name, status="skip", metrics=metrics, evidence=evidence,
-                                      message=f"No window has {ctx.options['min_rows']:,} values of '{col.name}' "
+                                      message=f"No window has {ctx.options.min_rows:,} values of '{col.name}' "
                                               "(min_rows), so its drift over time is not graded."))
             continue
         results.append(ctx.result(subject=col.name, value=psi[last], status=status[last], threshold=psi_lines,

@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import Field
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import NonNegative, Rate, Size
 from auditor.audit.registry import check
-from auditor.audit.windowed import WINDOW_DEFAULTS, latest, line_chart, over_windows, query_windows
+from auditor.audit.windowed import WindowedOptions, latest, line_chart, over_windows, query_windows
 from auditor.engine import rollup
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import bind, select_list
@@ -133,7 +136,7 @@ def evidence_of(wr: WindowRange, metric: str, per_window: list[dict], rows: dict
     if ref_value is not None and METRICS[metric].bounded:
         sign = -1 if METRICS[metric].higher_is_better else 1
         thresholds = [{"value": ref_value, "label": f"reference {metric}"},
-                      {"value": ref_value + sign * opts["fail"], "label": f"fail ({opts['fail']:g} worse)"}]
+                      {"value": ref_value + sign * opts.fail, "label": f"fail ({opts.fail:g} worse)"}]
     chart = line_chart(f"{metric} per {wr.window} window, as labels arrive", wr, series, thresholds=thresholds)
     columns = ["window", "rows", "labelled", "label_coverage", metric, "drop", "status", "accuracy", *CBPE_METRICS]
     table_rows = [[labels[i], rows["rows"][i], rows["labelled"][i], rows["label_coverage"][i], rows[metric][i],
@@ -142,9 +145,17 @@ def evidence_of(wr: WindowRange, metric: str, per_window: list[dict], rows: dict
     return {"charts": [chart], "sql": statements, "tables": [table(f"{metric} per window", columns, table_rows)]}
 
 
-@check("deployment.performance_over_time", title="Performance over time",
-       defaults={**WINDOW_DEFAULTS, "warn": 0.02, "fail": 0.05, "recent_windows": 3, "min_labelled": 100,
-                 "min_label_coverage": 0.5, "decision_threshold": 0.5},
+class PerformanceOverTimeOptions(WindowedOptions):
+    warn: NonNegative | None = Field(0.02, description="a drop against the reference that warns "
+                                                       "(points; a fraction of the reference for errors like MAE)")
+    fail: NonNegative | None = Field(0.05, description="a drop against the reference that fails")
+    recent_windows: Size = Field(3, description="the latest labelled windows graded together")
+    min_labelled: Size = Field(100, description="windows with fewer labelled rows are not graded")
+    min_label_coverage: Rate = Field(0.5, description="windows with a smaller labelled share are not graded")
+    decision_threshold: float = Field(0.5, description="prediction = score >= this, when there is no prediction column")
+
+
+@check("deployment.performance_over_time", title="Performance over time", options=PerformanceOverTimeOptions,
        needs=("predictions", "label"))
 @over_windows
 def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
@@ -155,7 +166,7 @@ def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> I
         yield ctx.skip("Skipped: the log needs a label and a prediction (or a score) column.")
         return
     metric = primary_metric(ctx, mc)
-    extra = {"decision_threshold": float(opts["decision_threshold"])}
+    extra = {"decision_threshold": float(opts.decision_threshold)}
     sums, per_window, statements = measure_windows(ctx, log, wr, mc, metric, extra)
     reference, ref_sql = reference_metrics(ctx, task, extra)
     ref_value = reference.get(metric)
@@ -163,14 +174,14 @@ def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> I
     rows = {"rows": [int(s.get("rows") or 0) for s in sums], "labelled": [int(s.get("labelled") or 0) for s in sums],
             metric: [m.get(metric) for m in per_window]}
     rows["label_coverage"] = [ratio(lab, n) for lab, n in zip(rows["labelled"], rows["rows"], strict=True)]
-    graded = [i for i, v in enumerate(rows[metric]) if v is not None and rows["labelled"][i] >= opts["min_labelled"]
-              and (rows["label_coverage"][i] or 0) >= opts["min_label_coverage"]]
+    graded = [i for i, v in enumerate(rows[metric]) if v is not None and rows["labelled"][i] >= opts.min_labelled
+              and (rows["label_coverage"][i] or 0) >= opts.min_label_coverage]
     rows["drop"] = [worse_by(metric, rows[metric][i], ref_value) if i in graded else None for i in range(len(labels))]
     threshold = ctx.threshold()
     rows["status"] = [grade(d, threshold) if d is not None else None for d in rows["drop"]]
     first_fail = next((labels[i] for i in graded if rows["status"][i] == "fail"), None)
     first_warn = next((labels[i] for i in graded if rows["status"][i] in ("warn", "fail")), None)
-    recent = graded[-int(opts["recent_windows"]):]
+    recent = graded[-int(opts.recent_windows):]
     value = sum(rows[metric][i] for i in recent) / len(recent) if recent else None
     last = latest([s or None for s in sums])
     cbpe_latest = {f"{k}_latest": per_window[last].get(k) if last is not None else None for k in CBPE_METRICS}
@@ -186,8 +197,8 @@ def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> I
                **cbpe_latest}
     evidence = evidence_of(wr, metric, per_window, rows, opts, ref_value, [*wr.sql, *statements, *ref_sql])
     if value is None:
-        why = (f"no window has at least {opts['min_labelled']} labelled rows and "
-               f"{opts['min_label_coverage']:.0%} label coverage yet")
+        why = (f"no window has at least {opts.min_labelled} labelled rows and "
+               f"{opts.min_label_coverage:.0%} label coverage yet")
         yield ctx.result(subject=metric, status="skip", metrics=metrics, evidence=evidence,
                          message=f"{metric} cannot be graded over time: {why}.")
         return

@@ -5,7 +5,7 @@ and PSI (warn 0.1, fail 0.25); a categorical one the worse of PSI and
 Jensen-Shannon distance (warn 0.1, fail 0.2). KS and chi-square p-values are
 reported beside them, never graded: at a million rows every p-value is tiny.
 
-Options (per check, and per column under `columns: {income: {...}}`):
+Options (`DriftOptions`, per check and per column under `columns: {income: {...}}`):
   method: [wasserstein, psi]   which effect sizes grade (psi, js, wasserstein)
   psi / js / wasserstein: {warn, fail}   the lines of one method
   warn, fail                   when set, the lines of every method in use
@@ -16,9 +16,12 @@ lines over the plain warn/fail at the same level.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field
 
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Lines, NonNegative, Size, Strict
 from auditor.audit.registry import check
 from auditor.config import closest
 from auditor.engine.sql import is_numeric, is_temporal, quote_ident
@@ -27,24 +30,44 @@ from auditor.report import CheckResult, Status, Threshold, grade, table, worst
 from auditor.stats.column_drift import ColumnDrift, DriftColumn, Kind, Relation, compare
 from auditor.stats.distances import proportions
 
-METHODS = ("psi", "js", "wasserstein")
+Method = Literal["psi", "js", "wasserstein"]
+# One method or several: `method: psi` is `method: [psi]`.
+Methods = Annotated[list[Method] | None, BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 METRIC_OF = {"psi": "psi", "js": "js_distance", "wasserstein": "wasserstein_norm"}
 LABEL_OF = {"psi": "PSI", "js": "JS distance", "wasserstein": "normalised Wasserstein"}
 DEFAULT_METHODS: dict[Kind, tuple[str, ...]] = {"numeric": ("wasserstein", "psi"), "categorical": ("psi", "js")}
-COLUMN_OPTIONS = {"method", "warn", "fail", *METHODS}
-DRIFT_DEFAULTS: dict[str, Any] = {
-    "method": None,
-    "warn": None,
-    "fail": None,
-    "psi": {"warn": 0.1, "fail": 0.25},
-    "js": {"warn": 0.1, "fail": 0.2},
-    "wasserstein": {"warn": 0.1, "fail": 0.2},
-    "max_categories": 1000,
-    "top_bins": 10,
-    "columns": {},
-}
+DEFAULT_LINES = {"psi": Lines(warn=0.1, fail=0.25), "js": Lines(warn=0.1, fail=0.2),
+                 "wasserstein": Lines(warn=0.1, fail=0.2)}
+METHOD_HELP = "which effect sizes grade: psi, js, wasserstein (default: wasserstein and psi for numbers, psi and js for categories)"
 # A chart with more bars than this is unreadable and bloats the report: keep the biggest movers.
 MAX_CHART_CATEGORIES = 50
+
+
+class DriftColumnOptions(Strict):
+    """What one column may set for itself, under `columns: {income: {...}}`."""
+
+    method: Methods = Field(None, description=METHOD_HELP)
+    warn: NonNegative | None = Field(None, description="the warn line of every method in use")
+    fail: NonNegative | None = Field(None, description="the fail line of every method in use")
+    psi: Lines | None = Field(None, description="PSI lines")
+    js: Lines | None = Field(None, description="Jensen-Shannon distance lines")
+    wasserstein: Lines | None = Field(None, description="normalised Wasserstein lines")
+
+
+class DriftOptions(CheckOptions):
+    method: Methods = Field(None, description=METHOD_HELP)
+    warn: NonNegative | None = Field(None, description="when set, the warn line of every method in use")
+    fail: NonNegative | None = Field(None, description="when set, the fail line of every method in use")
+    psi: Lines = Field(DEFAULT_LINES["psi"], description="PSI lines")
+    js: Lines = Field(DEFAULT_LINES["js"], description="Jensen-Shannon distance lines (base 2)")
+    wasserstein: Lines = Field(DEFAULT_LINES["wasserstein"], description="Wasserstein-1 over the reference's std")
+    max_categories: Size = Field(1000, description="categorical columns with more distinct values are skipped")
+    top_bins: Size = Field(10, description="bins or categories shown in the evidence, the largest PSI terms first")
+    columns: dict[str, DriftColumnOptions] = Field(default_factory=dict, description="per-column overrides")
+
+
+class FeatureDriftOptions(DriftOptions):
+    drifted_share: Lines = Field(Lines(warn=0.25, fail=0.5), description="the share of drifted features that warns / fails")
 
 
 def _where(ctx: CheckContext, column: str | None) -> str:
@@ -52,59 +75,46 @@ def _where(ctx: CheckContext, column: str | None) -> str:
 
 
 def _methods(ctx: CheckContext, column: str, kind: Kind) -> tuple[str, ...]:
-    per_column = (ctx.options.get("columns") or {}).get(column) or {}
-    chosen = per_column.get("method", ctx.options.get("method"))
+    per_column = ctx.options.columns.get(column)
+    chosen = per_column.method if per_column is not None and per_column.method is not None else ctx.options.method
     if chosen is None:
         return DEFAULT_METHODS[kind]
-    where = _where(ctx, column if "method" in per_column else None)
-    names = [chosen] if isinstance(chosen, str) else list(chosen)
-    for name in names:
-        if name not in METHODS:
-            hint = closest(str(name), METHODS)
-            raise ConfigError(f"{where}.method: unknown method {name!r}"
-                              + (f" (did you mean '{hint}'?)" if hint else f"; use {', '.join(METHODS)}"))
+    names = list(chosen)
     usable = tuple(n for n in names if kind == "numeric" or n != "wasserstein")
     if not usable:
+        where = _where(ctx, column if per_column is not None and per_column.method is not None else None)
         raise ConfigError(f"{where}.method: {', '.join(names)} cannot grade the categorical column '{column}'; "
                           "add psi or js")
     return usable
 
 
+def _set_lines(level: BaseModel | None, method: str) -> dict[str, float]:
+    """The lines a config block sets for a method: its plain warn/fail, then the method's own (more specific)."""
+    if level is None:
+        return {}
+    given = {k: getattr(level, k) for k in ("warn", "fail") if k in level.model_fields_set and getattr(level, k) is not None}
+    own = getattr(level, method) if method in level.model_fields_set else None
+    if own is not None:
+        given.update({k: getattr(own, k) for k in own.model_fields_set if getattr(own, k) is not None})
+    return given
+
+
 def _threshold(ctx: CheckContext, column: str, method: str) -> Threshold:
-    """Default lines, then the check's warn/fail, its method lines, the column's warn/fail, its method lines."""
-    per_column = (ctx.options.get("columns") or {}).get(column) or {}
-    # The config as written, not merged with the defaults: a default method line must not
-    # override a warn/fail the user set for the whole check.
-    configured = ctx.config.checks.get(ctx.spec.id, {})
-    lines = dict(DRIFT_DEFAULTS[method])
-    for level, where in ((configured, _where(ctx, None)), (per_column, _where(ctx, column))):
-        for source in ({k: level.get(k) for k in ("warn", "fail")}, level.get(method) or {}):
-            if not isinstance(source, dict):
-                raise ConfigError(f"{where}.{method}: give the lines as a mapping, like {{warn: 0.1, fail: 0.2}}")
-            for key, value in source.items():
-                if key not in ("warn", "fail"):
-                    raise ConfigError(f"{where}.{method}.{key}: unknown key; use warn and fail")
-                if value is not None:
-                    if isinstance(value, bool) or not isinstance(value, (int, float)):
-                        raise ConfigError(f"{where}.{method}.{key}: must be a number, got {value!r}")
-                    lines[key] = float(value)
+    """Default lines, then the check's warn/fail, its method lines, the column's warn/fail, its method lines:
+    only what the config sets, so a default method line never overrides a warn/fail set for the whole check."""
+    default = DEFAULT_LINES[method]
+    lines = {"warn": default.warn, "fail": default.fail}
+    lines.update(_set_lines(ctx.options, method))
+    lines.update(_set_lines(ctx.options.columns.get(column), method))
     return Threshold(warn=lines["warn"], fail=lines["fail"], direction="above")
 
 
 def _validate_columns(ctx: CheckContext, known: list[str]) -> None:
-    columns = ctx.options.get("columns") or {}
-    if not isinstance(columns, dict):
-        raise ConfigError(f"{_where(ctx, None)}.columns: must be a mapping of column name to options")
-    for name, opts in columns.items():
+    for name in ctx.options.columns:
         if name not in known:
             hint = closest(str(name), known)
             raise ConfigError(f"{_where(ctx, None)}.columns.{name}: not a column this check compares"
                               + (f" (did you mean '{hint}'?)" if hint else f"; it compares {', '.join(known)}"))
-        for key in opts or {}:
-            if key not in COLUMN_OPTIONS:
-                hint = closest(str(key), COLUMN_OPTIONS)
-                raise ConfigError(f"{_where(ctx, name)}.{key}: unknown option"
-                                  + (f" (did you mean '{hint}'?)" if hint else ""))
 
 
 def _fmt(value: float | None) -> str:
@@ -197,7 +207,7 @@ def drift_results(ctx: CheckContext, columns: list[tuple[str, Kind]], *, referen
                                 f"{current} data, so it cannot be compared as numbers.", subject=name))
         elif kind == "categorical" and _too_many_categories(ctx, name, [c for c, k in columns if k == kind],
                                                              reference, current):
-            out.append(ctx.skip(f"'{name}' has more than {ctx.options['max_categories']:,} distinct values "
+            out.append(ctx.skip(f"'{name}' has more than {ctx.options.max_categories:,} distinct values "
                                 "(max_categories); category drift is not meaningful there.", subject=name))
         else:
             comparable.append(DriftColumn(name, cur_col.type, kind))
@@ -213,7 +223,7 @@ def drift_results(ctx: CheckContext, columns: list[tuple[str, Kind]], *, referen
 
 def _too_many_categories(ctx: CheckContext, column: str, categorical: list[str], reference: str,
                          current: str) -> bool:
-    limit = ctx.options["max_categories"]
+    limit = ctx.options.max_categories
     found = distinct_values(ctx, [reference, current], categorical)
     return any(found[ds].get(column, 0) > limit for ds in (reference, current))
 
@@ -258,7 +268,7 @@ def _result(ctx: CheckContext, drift: ColumnDrift) -> CheckResult:
                "notes": "; ".join(drift.notes) or None}
     return ctx.result(subject=col, status=status, value=value, threshold=threshold, metrics=metrics,
                       message=_message(col, status, drift, method, threshold),
-                      evidence=_evidence(drift, ctx.options["top_bins"]))
+                      evidence=_evidence(drift, ctx.options.top_bins))
 
 
 def _kind(ctx: CheckContext, column: str) -> Kind:
@@ -268,8 +278,7 @@ def _kind(ctx: CheckContext, column: str) -> Kind:
     return "numeric"
 
 
-@check("deployment.feature_drift", title="Feature drift",
-       defaults={**DRIFT_DEFAULTS, "drifted_share": {"warn": 0.25, "fail": 0.5}}, needs=("reference", "current"))
+@check("deployment.feature_drift", title="Feature drift", options=FeatureDriftOptions, needs=("reference", "current"))
 def feature_drift(ctx: CheckContext) -> Iterator[CheckResult]:
     """Distribution change of each feature, reference vs current (Wasserstein, PSI, JS; KS and chi-square beside)."""
     skip_roles = {ctx.roles.id, ctx.roles.timestamp} - {None}
@@ -286,8 +295,8 @@ def _summary(ctx: CheckContext, results: list[CheckResult]) -> CheckResult:
     graded = [r for r in results if r.status in ("pass", "warn", "fail")]
     drifted = [r.subject for r in graded if r.status == "fail"]
     warned = [r.subject for r in graded if r.status == "warn"]
-    lines = ctx.options.get("drifted_share") or {}
-    threshold = Threshold(warn=lines.get("warn"), fail=lines.get("fail"))
+    lines = ctx.options.drifted_share
+    threshold = Threshold(warn=lines.warn, fail=lines.fail)
     share = len(drifted) / len(graded) if graded else None
     metrics = {"features": len(results), "features_graded": len(graded), "features_drifted": len(drifted),
                "features_warned": len(warned), "drifted_share": share,
@@ -303,7 +312,7 @@ def _summary(ctx: CheckContext, results: list[CheckResult]) -> CheckResult:
                       evidence={"tables": [table("Drift per feature", ["feature", "status", "method", "value"], rows)]})
 
 
-@check("deployment.prediction_drift", title="Prediction drift", defaults=DRIFT_DEFAULTS,
+@check("deployment.prediction_drift", title="Prediction drift", options=DriftOptions,
        needs=("reference", "current"))
 def prediction_drift(ctx: CheckContext) -> Iterator[CheckResult]:
     """Distribution change of the model's score (numeric) and predicted class, reference vs current."""
@@ -319,7 +328,7 @@ def prediction_drift(ctx: CheckContext) -> Iterator[CheckResult]:
     yield from drift_results(ctx, columns)
 
 
-@check("deployment.label_drift", title="Label drift", defaults=DRIFT_DEFAULTS, needs=("reference", "current", "label"))
+@check("deployment.label_drift", title="Label drift", options=DriftOptions, needs=("reference", "current", "label"))
 def label_drift(ctx: CheckContext) -> Iterator[CheckResult]:
     """Distribution change of the label (the outcome), when both reference and current have labels."""
     label = ctx.roles.label

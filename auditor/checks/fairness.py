@@ -11,9 +11,12 @@ make false alarms. Without labels (a prediction log), only selection rates are g
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Direction, Probability, Rate, Size
 from auditor.audit.registry import check
 from auditor.audit.wording import percent
 from auditor.errors import ConfigError
@@ -30,7 +33,29 @@ from auditor.metrics.group_rates import (
 )
 from auditor.report import CheckResult, Threshold, grade, table
 
-GAP_DEFAULTS = {"warn": 0.05, "fail": 0.10, "min_group_size": 30, "alpha": 0.05, "decision_threshold": 0.5}
+
+class FairnessOptions(CheckOptions):
+    """What every fairness check takes: the group size that counts and the significance test."""
+
+    min_group_size: Size = Field(30, description="groups with fewer rows are marked insufficient, not graded")
+    alpha: Probability = Field(0.05, description="a gap past the fail line fails only when its two groups differ "
+                                                 "significantly at this level (Holm-corrected z-test); else it warns")
+    decision_threshold: float = Field(0.5, description="prediction = score >= this, when there is no prediction column")
+
+
+class GapOptions(FairnessOptions):
+    warn: Rate | None = Field(0.05, description="a gap (max - min over groups) that warns")
+    fail: Rate | None = Field(0.10, description="a gap that fails (when significant)")
+
+
+class DisparateImpactOptions(FairnessOptions):
+    direction: ClassVar[Direction] = "below"
+
+    warn: Rate | None = Field(None, description="an impact ratio under this warns")
+    fail: Rate | None = Field(0.8, description="an impact ratio under this fails (the four-fifths rule)")
+    reference_group: str | dict[str, str] | None = Field(
+        None, description="also compare with this group (or a group per sensitive column: {sex: male})")
+    outcome: str = Field("selected", description="the word for a positive prediction in messages, like approved")
 SHORT = {"selection_rate": "selection rate", "true_positive_rate": "true positive rate",
          "false_positive_rate": "false positive rate"}
 GROUP_COLUMNS = ["group", "rows", "graded", "selection_rate", "selection_rate_low", "selection_rate_high",
@@ -47,7 +72,7 @@ def fairness_scan(ctx: CheckContext, *, needs_labels: bool) -> tuple[GroupScan |
         return None, ctx.skip("Skipped: needs columns.sensitive (the columns whose groups are compared).")
     if not (ctx.roles.prediction or ctx.roles.score):
         return None, ctx.skip("Skipped: needs columns.prediction or columns.score.")
-    scan = modeling_scan(ctx.run, decision_threshold=ctx.options["decision_threshold"])
+    scan = modeling_scan(ctx.run, decision_threshold=ctx.options.decision_threshold)
     if needs_labels and not scan.labelled:
         why = "columns.label is not set" if not ctx.roles.label else f"'{ctx.roles.label}' is empty in current"
         return None, ctx.skip(f"Skipped: needs labels and {why}; label-free mode grades selection rates only "
@@ -86,9 +111,9 @@ def interval_chart(groups: list[Group], rate: str, attribute: str, *, four_fifth
 def significance(status: str, groups: list[Group], worst: Gap, rates: list[str], *, ctx: CheckContext,
                  a: str | None = None, b: str | None = None) -> tuple[str, float | None, str]:
     """Demote a fail to warn when the two groups behind the gap do not differ significantly."""
-    adjusted = pairwise_pvalues(groups, rates, min_group_size=ctx.options["min_group_size"])
+    adjusted = pairwise_pvalues(groups, rates, min_group_size=ctx.options.min_group_size)
     p = pair_pvalue(adjusted, worst.rate, a or worst.max_group, b or worst.min_group)
-    if status == "fail" and (p is None or p >= ctx.options["alpha"]):
+    if status == "fail" and (p is None or p >= ctx.options.alpha):
         shown = "untestable" if p is None else f"Holm-adjusted p = {p:.2g}"
         return "warn", p, (f" It warns instead of failing: the gap is not statistically significant "
                            f"({shown} over {len(adjusted)} pairs).")
@@ -101,7 +126,7 @@ def gap_results(ctx: CheckContext, rates: list[str], prefix: str, noun: str, *, 
     if skipped:
         yield skipped
         return
-    minimum = ctx.options["min_group_size"]
+    minimum = ctx.options.min_group_size
     threshold = ctx.threshold()
     for attribute, groups in scan.groups.items():
         gaps = [gap(groups, r, min_group_size=minimum) for r in rates]
@@ -133,20 +158,20 @@ def gap_results(ctx: CheckContext, rates: list[str], prefix: str, noun: str, *, 
                          message=message, evidence=evidence)
 
 
-@check("modeling.demographic_parity", title="Demographic parity", defaults=GAP_DEFAULTS, needs=("current",))
+@check("modeling.demographic_parity", title="Demographic parity", options=GapOptions, needs=("current",))
 def demographic_parity(ctx: CheckContext) -> Iterator[CheckResult]:
     """Selection rates per sensitive group: max − min difference and min / max ratio (needs no labels)."""
     yield from gap_results(ctx, ["selection_rate"], "demographic_parity", "Selection rates", needs_labels=False)
 
 
-@check("modeling.equal_opportunity", title="Equal opportunity", defaults=GAP_DEFAULTS, needs=("current",))
+@check("modeling.equal_opportunity", title="Equal opportunity", options=GapOptions, needs=("current",))
 def equal_opportunity(ctx: CheckContext) -> Iterator[CheckResult]:
     """True positive rates per sensitive group: qualified people should get the same chance in every group."""
     yield from gap_results(ctx, ["true_positive_rate"], "equal_opportunity", "True positive rates",
                            needs_labels=True)
 
 
-@check("modeling.equalized_odds", title="Equalized odds", defaults=GAP_DEFAULTS, needs=("current",))
+@check("modeling.equalized_odds", title="Equalized odds", options=GapOptions, needs=("current",))
 def equalized_odds(ctx: CheckContext) -> Iterator[CheckResult]:
     """The worse of the true and false positive rate gaps between sensitive groups (fairlearn's equalized odds)."""
     yield from gap_results(ctx, ["true_positive_rate", "false_positive_rate"], "equalized_odds",
@@ -159,25 +184,22 @@ def _reference_group(option: Any, attribute: str) -> str | None:
     return option
 
 
-@check("modeling.disparate_impact", title="Disparate impact",
-       defaults={"warn": None, "fail": 0.8, "min_group_size": 30, "alpha": 0.05, "decision_threshold": 0.5,
-                 "reference_group": None, "outcome": "selected"},
-       needs=("current",), direction="below")
+@check("modeling.disparate_impact", title="Disparate impact", options=DisparateImpactOptions, needs=("current",))
 def disparate_impact(ctx: CheckContext) -> Iterator[CheckResult]:
     """Each group's selection rate over the highest group's (four-fifths rule), and over a reference group."""
     scan, skipped = fairness_scan(ctx, needs_labels=False)
     if skipped:
         yield skipped
         return
-    minimum = ctx.options["min_group_size"]
+    minimum = ctx.options.min_group_size
     threshold = ctx.threshold()
     for attribute, groups in scan.groups.items():
         comparisons = [(None, gap(groups, "selection_rate", min_group_size=minimum))]
-        ref = _reference_group(ctx.options["reference_group"], attribute)
+        ref = _reference_group(ctx.options.reference_group, attribute)
         if ref is not None:
             names = [g.name for g in groups]
             if ref not in names:
-                if isinstance(ctx.options["reference_group"], dict):
+                if isinstance(ctx.options.reference_group, dict):
                     raise ConfigError(f"checks.modeling.disparate_impact.reference_group: '{ref}' is not a group "
                                       f"of '{attribute}' (groups: {', '.join(names)})")
             else:
@@ -200,7 +222,7 @@ def _versus(groups: list[Group], ref: str, minimum: int) -> Gap:
 
 def _impact_result(ctx: CheckContext, scan: GroupScan, attribute: str, groups: list[Group], g: Gap,
                    versus: str | None, threshold: Threshold) -> CheckResult:
-    minimum = ctx.options["min_group_size"]
+    minimum = ctx.options.min_group_size
     top = g.max_rate
     impact = {grp.name: {"impact_ratio": (grp.rates["selection_rate"] / top
                                           if top and grp.rates["selection_rate"] is not None else None)}
@@ -217,7 +239,7 @@ def _impact_result(ctx: CheckContext, scan: GroupScan, attribute: str, groups: l
     line = threshold.fail
     side = ("under the four-fifths line" if line == 0.8 else f"under the {line:g} line") \
         if line is not None and g.ratio < line else "within the four-fifths rule" if line == 0.8 else "above the line"
-    outcome = ctx.options["outcome"]
+    outcome = ctx.options.outcome
     message = (f"{g.min_group} are {outcome} at {g.ratio:.2f}× the rate of {g.max_group} "
                f"({percent(g.min_rate)} vs {percent(g.max_rate)}), {side}")
     if g.max_group == MISSING and versus is None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import Field, model_validator
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, NonNegative, Rate, Size, ordered
 from auditor.audit.registry import check
 from auditor.audit.wording import percent
 from auditor.config import closest
@@ -57,7 +60,7 @@ def current_metrics(ctx: CheckContext, cols: ModelColumns) -> tuple[dict[str, fl
     """Metrics of the current data, the SQL behind them and the rows they were computed on."""
     task = ctx.config.task
     if task == "binary_classification":
-        scan = modeling_scan(ctx.run, decision_threshold=ctx.options["decision_threshold"])
+        scan = modeling_scan(ctx.run, decision_threshold=ctx.options.decision_threshold)
         values, sql = compute_metrics(ctx.engine, ctx.dataset("current").view, cols, task=task,
                                       counts=scan.overall)
         return values, [scan.sql, *sql], int(scan.overall.get("labelled") or 0)
@@ -81,9 +84,23 @@ def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4g}"
 
 
-@check("modeling.performance", title="Model performance",
-       defaults={"near_target": 0.05, "drop_warn": 0.02, "drop_fail": 0.05, "decision_threshold": 0.5},
-       needs=("current",))
+DECISION_THRESHOLD = Field(0.5, description="prediction = score >= this, when there is no prediction column")
+
+
+class PerformanceOptions(CheckOptions):
+    near_target: Rate = Field(0.05, description="within this fraction of a success-metric target warns")
+    drop_warn: NonNegative | None = Field(0.02, description="a drop against the reference that warns "
+                                                            "(points; a fraction of the reference for errors like MAE)")
+    drop_fail: NonNegative | None = Field(0.05, description="a drop against the reference that fails")
+    decision_threshold: float = DECISION_THRESHOLD
+
+    @model_validator(mode="after")
+    def _drops_in_order(self) -> PerformanceOptions:
+        ordered(self.drop_warn, self.drop_fail, "above", names=("drop_warn", "drop_fail"))
+        return self
+
+
+@check("modeling.performance", title="Model performance", options=PerformanceOptions, needs=("current",))
 def performance(ctx: CheckContext) -> Iterator[CheckResult]:
     """Metrics on labelled current data, against the project's success-metric targets and the reference."""
     cols, skipped = labelled_inputs(ctx)
@@ -100,9 +117,9 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
     reference: dict[str, float | None] = {}
     if ref_cols is not None and ref_cols.label and (ref_cols.prediction or ref_cols.score):
         reference, ref_sql = compute_metrics(ctx.engine, ctx.dataset("reference").view, ref_cols, task=task,
-                                             decision_threshold=ctx.options["decision_threshold"])
+                                             decision_threshold=ctx.options.decision_threshold)
         sql += ref_sql
-    drop = Threshold(warn=ctx.options["drop_warn"], fail=ctx.options["drop_fail"], direction="above")
+    drop = Threshold(warn=ctx.options.drop_warn, fail=ctx.options.drop_fail, direction="above")
     summary_rows, statuses = [], []
     note = " (prediction = score ≥ decision_threshold)" if cols.prediction_from_score else ""
     for metric in TASK_METRICS[task]:
@@ -119,7 +136,7 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
                 yield ctx.skip(f"Skipped: {metric} is undefined on the current data (it has a target of {target:g}).",
                                subject=metric)
             continue
-        near = ctx.options["near_target"]
+        near = ctx.options.near_target
         threshold = None
         parts, status_parts = [f"{metric} is {_fmt(value)}"], []
         if target is not None:
@@ -155,8 +172,13 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
     )
 
 
-@check("modeling.calibration", title="Calibration", defaults={"warn": 0.05, "fail": 0.10, "decision_threshold": 0.5},
-       needs=("current",))
+class CalibrationOptions(CheckOptions):
+    warn: Rate | None = Field(0.05, description="expected calibration error that warns")
+    fail: Rate | None = Field(0.10, description="expected calibration error that fails")
+    decision_threshold: float = DECISION_THRESHOLD
+
+
+@check("modeling.calibration", title="Calibration", options=CalibrationOptions, needs=("current",))
 def calibration(ctx: CheckContext) -> Iterator[CheckResult]:
     """Expected calibration error: predicted probability vs observed rate in ten equal-width score bins."""
     if ctx.config.task != "binary_classification":
@@ -166,7 +188,7 @@ def calibration(ctx: CheckContext) -> Iterator[CheckResult]:
     if cols is None or not cols.label or not cols.score:
         yield ctx.skip("Skipped: needs columns.label and columns.score (a probability) in current.")
         return
-    scan = modeling_scan(ctx.run, decision_threshold=ctx.options["decision_threshold"])
+    scan = modeling_scan(ctx.run, decision_threshold=ctx.options.decision_threshold)
     overall = scan.overall
     if not overall.get("scored_labelled"):
         yield ctx.skip(f"Skipped: no current row has both '{cols.label_column}' and '{cols.score_column}'.")
@@ -236,10 +258,22 @@ def slice_metric(metric: str, task: str, counts: dict) -> float | None:
     return binary_metrics(counts)[metric]
 
 
-@check("modeling.slices", title="Error analysis by slice",
-       defaults={"warn": 0.05, "fail": 0.10, "relative_warn": 0.25, "relative_fail": 0.5, "min_slice_size": 100,
-                 "max_categories": 50, "decision_threshold": 0.5},
-       needs=("current",))
+class SlicesOptions(CheckOptions):
+    warn: NonNegative | None = Field(0.05, description="a slice this many points worse than overall warns (bounded metrics)")
+    fail: NonNegative | None = Field(0.10, description="a slice this many points worse than overall fails")
+    relative_warn: NonNegative | None = Field(0.25, description="for errors like MAE: a slice this fraction worse warns")
+    relative_fail: NonNegative | None = Field(0.5, description="for errors like MAE: a slice this fraction worse fails")
+    min_slice_size: Size = Field(100, description="smaller slices are not graded")
+    max_categories: Size = Field(50, description="categorical features with more values are not sliced")
+    decision_threshold: float = DECISION_THRESHOLD
+
+    @model_validator(mode="after")
+    def _relative_in_order(self) -> SlicesOptions:
+        ordered(self.relative_warn, self.relative_fail, "above", names=("relative_warn", "relative_fail"))
+        return self
+
+
+@check("modeling.slices", title="Error analysis by slice", options=SlicesOptions, needs=("current",))
 def slices(ctx: CheckContext) -> Iterator[CheckResult]:
     """The primary metric per value of each categorical feature and per quintile of each numeric feature."""
     cols, skipped = labelled_inputs(ctx)
@@ -262,10 +296,10 @@ def slices(ctx: CheckContext) -> Iterator[CheckResult]:
         return
     inner, aggregates = slice_inputs(cols, task, metric)
     scanned, sql = slice_scan(ctx.engine, ctx.dataset("current").view, keys, inner, aggregates,
-                              {"decision_threshold": ctx.options["decision_threshold"]})
+                              {"decision_threshold": ctx.options.decision_threshold})
     spec = METRICS[metric]
     threshold = ctx.threshold() if spec.bounded else ctx.threshold(warn="relative_warn", fail="relative_fail")
-    minimum = ctx.options["min_slice_size"]
+    minimum = ctx.options.min_slice_size
     statements = [*overall_sql, *key_sql, sql]
     for feature, groups in scanned.items():
         rows_out, eligible = [], []

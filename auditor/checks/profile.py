@@ -13,8 +13,10 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
+from pydantic import Field
 
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Size
 from auditor.audit.registry import check
 from auditor.audit.roles import infer_categorical
 from auditor.engine import quantiles
@@ -215,15 +217,20 @@ def _proportions(counts: list[int]) -> list[float]:
     return [c / total if total else 0.0 for c in counts]
 
 
-@check("data.profile", title="Column profile", defaults={"bins": 20, "top_categories": 10, "max_categories": 1000},
-       needs=("current",))
+class ProfileOptions(CheckOptions):
+    bins: Size = Field(20, description="histogram bins of a numeric column's chart")
+    top_categories: Size = Field(10, description="categories shown per categorical column")
+    max_categories: Size = Field(1000, description="columns with more distinct values are profiled without counts per value")
+
+
+@check("data.profile", title="Column profile", options=ProfileOptions, needs=("current",))
 def profile(ctx: CheckContext) -> Iterator[CheckResult]:
     """Per-column type, counts, nulls, distinct values, moments, quantiles and top categories, with a chart."""
     cur_ds = ctx.dataset("current")
     ref_ds = ctx.dataset("reference") if ctx.dataset("reference") and ctx.dataset("reference").rows else None
     cur_sum = ctx.summary("current")
     ref_sum = ctx.summary("reference") if ref_ds else {}
-    bins, top, max_cats = ctx.options["bins"], ctx.options["top_categories"], ctx.options["max_categories"]
+    bins, top, max_cats = ctx.options.bins, ctx.options.top_categories, ctx.options.max_categories
 
     numeric, categorical = {}, []
     for col, s in cur_sum.items():

@@ -1,17 +1,18 @@
-"""Data quality in SQL: subgroup nulls, constant columns, freshness, volume, leakage."""
+"""Data quality in SQL: nulls per subgroup and constant columns."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import combinations
 
+from pydantic import Field, model_validator
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Factor, Rate, Size, ordered
 from auditor.audit.registry import check
-from auditor.engine.repeats import count_shared
 from auditor.engine.sources import Dataset
-from auditor.engine.sql import is_float, is_integer, is_numeric, is_temporal, quote_ident
-from auditor.engine.summary import ColumnSummary
-from auditor.engine.value_counts import countable, value_counts
+from auditor.engine.sql import is_float, quote_ident
+from auditor.engine.value_counts import countable, counted_exactly, value_counts
 from auditor.report import CheckResult, Threshold, table, worst
 
 MISSING = "(missing)"
@@ -35,20 +36,32 @@ def subgroup_null_sql(ds: Dataset, features: list[str], groupings: list[tuple[st
             f"GROUP BY GROUPING SETS ({sets})")
 
 
-def _subgroup_status(rate: float, overall: float, rows: int, opts: dict) -> str:
-    if rows < opts["min_group_size"]:
+class SubgroupNullRateOptions(CheckOptions):
+    min_group_size: Size = Field(30, description="groups with fewer rows are not graded")
+    warn_factor: Factor = Field(2.0, description="a group's rate at this many times the overall rate...")
+    warn_points: Rate = Field(0.05, description="...and this much above it warns")
+    fail_factor: Factor = Field(3.0, description="a group's rate at this many times the overall rate...")
+    fail_points: Rate = Field(0.10, description="...and this much above it fails")
+
+    @model_validator(mode="after")
+    def _fail_beyond_warn(self) -> SubgroupNullRateOptions:
+        ordered(self.warn_factor, self.fail_factor, "above", names=("warn_factor", "fail_factor"))
+        ordered(self.warn_points, self.fail_points, "above", names=("warn_points", "fail_points"))
+        return self
+
+
+def _subgroup_status(rate: float, overall: float, rows: int, opts: SubgroupNullRateOptions) -> str:
+    if rows < opts.min_group_size:
         return "pass"
     excess = rate - overall
-    if rate >= opts["fail_factor"] * overall and excess >= opts["fail_points"]:
+    if rate >= opts.fail_factor * overall and excess >= opts.fail_points:
         return "fail"
-    if rate >= opts["warn_factor"] * overall and excess >= opts["warn_points"]:
+    if rate >= opts.warn_factor * overall and excess >= opts.warn_points:
         return "warn"
     return "pass"
 
 
-@check("data.subgroup_null_rate", title="Null rate by subgroup",
-       defaults={"min_group_size": 30, "warn_factor": 2.0, "warn_points": 0.05, "fail_factor": 3.0,
-                 "fail_points": 0.10},
+@check("data.subgroup_null_rate", title="Null rate by subgroup", options=SubgroupNullRateOptions,
        needs=("current", "sensitive"))
 def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
     """Null rate of each feature within each sensitive group, against its overall rate."""
@@ -84,14 +97,14 @@ def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
                 label = ", ".join(f"{n}={values[n]}" for n in grouping)
                 rate = nulls[feature_index] / rows
                 graded.append([label, rows, nulls[feature_index], rate,
-                               _subgroup_status(rate, base, rows, opts) if rows >= opts["min_group_size"]
-                               else f"not graded: under {opts['min_group_size']} rows"])
+                               _subgroup_status(rate, base, rows, opts) if rows >= opts.min_group_size
+                               else f"not graded: under {opts.min_group_size} rows"])
             graded.sort(key=lambda g: g[0])
-            eligible = [g for g in graded if g[1] >= opts["min_group_size"]]
+            eligible = [g for g in graded if g[1] >= opts.min_group_size]
             status = worst([g[4] for g in eligible])
             top = max(eligible, key=lambda g: g[3], default=None)
             if top is None:
-                message = f"No group of {name} has {opts['min_group_size']} rows to compare {feature}'s null rate."
+                message = f"No group of {name} has {opts.min_group_size} rows to compare {feature}'s null rate."
             elif status == "pass":
                 message = (f"{feature}'s null rate is within bounds in every group of {name} "
                            f"(highest {top[3]:.0%} for {top[0]} vs {base:.0%} overall).")
@@ -130,10 +143,11 @@ def top_count_sql(ds: Dataset, columns: list[str]) -> str:
     return f"SELECT {', '.join(f'count(*) FILTER (WHERE {quote_ident(c)} = ?)' for c in columns)} FROM {ds.view}"
 
 
-EXACT_VALUES_MAX = 10_000  # columns with about this many distinct values or fewer are counted exactly
+class ConstantColumnsOptions(CheckOptions):
+    warn: Rate = Field(0.99, description="a feature whose most frequent value holds this share of its values warns")
 
 
-@check("data.constant_columns", title="Constant columns", defaults={"warn": 0.99}, needs=("current",))
+@check("data.constant_columns", title="Constant columns", options=ConstantColumnsOptions, needs=("current",))
 def constant_columns(ctx: CheckContext) -> Iterator[CheckResult]:
     """Features that are all null (fail), constant or nearly so (top value share at least 0.99 warns)."""
     ds = ctx.dataset("current")
@@ -142,7 +156,7 @@ def constant_columns(ctx: CheckContext) -> Iterator[CheckResult]:
     all_null = [f for f in features if summary[f].nulls == summary[f].rows]
     candidates = [f for f in features if f not in all_null]
     # Few distinct values: exact counts per value (shared with data.profile); many: a top-k candidate, counted.
-    exact = [f for f in candidates if countable(summary[f].type) and summary[f].distinct <= EXACT_VALUES_MAX]
+    exact = [f for f in candidates if countable(summary[f].type) and counted_exactly(summary[f].distinct)]
     approximate = [f for f in candidates if f not in exact]
     sql, tops = [], {}
     if exact:
@@ -162,7 +176,7 @@ def constant_columns(ctx: CheckContext) -> Iterator[CheckResult]:
         value, n = tops[col]
         present = summary[col].rows - summary[col].nulls
         shares[col] = (value, n / present if present else None, present)
-    threshold = Threshold(warn=ctx.options["warn"])
+    threshold = Threshold(warn=ctx.options.warn)
     flagged = 0
     for col in all_null:
         flagged += 1
@@ -185,181 +199,3 @@ def constant_columns(ctx: CheckContext) -> Iterator[CheckResult]:
         metrics={"features": len(features), "flagged": flagged},
         evidence={"tables": [table("Most frequent value per feature", ["column", "top value", "share"], rows)],
                   "sql": sql})
-
-
-# ---------------------------------------------------------------- data.freshness
-
-FRESHNESS_SQL = "SELECT epoch(max({ts})), max({ts})::VARCHAR FROM {view}"
-
-
-@check("data.freshness", title="Data freshness", defaults={"warn": 24, "fail": 72}, needs=("current", "timestamp"))
-def freshness(ctx: CheckContext) -> Iterator[CheckResult]:
-    """Hours between the newest timestamp in current and the run's as-of time: warn 24, fail 72."""
-    ds, ts = ctx.dataset("current"), ctx.roles.timestamp
-    if ds.column(ts) is None:  # a log-only timestamp: deployment.freshness watches the prediction log
-        yield ctx.skip(f"Skipped: current has no '{ts}' column.")
-        return
-    duck_type = ds.column(ts).type
-    if not is_temporal(duck_type):
-        yield ctx.skip(f"Skipped: the timestamp column '{ts}' is {duck_type}, not a date or timestamp.")
-        return
-    sql = FRESHNESS_SQL.format(ts=quote_ident(ts), view=ds.view)
-    epoch, newest = ctx.engine.query_one(sql)
-    if epoch is None:
-        yield ctx.skip(f"Skipped: '{ts}' has no values in current.")
-        return
-    hours = (ctx.as_of.timestamp() - float(epoch)) / 3600
-    metrics = {"newest": newest, "as_of": ctx.as_of.isoformat(), "age_hours": hours}
-    if hours < 0:
-        yield ctx.result(status="warn", value=hours, metrics=metrics, evidence={"sql": [sql]},
-                         message=f"The newest '{ts}' ({newest}) is {-hours:.1f} hours after the as-of time.")
-        return
-    yield ctx.result(value=hours, threshold=ctx.threshold(), metrics=metrics, evidence={"sql": [sql]},
-                     message=f"The newest row of current is {hours:.1f} hours old ({newest}).")
-
-
-# ---------------------------------------------------------------- data.volume
-
-@check("data.volume", title="Data volume",
-       defaults={"warn_ratio": [0.5, 2.0], "fail_ratio": [0.2, 5.0], "min_rows": None}, needs=("current",))
-def volume(ctx: CheckContext) -> Iterator[CheckResult]:
-    """Rows in current against the reference (ratio outside 0.5-2 warns, 0.2-5 fails) and a minimum."""
-    cur, ref = ctx.dataset("current"), ctx.dataset("reference")
-    opts = ctx.options
-    ratio = cur.rows / ref.rows if ref is not None and ref.rows else None
-    statuses, reasons = ["pass"], []
-    if ratio is not None:
-        for status, (low, high) in (("fail", opts["fail_ratio"]), ("warn", opts["warn_ratio"])):
-            if not low <= ratio <= high:
-                statuses.append(status)
-                reasons.append(f"{ratio:.2f}× the reference's {ref.rows:,} rows, outside [{low}, {high}]")
-                break
-    if opts["min_rows"] is not None and cur.rows < opts["min_rows"]:
-        statuses.append("fail")
-        reasons.append(f"under the minimum of {opts['min_rows']:,}")
-    status = worst(statuses)
-    if reasons:
-        message = f"current has {cur.rows:,} rows: " + "; ".join(reasons) + "."
-    elif ratio is not None:
-        message = f"current has {cur.rows:,} rows, {ratio:.2f}× the reference's {ref.rows:,}."
-    else:
-        message = f"current has {cur.rows:,} rows (no reference to compare with)."
-    rows = [[d.name, d.rows] for d in (ref, cur) if d is not None]
-    yield ctx.result(status=status, value=ratio if ratio is not None else cur.rows, message=message,
-                     metrics={"rows_current": cur.rows, "rows_reference": ref.rows if ref else None, "ratio": ratio,
-                              "min_rows": opts["min_rows"]},
-                     evidence={"tables": [table("Rows per dataset", ["dataset", "rows"], rows)],
-                               "sql": [f"SELECT count(*) FROM {d.view}" for d in (ref, cur) if d is not None]})
-
-
-# ---------------------------------------------------------------- data.leakage
-
-SHARED_IDS_SQL = """SELECT count(*), min(k, {k}) FROM (
-  SELECT {id} AS k FROM {current} WHERE {id} IS NOT NULL INTERSECT SELECT {id} FROM {reference})"""
-
-
-def label_equality_sql(ds: Dataset, label: str, features: list[str]) -> str:
-    """ONE scan: labelled rows, and per feature how many of them carry exactly the label's value."""
-    lab = quote_ident(label)
-    numeric_label = is_numeric(ds.column(label).type)
-    parts = [f"count(*) FILTER (WHERE {lab} IS NOT NULL)"]
-    for f in features:
-        c = quote_ident(f)
-        same = (f"{c}::DOUBLE = {lab}::DOUBLE" if numeric_label and is_numeric(ds.column(f).type)
-                else f"{c}::VARCHAR = {lab}::VARCHAR")
-        parts.append(f"count(*) FILTER (WHERE {lab} IS NOT NULL AND {same})")
-    return f"SELECT {', '.join(parts)} FROM {ds.view}"
-
-
-def _ranges_apart(feature: ColumnSummary, label: ColumnSummary) -> bool:
-    """Whether two numeric columns' ranges show they are equal on no row, as `label_equality_sql` compares
-    them (as doubles, which keep the order): no infinities, whose finite bounds would not bound them, and
-    not both floating, as DuckDB's NaN equals NaN."""
-    return (is_numeric(label.type) and is_numeric(feature.type)
-            and all((is_integer(s.type) or is_float(s.type)) and s.min is not None and s.max is not None
-                    and not s.infinite for s in (feature, label))
-            and not (is_float(feature.type) and is_float(label.type))
-            and (feature.max < label.min or feature.min > label.max))
-
-
-def _values_apart(feature: dict, label: dict, numeric: bool) -> bool:
-    """Whether two columns' value counts (integers or text) share no value as `label_equality_sql` compares
-    them: as doubles when both are numbers, else as text (integers and text print alike in SQL and Python)."""
-    form = float if numeric else str
-    return not {form(v) for v in feature} & {form(v) for v in label}
-
-
-@check("data.leakage", title="Leakage", defaults={"splits": None, "label_fail": 0.99, "sample": 20},
-       needs=("current",))
-def leakage(ctx: CheckContext) -> Iterator[CheckResult]:
-    """Ids shared by reference and current (warn; fail for train/test splits) and features equal to the label."""
-    cur, ref = ctx.dataset("current"), ctx.dataset("reference")
-    id_col, label = ctx.roles.id, ctx.roles.label
-    if ctx.options["splits"] not in (None, "train_test"):
-        from auditor.errors import ConfigError
-
-        raise ConfigError(f"checks.data.leakage.splits: {ctx.options['splits']!r} is not one of: train_test")
-    if id_col and ref is not None and ref.rows and ref.column(id_col) and cur.column(id_col):
-        # Bitmaps of the two id ranges tell how many ids are shared without grouping 10M ids; only
-        # when some are (or the ids are not small integers) does the intersection run, for its sample.
-        shared, statements = count_shared(ctx.engine, cur, ref, id_col, current_summary=ctx.summary("current").get(id_col),
-                                          reference_summary=ctx.summary("reference").get(id_col))
-        sample = None
-        if shared is None or shared:
-            sql = SHARED_IDS_SQL.format(id=quote_ident(id_col), current=cur.view, reference=ref.view,
-                                        k=int(ctx.options["sample"]))
-            shared, sample = ctx.engine.query_one(sql)
-            statements.append(sql)
-        train_test = ctx.options["splits"] == "train_test"
-        status = "pass" if not shared else "fail" if train_test else "warn"
-        what = "the training and test sets" if train_test else "reference and current"
-        yield ctx.result(
-            subject=id_col, status=status, value=shared,
-            message=(f"{shared:,} '{id_col}' values appear in both {what}, e.g. "
-                     f"{', '.join(map(str, (sample or [])[:5]))}." if shared
-                     else f"No '{id_col}' appears in both {what}."),
-            metrics={"shared_ids": shared, "splits": ctx.options["splits"]},
-            evidence={"tables": [table("Ids in both datasets", [id_col], [[v] for v in sample or []],
-                                       total_rows=shared)] if shared else [], "sql": statements})
-    if label and cur.column(label):
-        features = [f for f in ctx.roles.features if f != label and cur.column(f)]
-        if not features:
-            return
-        # A feature that the summaries show never equals the label is not compared row by row: at 10M
-        # rows the comparison costs ~0.15 CPU s a feature, and most features' values never meet the label's.
-        summary = ctx.summary("current")
-        statements = [q for q in [summary[label].sql] if q]
-        apart = {f for f in features if _ranges_apart(summary[f], summary[label])}
-        counted = [c for c in [label, *(f for f in features if f not in apart)]
-                   if countable(summary[c].type) and summary[c].distinct <= EXACT_VALUES_MAX]
-        if counted[:1] == [label] and len(counted) > 1:
-            found, more = value_counts(ctx.engine, cur, counted, cache=ctx.run.cache)
-            statements += more
-            numeric_label = is_numeric(summary[label].type)
-            apart |= {f for f in counted[1:]
-                      if _values_apart(found[f], found[label], numeric_label and is_numeric(summary[f].type))}
-        compared = [f for f in features if f not in apart]
-        equal = dict.fromkeys(apart, 0)
-        if compared or is_float(summary[label].type):  # a floating label's NaNs count as labelled in SQL
-            sql = label_equality_sql(cur, label, compared)
-            row = ctx.engine.query_one(sql)
-            labelled = row[0]
-            equal.update(zip(compared, row[1:], strict=True))
-            statements.append(sql)
-        else:
-            labelled = summary[label].rows - summary[label].nulls
-        line = ctx.options["label_fail"]
-        shares = [(f, equal[f] / labelled if labelled else None) for f in features]
-        leaking = [(f, s) for f, s in shares if s is not None and s >= line]
-        for f, share in leaking:
-            yield ctx.result(subject=f, value=share, threshold=Threshold(fail=line), evidence={"sql": statements},
-                             message=f"'{f}' equals the label '{label}' on {share:.1%} of {labelled:,} labelled rows.",
-                             metrics={"label": label, "equal_share": share, "labelled_rows": labelled})
-        ranked = sorted(shares, key=lambda fs: -(fs[1] or 0))
-        yield ctx.result(
-            subject="(features vs label)", status="pass", value=len(features) - len(leaking),
-            message=(f"No feature equals the label '{label}' on {line:.0%} of labelled rows." if not leaking else
-                     f"{len(leaking)} of {len(features)} features equal the label (reported separately)."),
-            metrics={"label": label, "labelled_rows": labelled, "features": len(features)},
-            evidence={"tables": [table("Share of labelled rows where the feature equals the label",
-                                       ["feature", "equal share"], [list(r) for r in ranked])], "sql": statements})

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import Field
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Count, Size
 from auditor.audit.registry import check
 from auditor.report import CheckResult, Threshold, table
 from auditor.schema.compiler import compile_schema
@@ -40,8 +43,12 @@ def _message(outcome: Outcome, dataset: str) -> str:
             f"{_sample_text(outcome)}.").replace(";.", ".")
 
 
-@check("data.schema", title="Schema (pandera)", defaults={"sample": 20, "chunk_rows": 100_000},
-       needs=("current",))
+class SchemaOptions(CheckOptions):
+    sample: Count = Field(20, description="failure cases kept per (column, check), the most frequent first")
+    chunk_rows: Size = Field(100_000, description="rows per chunk streamed to pandera for custom checks")
+
+
+@check("data.schema", title="Schema (pandera)", options=SchemaOptions, needs=("current",))
 def schema(ctx: CheckContext) -> Iterator[CheckResult]:
     """Every row against the pandera schema: dtypes, nulls, uniqueness, ranges, categories, patterns."""
     spec = ctx.config.schema_
@@ -49,7 +56,7 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
         yield ctx.skip("Skipped: no schema; set `schema:` in the config to a pandera YAML file or module:attribute.")
         return
     pandera_schema = load_schema(spec, base_dir=ctx.config.base_dir)
-    sample, chunk_rows = int(ctx.options["sample"]), int(ctx.options["chunk_rows"])
+    sample, chunk_rows = ctx.options.sample, ctx.options.chunk_rows
     for name, ds, prefix in ctx.sides():
         id_column = ctx.roles.id
         plan = compile_schema(pandera_schema, ds, source=spec, id_column=id_column)

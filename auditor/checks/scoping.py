@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import Field
+
 from auditor.audit.context import CheckContext
+from auditor.audit.options import CheckOptions, Rate, Size
 from auditor.audit.registry import check
+from auditor.config import CARD_FIELDS
 from auditor.engine.sql import quote_ident
 from auditor.report import CheckResult, Threshold, table
-
-# (field, what a reviewer should see when it is missing, severity when missing)
-CARD_FIELDS = (
-    ("problem_statement", "the problem the model solves", "fail"),
-    ("owner", "who answers for the model", "warn"),
-    ("intended_use", "what the model may be used for", "warn"),
-    ("success_metrics", "how success is measured", "warn"),
-    ("deployment", "how the model is deployed", "warn"),
-    ("stakeholders", "who is affected", "info"),
-    ("out_of_scope", "what the model must not be used for", "info"),
-    ("data_sources", "where the data comes from", "info"),
-    ("ethical_considerations", "ethical risks and mitigations", "info"),
-    ("limitations", "known limitations", "info"),
-)
 
 
 def _filled(value: object) -> bool:
@@ -67,8 +57,12 @@ GROUP_SIZES_SQL = "SELECT {col}::VARCHAR AS grp, count(*) AS n FROM {view} GROUP
 LABEL_COVERAGE_SQL = "SELECT count({label}), count(*) FROM {view}"
 
 
-@check("scoping.data_availability", title="Data availability",
-       defaults={"min_group_size": 30, "min_label_coverage": 0.5}, needs=("current",))
+class DataAvailabilityOptions(CheckOptions):
+    min_group_size: Size = Field(30, description="a sensitive group with fewer rows warns")
+    min_label_coverage: Rate = Field(0.5, description="a smaller share of labelled rows in current warns")
+
+
+@check("scoping.data_availability", title="Data availability", options=DataAvailabilityOptions, needs=("current",))
 def data_availability(ctx: CheckContext) -> Iterator[CheckResult]:
     """Every dataset exists and has rows, role columns exist, labels are there, sensitive groups are large enough."""
     yield from _datasets(ctx)
@@ -106,7 +100,7 @@ def _label_coverage(ctx: CheckContext) -> Iterator[CheckResult]:
     label = ctx.roles.label
     if not label:
         return
-    threshold = Threshold(warn=ctx.options["min_label_coverage"], fail=None, direction="below")
+    threshold = Threshold(warn=ctx.options.min_label_coverage, fail=None, direction="below")
     metrics, sql = {}, []
     for name in ("current", "predictions", "reference"):
         ds = ctx.run.datasets.get(name)
@@ -128,7 +122,7 @@ def _group_sizes(ctx: CheckContext, col: str) -> CheckResult:
     ds = ctx.dataset("current")
     query = GROUP_SIZES_SQL.format(col=quote_ident(col), view=ds.view)
     groups = [("(missing)" if g is None else g, n) for g, n in ctx.engine.query(query)]
-    minimum = ctx.options["min_group_size"]
+    minimum = ctx.options.min_group_size
     small = [g for g, n in groups if n < minimum]
     smallest = min((n for _, n in groups), default=0)
     threshold = Threshold(warn=minimum, fail=None, direction="below")

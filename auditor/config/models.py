@@ -1,66 +1,70 @@
-"""The audit config (audit.yaml, version 1) as pydantic models.
+"""The audit config (audit.yaml, version 1) as pydantic models: the one declaration of every key.
 
-`load_config(path)` reads and validates it; every problem becomes one
-`ConfigError` line naming the file, the key path, what is wrong and, for a
-typo, the closest valid key.
+Each field carries its description, so the JSON Schema (`auditor config-schema`) and the
+configuration reference (docs/configuration.md) are generated from here. The roles a column can
+play (`ROLES`) and the fields of the project card (`CARD_FIELDS`) are read off these models, so
+they are written down once. Reading the file is auditor.config.loading's job.
 """
 
 from __future__ import annotations
 
-import difflib
-import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
-import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from auditor.errors import ConfigError
+from auditor.render.formats import FORMAT_NAMES
 
 Task = Literal["binary_classification", "multiclass", "regression"]
-Format = Literal["json", "html", "md", "email", "junit"]
-
+Format = Literal[FORMAT_NAMES]  # type: ignore[valid-type]  (the formats are declared once, in auditor.render.formats)
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SuccessMetric(Strict):
-    metric: str
-    target: float
-    # Higher is better for scores like roc_auc; errors like rmse want "below".
-    direction: Literal["above", "below"] = "above"
+    metric: str = Field(description="a metric name of modeling.performance, like roc_auc, f1 or rmse")
+    target: float = Field(description="the value the model must reach")
+    direction: Literal["above", "below"] = Field(
+        "above", description="above: the metric must reach the target (scores like roc_auc); below: stay under it (errors like rmse)")
 
 
 class Deployment(Strict):
-    mode: Literal["batch", "online", "streaming", "edge"] | None = None
-    latency_budget_ms: float | None = None
+    mode: Literal["batch", "online", "streaming", "edge"] | None = Field(None, description="how predictions are served")
+    latency_budget_ms: float | None = Field(None, gt=0, description="p95 latency the service must stay under (deployment.latency)")
+
+
+def card(meaning: str, *, missing: Literal["fail", "warn", "info"], **kwargs: Any) -> Any:
+    """A project-card field: what it says, and what scoping.project_card gives when it is missing."""
+    return Field(description=meaning, json_schema_extra={"card": missing}, **kwargs)
 
 
 class ProjectCard(Strict):
-    name: str = "unnamed project"
-    problem_statement: str | None = None
-    owner: str | None = None
-    stakeholders: list[str] = Field(default_factory=list)
-    intended_use: str | None = None
-    out_of_scope: str | None = None
-    data_sources: list[str] = Field(default_factory=list)
-    success_metrics: list[SuccessMetric] = Field(default_factory=list)
-    deployment: Deployment | None = None
-    ethical_considerations: str | None = None
-    limitations: str | None = None
+    """The scoping card, rendered first in every report and checked by scoping.project_card."""
+
+    name: str = Field("unnamed project", description="the project's name, shown in every report's title")
+    problem_statement: str | None = card("the problem the model solves", missing="fail", default=None)
+    owner: str | None = card("who answers for the model", missing="warn", default=None)
+    stakeholders: list[str] = card("who is affected", missing="info", default_factory=list)
+    intended_use: str | None = card("what the model may be used for", missing="warn", default=None)
+    out_of_scope: str | None = card("what the model must not be used for", missing="info", default=None)
+    data_sources: list[str] = card("where the data comes from", missing="info", default_factory=list)
+    success_metrics: list[SuccessMetric] = card("how success is measured", missing="warn", default_factory=list)
+    deployment: Deployment | None = card("how the model is deployed", missing="warn", default=None)
+    ethical_considerations: str | None = card("ethical risks and mitigations", missing="info", default=None)
+    limitations: str | None = card("known limitations", missing="info", default=None)
 
 
 class DatasetSpec(Strict):
     """One of: `path` (file or glob), `sql` (a query over other datasets), `table` (+ `database`)."""
 
-    path: str | None = None
-    format: Literal["parquet", "csv", "json"] | None = None
-    sql: str | None = None
-    table: str | None = None
-    database: str | None = None
+    path: str | None = Field(None, description="a file or glob, relative to the config; Parquet, CSV or JSON by extension")
+    format: Literal["parquet", "csv", "json"] | None = Field(None, description="the file format, when the extension does not say")
+    sql: str | None = Field(None, description="a query over the other datasets (by name) or over files")
+    table: str | None = Field(None, description="a table name (schema.table allowed)")
+    database: str | None = Field(None, description="a DuckDB database file holding `table`, relative to the config")
 
     @model_validator(mode="after")
     def one_source(self) -> DatasetSpec:
@@ -73,25 +77,32 @@ class DatasetSpec(Strict):
 
 
 class Datasets(Strict):
-    reference: DatasetSpec | None = None
-    current: DatasetSpec
-    predictions: DatasetSpec | None = None
+    reference: DatasetSpec | None = Field(None, description="the baseline: training data, or last month's")
+    current: DatasetSpec = Field(description="the data being audited")
+    predictions: DatasetSpec | None = Field(None, description="the prediction log for the deployment checks (default: current)")
+
+
+def role(meaning: str) -> Any:
+    """A column role: checks may need it (`@check(needs=...)`)."""
+    return Field(None, description=meaning, json_schema_extra={"role": True})
 
 
 class Columns(Strict):
-    id: str | None = None
-    timestamp: str | None = None
-    label: str | None = None
-    prediction: str | None = None
-    score: str | None = None
-    sensitive: list[str] = Field(default_factory=list)
-    model_version: str | None = None
-    latency: str | None = None
-    features: list[str] | None = None
-    categorical: list[str] | None = None
-    # A second model scored on the same rows, compared by modeling.champion_challenger.
-    challenger_prediction: str | None = None
-    challenger_score: str | None = None
+    """Which column plays which role. Unset roles are inferred or left out; checks that need them skip."""
+
+    id: str | None = role("the row identifier (duplicates, leakage)")
+    timestamp: str | None = role("when the row happened (freshness and the time windows of the prediction log)")
+    label: str | None = role("the observed outcome")
+    prediction: str | None = role("the model's predicted class or value")
+    score: str | None = role("the model's score or probability of the positive class")
+    sensitive: list[str] = Field(default_factory=list, description="sensitive attributes for the fairness checks",
+                                 json_schema_extra={"role": True})
+    model_version: str | None = role("the model version that made the prediction")
+    latency: str | None = role("the prediction's latency in milliseconds")
+    features: list[str] | None = Field(None, description="the model's inputs (default: every column without another role)")
+    categorical: list[str] | None = Field(None, description="columns to treat as categories (default: inferred)")
+    challenger_prediction: str | None = Field(None, description="a second model's prediction on the same rows (modeling.champion_challenger)")
+    challenger_score: str | None = Field(None, description="a second model's score on the same rows")
 
     @field_validator("sensitive", mode="before")
     @classmethod
@@ -100,21 +111,20 @@ class Columns(Strict):
 
 
 class Monitoring(Strict):
-    window: str = Field(default="1d", pattern=r"^\d+[hdw]$")
+    window: str = Field(default="1d", pattern=r"^\d+[hdw]$", description="the time window of the deployment checks: 1h, 1d, 1w")
 
 
 class Outputs(Strict):
-    dir: str = "reports"
-    formats: list[Format] = Field(default_factory=lambda: ["json", "html", "md"])
-    # history: each run goes to a dated folder under dir, recorded in dir/history.duckdb (see auditor.delivery.history)
-    history: bool = False
-    keep: str | None = Field(default=None, pattern=r"^[1-9]\d*d?$")  # "90d" (days) or "30" (runs)
+    dir: str = Field("reports", description="where reports are written, relative to the config")
+    formats: list[Format] = Field(default_factory=lambda: ["json", "html", "md"], description="report formats to write")
+    history: bool = Field(False, description="dated run folders under dir, recorded in dir/history.duckdb, with trends")
+    keep: str | None = Field(default=None, pattern=r"^[1-9]\d*d?$", description="with history: keep 90d (days) or the newest 30 (runs)")
 
 
 class EngineSettings(Strict):
-    threads: int | None = Field(default=None, ge=1)
-    memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"
-    temp_directory: str | None = None  # where large sorts spill (default: a per-run folder, removed after)
+    threads: int | None = Field(default=None, ge=1, description="DuckDB threads (default: one per core)")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, like 4GB (default: 256 MB a thread, at least 512 MB)")
+    temp_directory: str | None = Field(None, description="where large sorts spill (default: a per-run folder, removed after)")
 
     def with_environment(self, environ: typing.Mapping[str, str]) -> EngineSettings:
         """AUDITOR_THREADS, AUDITOR_MEMORY_LIMIT and AUDITOR_TEMP_DIRECTORY override the config,
@@ -133,20 +143,22 @@ class EngineSettings(Strict):
 
 
 class AuditConfig(Strict):
-    version: Literal[1] = 1
-    project: ProjectCard = Field(default_factory=ProjectCard)
-    task: Task = "binary_classification"
-    datasets: Datasets
-    columns: Columns = Field(default_factory=Columns)
-    schema_: str | None = Field(default=None, alias="schema")
-    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    monitoring: Monitoring = Field(default_factory=Monitoring)
-    outputs: Outputs = Field(default_factory=Outputs)
-    engine: EngineSettings = Field(default_factory=EngineSettings)
+    version: Literal[1] = Field(1, description="the config format's version")
+    project: ProjectCard = Field(default_factory=ProjectCard, description="the project card")
+    task: Task = Field("binary_classification", description="what the model does")
+    datasets: Datasets = Field(description="where the data is")
+    columns: Columns = Field(default_factory=Columns, description="which column plays which role")
+    schema_: str | None = Field(default=None, alias="schema",
+                                description="a pandera schema: a YAML file relative to the config, or module:attribute")
+    checks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options per check id ({enabled: false} turns one off); each check declares its own")
+    monitoring: Monitoring = Field(default_factory=Monitoring, description="the deployment checks' time windows")
+    outputs: Outputs = Field(default_factory=Outputs, description="what is written, and where")
+    engine: EngineSettings = Field(default_factory=EngineSettings, description="the engine's settings")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    # Set by load_config: where relative paths are resolved, and the file itself.
+    # Set by read_config: where relative paths are resolved, and the file itself.
     base_dir: Path = Field(default=Path("."), exclude=True)
     path: Path | None = Field(default=None, exclude=True)
 
@@ -166,98 +178,12 @@ class AuditConfig(Strict):
         return value
 
 
-def closest(word: str, candidates: typing.Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.5)
-    return matches[0] if matches else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Optional[X] / X | None -> X."""
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _unwrap(args[0]) if len(args) == 1 else annotation
-    return annotation
-
-
-def _valid_keys(loc: tuple) -> list[str]:
-    """The keys allowed at a location of the config, for 'did you mean' hints."""
-    model: Any = AuditConfig
-    for part in loc:
-        model = _unwrap(model)
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
-            if field is None:
-                return []
-            model = field.annotation
-        elif typing.get_origin(model) in (list, dict):
-            model = typing.get_args(model)[-1]
-    model = _unwrap(model)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return [f.alias or n for n, f in model.model_fields.items() if n not in ("base_dir", "path")]
-    return []
-
-
-def _format_loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def describe_error(err: dict[str, Any]) -> str:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    where = _format_loc(loc)
-    if err["type"] == "extra_forbidden":
-        hint = closest(str(loc[-1]), _valid_keys(loc[:-1]))
-        parent = _format_loc(loc[:-1])
-        suggestion = f" (did you mean '{parent + '.' if loc[:-1] else ''}{hint}'?)" if hint else ""
-        return f"{where}: unknown key{suggestion}"
-    if err["type"] == "missing":
-        return f"{where}: required key is missing"
-    if err["type"] == "string_pattern_mismatch" and loc[-1] == "window":
-        return f"{where}: {err.get('input')!r} is not a window; use a count and a unit, like 1h, 1d or 1w"
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] in ("literal_error", "enum"):
-        return f"{where}: {message}, got {err.get('input')!r}"
-    return f"{where}: {message}"
-
-
-def parse_config(data: Any, *, source: str, base_dir: Path, path: Path | None = None) -> AuditConfig:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a YAML mapping with at least 'datasets'")
-    try:
-        config = AuditConfig.model_validate(data)
-    except pydantic.ValidationError as exc:
-        # A typo'd key explains the "missing" errors that come with it: report it first.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        first = errors[0]
-        more = len(errors) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(f"{source}: {describe_error(first)}{tail}") from None
-    return config.model_copy(update={"base_dir": base_dir, "path": path})
-
-
-def load_config(path: str | Path) -> AuditConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    return parse_config(data, source=str(path), base_dir=path.resolve().parent, path=path)
-
-
-def config_json_schema() -> dict[str, Any]:
-    """JSON Schema of audit.yaml, for editors' autocompletion."""
-    schema = AuditConfig.model_json_schema(by_alias=True)
-    schema["properties"].pop("base_dir", None)
-    schema["properties"].pop("path", None)
-    schema["title"] = "auditor audit.yaml (version 1)"
-    return schema
+# Declared once, read off the models: the roles checks may need, and the fields of the project card.
+ROLES: tuple[str, ...] = tuple(name for name, f in Columns.model_fields.items()
+                               if (f.json_schema_extra or {}).get("role"))  # type: ignore[union-attr]
+SINGLE_ROLES: tuple[str, ...] = tuple(r for r in ROLES if r != "sensitive")
+# (field, what it says, the status when it is missing): the required fields first.
+CARD_FIELDS: tuple[tuple[str, str, str], ...] = tuple(sorted(
+    ((name, f.description or "", f.json_schema_extra["card"])  # type: ignore[index]
+     for name, f in ProjectCard.model_fields.items() if (f.json_schema_extra or {}).get("card")),
+    key=lambda field: ("fail", "warn", "info").index(field[2])))

@@ -21,6 +21,12 @@ from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_integer, quote_ident
 
 VALUE_COUNTS_SQL = "SELECT {parts} FROM {view}"
+EXACT_VALUES_MAX = 10_000  # columns with about this many distinct values or fewer are counted exactly
+
+
+def counted_exactly(distinct: int) -> bool:
+    """Whether a column of about this many distinct values (the summary's estimate) is cheap to count per value."""
+    return distinct <= EXACT_VALUES_MAX
 
 
 def countable(duck_type: str) -> bool:

@@ -34,21 +34,6 @@ EMPTY_STAGE = "No checks ran in this stage."
 STATUS_ORDER = ("error", "fail", "warn", "pass", "skip")
 ATTENTION = ("error", "fail", "warn")
 
-# The project card, in reading order: (key, label, kind).
-PROJECT_FIELDS = (
-    ("problem_statement", "Problem statement", "text"),
-    ("owner", "Owner", "text"),
-    ("stakeholders", "Stakeholders", "list"),
-    ("intended_use", "Intended use", "text"),
-    ("out_of_scope", "Out of scope", "text"),
-    ("data_sources", "Data sources", "list"),
-    ("success_metrics", "Success metrics", "metrics"),
-    ("deployment", "Deployment", "deployment"),
-    ("ethical_considerations", "Ethical considerations", "text"),
-    ("limitations", "Limitations", "text"),
-)
-
-
 def slugify(text: str) -> str:
     """ASCII, lowercase, `[a-z0-9_-]`: stable across runs and machines (never hash()).
 
@@ -196,6 +181,15 @@ def _text_items(value: Any) -> list[str]:
     return [fmt_number(value)] if value not in (None, "") else []
 
 
+def _card_kind(value: Any) -> str:
+    """How a card value reads: a mapping (the deployment), a list of mappings (success metrics), a list, text."""
+    if isinstance(value, dict):
+        return "deployment"
+    if isinstance(value, list):
+        return "metrics" if any(isinstance(v, dict) for v in value) else "list"
+    return "text"
+
+
 def _project_field(key: str, label: str, kind: str, value: Any) -> dict[str, Any]:
     text: str | None = None
     items: list[str] = []
@@ -227,11 +221,10 @@ def _project_field(key: str, label: str, kind: str, value: Any) -> dict[str, Any
 
 
 def _project(project: dict[str, Any]) -> dict[str, Any]:
-    fields = [_project_field(k, label, kind, project.get(k)) for k, label, kind in PROJECT_FIELDS]
-    known = {"name"} | {k for k, _, _ in PROJECT_FIELDS}
-    # Keys the config may grow: shown after the known ones rather than silently dropped.
-    fields += [_project_field(k, k.replace("_", " ").capitalize(), "other", project[k])
-               for k in sorted(project) if k not in known]
+    # Every field of the card in report.json's order (the config declares them); how a value reads
+    # follows its shape, so a field the card grows is shown without a change here.
+    fields = [_project_field(k, k.replace("_", " ").capitalize(), _card_kind(v), v)
+              for k, v in project.items() if k != "name"]
     return {
         "name": fmt_number(project.get("name")) if project.get("name") else "Untitled project",
         "fields": fields,
