@@ -25,7 +25,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -33,12 +32,12 @@ from jinja2 import Environment, select_autoescape
 
 from auditor.render.charts import WIDTH, chart_png
 from auditor.render.context import ATTENTION, build_context, sort_checks
-from auditor.render.filters import template_environment
+from auditor.render.filters import STOCK_TEMPLATES, template_environment
 from auditor.report import AuditReport, CheckResult
 
 __all__ = ["build_email", "render_email", "email_subject", "html_part", "MAX_HTML_BYTES", "TEMPLATE_DIR"]
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+TEMPLATE_DIR = STOCK_TEMPLATES / "email"
 MAX_HTML_BYTES = 90_000
 MAX_ATTACHMENT_BYTES = 5_000_000  # a larger report.html is linked instead (mail servers cap messages)
 MAX_CHARTS = 4

@@ -16,6 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+import report_templates
+
 __all__ = [
     "UNDEFINED",
     "fmt_number",
@@ -158,6 +160,8 @@ def md_html(value: Any) -> str:
     text = value if isinstance(value, str) else fmt_number(value)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
+
+STOCK_TEMPLATES = Path(report_templates.__file__).resolve().parent  # the top-level report_templates/
 
 FILTERS = {
     "num": fmt_number,

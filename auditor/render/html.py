@@ -7,17 +7,16 @@ same offline, from an email attachment or from a CI artefact store.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from jinja2 import Environment
 
 from auditor.render.context import build_context
-from auditor.render.filters import template_environment
+from auditor.render.filters import STOCK_TEMPLATES, template_environment
 from auditor.report import AuditReport
 
 __all__ = ["render_html", "TEMPLATE_DIR"]
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "html"
+TEMPLATE_DIR = STOCK_TEMPLATES / "html"
 
 
 @lru_cache(maxsize=1)

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
 
 from auditor.render.context import build_context
-from auditor.render.filters import template_environment
+from auditor.render.filters import STOCK_TEMPLATES, template_environment
 from auditor.report import AuditReport
 
 __all__ = ["render_markdown", "MARKER", "TEMPLATE_DIR"]
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "md"
+TEMPLATE_DIR = STOCK_TEMPLATES / "md"
 # First line of every Markdown report: lets a CI job find and update its own comment.
 MARKER = "<!-- auditor-report -->"
 MAX_COLUMNS = 8  # evidence tables wider than this lose their rightmost columns in Markdown
