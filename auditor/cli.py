@@ -77,6 +77,7 @@ def build_parser() -> Parser:
                           "(default: outputs.history of the config)")
     run.add_argument("--keep", help="with --history: keep runs for 90d (days) or the newest 30 (a count)")
     run.add_argument("--report-url", help="where report.html will be published: the Markdown and email link to it")
+    run.add_argument("--templates", type=Path, help="a folder of report templates searched first (default: outputs.templates)")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     render = sub.add_parser("render", help="render a saved report.json again, without touching data")
@@ -84,6 +85,7 @@ def build_parser() -> Parser:
     render.add_argument("--format", type=_formats, default=["html", "md"], help="formats to write (default html,md)")
     render.add_argument("--out", type=Path, help="folder to write to (default: beside the report)")
     render.add_argument("--report-url", help="where report.html will be published: the Markdown and email link to it")
+    render.add_argument("--templates", type=Path, help="a folder of report templates searched before the stock ones")
 
     infer = sub.add_parser("infer-schema", help="write a starting pandera schema (YAML) inferred from a dataset")
     infer.add_argument("data", help="a Parquet, CSV or JSON file (or glob)")
@@ -124,12 +126,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _templates(folder: Path | None) -> Path | None:
+    """A template folder that exists (checked before any data is read), or None for the stock ones."""
+    if folder is not None and not folder.is_dir():
+        raise ConfigError(f"templates: {folder} is not a folder (it mirrors report_templates/: html/, md/, email/)")
+    return folder
+
+
 def cmd_run(args: argparse.Namespace, err) -> int:
     from auditor.audit.configure import load_config
     from auditor.audit.runner import run_audit
     from auditor.delivery.files import write_reports
 
     config = load_config(args.config)
+    templates = _templates(args.templates or (config.resolve(config.outputs.templates) if config.outputs.templates
+                                              else None))
     verbose = args.verbose or err.isatty()
     progress = (lambda msg: print(f"auditor: {msg}", file=err, flush=True)) if verbose else None
     stages = [s for group in args.stage for s in group] if args.stage else None
@@ -144,11 +155,11 @@ def cmd_run(args: argparse.Namespace, err) -> int:
         from auditor.delivery.history import parse_keep, record_run
 
         out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None, now=_now(),
-                                      report_url=args.report_url)
+                                      report_url=args.report_url, templates=templates)
     else:
         if args.keep:
             raise UsageError("--keep needs --history (plain --out DIR is overwritten on each run)")
-        written = write_reports(report, out_dir, formats, report_url=args.report_url)
+        written = write_reports(report, out_dir, formats, report_url=args.report_url, templates=templates)
     status, counts = report.status, report.counts
     failed = status in ("fail", "error") or (args.fail_on == "warn" and status == "warn")
     summary = ", ".join(f"{counts[s]} {s}" for s in ("fail", "error", "warn", "pass", "skip") if counts[s])
@@ -170,7 +181,8 @@ def cmd_render(args: argparse.Namespace, err) -> int:
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{args.report}: not an auditor report.json ({exc})") from None
     out_dir = args.out or args.report.parent
-    for fmt, payload in render_all(report, args.format, report_url=args.report_url).items():
+    templates = _templates(args.templates)
+    for fmt, payload in render_all(report, args.format, report_url=args.report_url, templates=templates).items():
         write_atomic(out_dir / FILENAMES[fmt], payload)
     return 0
 

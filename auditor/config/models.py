@@ -119,6 +119,8 @@ class Outputs(Strict):
     formats: list[Format] = Field(default_factory=lambda: ["json", "html", "md"], description="report formats to write")
     history: bool = Field(False, description="dated run folders under dir, recorded in dir/history.duckdb, with trends")
     keep: str | None = Field(default=None, pattern=r"^[1-9]\d*d?$", description="with history: keep 90d (days) or the newest 30 (runs)")
+    templates: str | None = Field(None, description="a folder of report templates searched before the stock ones, "
+                                  "relative to the config; it mirrors report_templates/ (html/, md/, email/)")
 
 
 class EngineSettings(Strict):

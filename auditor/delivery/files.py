@@ -31,16 +31,18 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise
 
 
-def render_all(report: AuditReport, formats: Iterable[str], *, report_url: str | None = None) -> dict[str, str | bytes]:
+def render_all(report: AuditReport, formats: Iterable[str], *, report_url: str | None = None,
+               templates: Path | None = None) -> dict[str, str | bytes]:
     """Render every format in memory first, so a renderer that fails leaves no partial set of files."""
-    return {fmt: render(fmt, report, report_url=report_url) for fmt in formats}
+    return {fmt: render(fmt, report, report_url=report_url, templates=templates) for fmt in formats}
 
 
 def write_reports(report: AuditReport, out_dir: str | Path, formats: Iterable[str] = ("json", "html", "md"), *,
-                  report_url: str | None = None) -> list[Path]:
+                  report_url: str | None = None, templates: str | Path | None = None) -> list[Path]:
     """Render every format, then write each file atomically into out_dir; the paths written."""
     out_dir = Path(out_dir)
-    rendered = render_all(report, formats, report_url=report_url)
+    rendered = render_all(report, formats, report_url=report_url,
+                          templates=Path(templates) if templates is not None else None)
     written = []
     for fmt, payload in rendered.items():
         path = out_dir / FILENAMES[fmt]

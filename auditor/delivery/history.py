@@ -250,7 +250,8 @@ def prune(root: Path, store: HistoryStore, keep: Retention, *, now: datetime, cu
 
 
 def record_run(report: AuditReport, root: Path, formats: list[str], *, keep: Retention | None = None,
-               now: datetime, report_url: str | None = None) -> tuple[Path, list[Path]]:
+               now: datetime, report_url: str | None = None, templates: Path | None = None
+               ) -> tuple[Path, list[Path]]:
     """A history-enabled run: its trends put into the report, its reports written to a dated folder,
     then recorded, copied to root/latest, old runs pruned and root/index.html rewritten.
 
@@ -262,7 +263,7 @@ def record_run(report: AuditReport, root: Path, formats: list[str], *, keep: Ret
     with HistoryStore(root) as store:
         report = attach_history(report, store)
         folder = run_folder(root, report)
-        written = write_reports(report, folder, formats, report_url=report_url)
+        written = write_reports(report, folder, formats, report_url=report_url, templates=templates)
         store.append(report, folder)
         publish_latest(root, folder)
         if keep is not None:

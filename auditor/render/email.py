@@ -25,6 +25,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -46,10 +47,10 @@ CHART_DPI = 100  # 550 x 260 px, ~25 KB each
 CHART_WIDTH = round(WIDTH * CHART_DPI)  # shown at its natural size: a scaled-up PNG looks blurred
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=8)
+def environment(templates: Path | None = None) -> Environment:
     # HTML autoescaped; the plain-text part (report.txt) must not be.
-    return template_environment(TEMPLATE_DIR, autoescape=select_autoescape(["html"]))
+    return template_environment("email", autoescape=select_autoescape(["html"]), templates=templates)
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +104,7 @@ def _changes(history: dict[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
-def html_part(ctx: dict[str, Any], *, cap: int | None) -> str:
+def html_part(ctx: dict[str, Any], *, cap: int | None, templates: Path | None = None) -> str:
     """The inlined HTML with at most `cap` checks listed (None: all)."""
     # Each threshold line ("warn ≥ 5%", "fail ≥ 20%") on its own unbroken line: narrow columns
     # otherwise break them at every space.
@@ -115,30 +116,31 @@ def html_part(ctx: dict[str, Any], *, cap: int | None) -> str:
         note = (f"Trimmed to fit an email: the {len(rows)} worst of {len(ctx['attention'])} failing and warning "
                 f"checks are listed. The full report has every check.")
     view = {**ctx, "rows": rows, "more": more, "trim_note": note}
-    html = environment().get_template("report.html").render(view)
+    html = environment(templates).get_template("report.html").render(view)
     return _inliner().inline(html)
 
 
-def _fit(ctx: dict[str, Any], max_bytes: int) -> tuple[str, int | None]:
+def _fit(ctx: dict[str, Any], max_bytes: int, templates: Path | None = None) -> tuple[str, int | None]:
     """The longest list of checks whose HTML fits `max_bytes` (bisection: size grows with the cap)."""
-    html = html_part(ctx, cap=None)
+    html = html_part(ctx, cap=None, templates=templates)
     if len(html.encode()) <= max_bytes:
         return html, None
     lo, hi, best = 0, len(ctx["attention"]) - 1, None
     while lo <= hi:
         mid = (lo + hi) // 2
-        text = html_part(ctx, cap=mid)
+        text = html_part(ctx, cap=mid, templates=templates)
         if len(text.encode()) <= max_bytes:
             best, lo = (text, mid), mid + 1
         else:
             hi = mid - 1
     # Even the bare summary is too big (absurdly long names): send it anyway, listing nothing.
-    return best or (html_part(ctx, cap=0), 0)
+    return best or (html_part(ctx, cap=0, templates=templates), 0)
 
 
 def build_email(report: AuditReport, *, report_html: str | bytes | None = None, report_url: str | None = None,
                 sender: str | None = None, to: list[str] | None = None,
-                max_html_bytes: int = MAX_HTML_BYTES, max_charts: int = MAX_CHARTS) -> EmailMessage:
+                max_html_bytes: int = MAX_HTML_BYTES, max_charts: int = MAX_CHARTS,
+                templates: Path | None = None) -> EmailMessage:
     """The report as an email. `report_html` is attached when small enough, else `report_url` is linked."""
     ctx = build_context(report, charts=False)
     charts = _key_charts(report, limit=max_charts)
@@ -151,9 +153,9 @@ def build_email(report: AuditReport, *, report_html: str | bytes | None = None, 
     full = _full_report(len(payload) if payload is not None else None, report_url)
     ctx = {**ctx, "subject": email_subject(report), "images": images, "full_report": full,
            "changes": _changes(ctx["history"])}
-    html, cap = _fit(ctx, max_html_bytes)
+    html, cap = _fit(ctx, max_html_bytes, templates)
     rows = ctx["attention"][:cap]
-    text = environment().get_template("report.txt").render(
+    text = environment(templates).get_template("report.txt").render(
         {**ctx, "rows": rows, "more": len(ctx["attention"]) - len(rows),
          "trim_note": f"Trimmed: the {len(rows)} worst failing and warning checks are listed." if cap is not None
          else ""})
@@ -190,8 +192,9 @@ def _stable_boundaries(msg: EmailMessage, report: AuditReport) -> None:
         part.set_boundary(f"=_auditor_{seed}_{n}")
 
 
-def render_email(report: AuditReport, *, report_url: str | None = None) -> bytes:
+def render_email(report: AuditReport, *, report_url: str | None = None, templates: Path | None = None) -> bytes:
     """email.eml: the message ready to send (no To yet: `auditor send` adds it), report.html attached."""
     from auditor.render.html import render_html
 
-    return bytes(build_email(report, report_html=render_html(report), report_url=report_url))
+    return bytes(build_email(report, report_html=render_html(report, templates=templates), report_url=report_url,
+                             templates=templates))

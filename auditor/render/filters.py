@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
 
 import report_templates
 
@@ -175,11 +175,25 @@ FILTERS = {
 }
 
 
-def template_environment(folder: Path, *, autoescape: bool | Callable[[str | None], bool]) -> Environment:
+def template_loader(kind: str, templates: Path | None = None) -> ChoiceLoader:
+    """Where a renderer of `kind` (html, md, email) finds a template name.
+
+    A team's folder (`outputs.templates`, `--templates`) mirrors report_templates/ and is searched
+    first, so `DIR/html/_header.html` replaces the stock header even where a stock template
+    includes it. `default:html/report.html` always names the stock file, so an override can
+    `{% extends "default:html/report.html" %}` and change one block (datasette's convention).
+    """
+    stock = PrefixLoader({"default": FileSystemLoader(STOCK_TEMPLATES)}, delimiter=":")
+    folders = ([FileSystemLoader(Path(templates) / kind)] if templates is not None else [])
+    return ChoiceLoader([stock, *folders, FileSystemLoader(STOCK_TEMPLATES / kind)])
+
+
+def template_environment(kind: str, *, autoescape: bool | Callable[[str | None], bool],
+                         templates: Path | None = None) -> Environment:
     """A Jinja environment as every renderer wants it: an undefined name is an error (a typo in a
     template must fail the tests, not print an empty string), block tags leave no stray
     whitespace, and the shared filters are registered."""
-    env = Environment(loader=FileSystemLoader(folder), autoescape=autoescape, undefined=StrictUndefined,
+    env = Environment(loader=template_loader(kind, templates), autoescape=autoescape, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(FILTERS)
     return env

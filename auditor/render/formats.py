@@ -19,6 +19,7 @@ class OutputFormat:
     filename: str
     renderer: str  # "module:function", imported when the format is asked for
     links_report: bool = False  # takes report_url= (where report.html is published) and links to it
+    templated: bool = False  # drawn from report_templates/, so takes templates= (a team's override folder)
     description: str = ""
 
     def render_function(self) -> Callable[..., str | bytes]:
@@ -29,11 +30,11 @@ class OutputFormat:
 FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
     OutputFormat("json", "report.json", "auditor.render.json_report:render_json",
                  description="the source of truth (always written); `auditor render` re-renders it"),
-    OutputFormat("html", "report.html", "auditor.render.html:render_html",
+    OutputFormat("html", "report.html", "auditor.render.html:render_html", templated=True,
                  description="one self-contained page: inline CSS and SVG, no request, print and dark CSS"),
-    OutputFormat("md", "report.md", "auditor.render.markdown:render_markdown", links_report=True,
+    OutputFormat("md", "report.md", "auditor.render.markdown:render_markdown", links_report=True, templated=True,
                  description="a pull-request comment or CI job summary, under 60,000 characters"),
-    OutputFormat("email", "email.eml", "auditor.render.email:render_email", links_report=True,
+    OutputFormat("email", "email.eml", "auditor.render.email:render_email", links_report=True, templated=True,
                  description="multipart/alternative: plain text and table-layout HTML, key charts as images"),
     OutputFormat("junit", "junit.xml", "auditor.render.junit:render_junit",
                  description="CI test widgets: a test case per check result"),
@@ -42,8 +43,11 @@ FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
 
 
 def render(fmt: str, report: Any, **options: Any) -> str | bytes:
-    """Render `report` in one format; `report_url` reaches only the formats that link to the report."""
+    """Render `report` in one format; `report_url` reaches only the formats that link to the report,
+    `templates` only those drawn from templates."""
     spec = FORMATS[fmt]
     if not spec.links_report or options.get("report_url") is None:
         options.pop("report_url", None)
+    if not spec.templated or options.get("templates") is None:
+        options.pop("templates", None)
     return spec.render_function()(report, **options)

@@ -7,6 +7,7 @@ same offline, from an email attachment or from a CI artefact store.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from jinja2 import Environment
 
@@ -19,13 +20,14 @@ __all__ = ["render_html", "TEMPLATE_DIR"]
 TEMPLATE_DIR = STOCK_TEMPLATES / "html"
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=8)
+def environment(templates: Path | None = None) -> Environment:
     """The one Jinja environment for HTML: autoescaped, and an undefined name is an error
     (a typo in a template must fail the tests, not print an empty string)."""
-    return template_environment(TEMPLATE_DIR, autoescape=True)
+    return template_environment("html", autoescape=True, templates=templates)
 
 
-def render_html(report: AuditReport) -> str:
-    """The report as one HTML page; the same report always gives the same bytes."""
-    return environment().get_template("report.html").render(build_context(report, charts=True))
+def render_html(report: AuditReport, *, templates: Path | None = None) -> str:
+    """The report as one HTML page; the same report always gives the same bytes.
+    `templates`: a folder searched before report_templates/ (see template_loader)."""
+    return environment(templates).get_template("report.html").render(build_context(report, charts=True))

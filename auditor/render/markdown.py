@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
@@ -53,10 +54,10 @@ PLANS = (
 )
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=8)
+def environment(templates: Path | None = None) -> Environment:
     """Markdown has its own environment: no HTML autoescaping (the `md` filter escapes)."""
-    return template_environment(TEMPLATE_DIR, autoescape=False)
+    return template_environment("md", autoescape=False, templates=templates)
 
 
 def _md_table(table: dict[str, Any], rows: int) -> dict[str, Any]:
@@ -121,14 +122,15 @@ def _view(ctx: dict[str, Any], plan: _Plan, max_chars: int, report_url: str | No
     }
 
 
-def render_markdown(report: AuditReport, *, max_chars: int = 60000, report_url: str | None = None) -> str:
+def render_markdown(report: AuditReport, *, max_chars: int = 60000, report_url: str | None = None,
+                    templates: Path | None = None) -> str:
     """The report as GitHub-flavoured Markdown of at most `max_chars` characters.
 
     The first line is always the hidden marker ``<!-- auditor-report -->``. With `report_url`
     (where report.html is published) the status line and the trimming note link to it.
     """
     ctx = build_context(report, charts=False)
-    template = environment().get_template("report.md")
+    template = environment(templates).get_template("report.md")
 
     def attempt(plan: _Plan) -> str | None:
         # Stream, and give up as soon as the text is too long: a 3,000-check audit
