@@ -127,6 +127,10 @@ class CheckResult:
     threshold: Threshold | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, list] = field(default_factory=empty_evidence)
+    # What the result is about: the dataset it measured and the columns it names (findings and the
+    # data dictionary group results by these, not by parsing `subject`).
+    dataset: str | None = None
+    columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         evidence = empty_evidence()
@@ -136,6 +140,8 @@ class CheckResult:
             "stage": self.stage,
             "title": self.title,
             "subject": self.subject,
+            "dataset": self.dataset,
+            "columns": list(self.columns),
             "status": self.status,
             "value": json_number(self.value),
             "threshold": self.threshold.to_dict() if self.threshold else None,
@@ -151,6 +157,8 @@ class CheckResult:
             stage=data["stage"],
             title=data["title"],
             subject=data.get("subject"),
+            dataset=data.get("dataset"),
+            columns=tuple(data.get("columns") or ()),
             status=data["status"],
             value=data.get("value"),
             threshold=Threshold.from_dict(data.get("threshold")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,9 @@ from auditor.engine.sources import Dataset
 from auditor.engine.summary import ColumnSummary, summarize
 from auditor.metrics.slices import SliceKey, slice_keys
 from auditor.report import CheckResult, Status, Threshold, empty_evidence, grade
+
+# How a check names a result about the reference side ("reference: id").
+REFERENCE_PREFIX = "reference: "
 
 
 @dataclass
@@ -88,17 +91,46 @@ class CheckContext:
         threshold: Threshold | None = None,
         metrics: dict[str, Any] | None = None,
         evidence: dict[str, list] | None = None,
+        dataset: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> CheckResult:
-        """A result of this check; graded from value and threshold unless a status is given."""
+        """A result of this check; graded from value and threshold unless a status is given.
+
+        `dataset` and `columns` say what the result is about; by default they are read off the
+        subject (see `about`)."""
         if status is None:
             status = grade(value, threshold) if threshold is not None else "pass"
         full_evidence = empty_evidence()
         full_evidence.update(evidence or {})
+        dataset, columns = self.about(subject, dataset=dataset, columns=columns)
         return CheckResult(
             id=self.spec.id, stage=self.spec.stage, title=self.spec.title, subject=subject,
             status=status, value=value, threshold=threshold, message=message,
-            metrics=dict(metrics or {}), evidence=full_evidence,
+            metrics=dict(metrics or {}), evidence=full_evidence, dataset=dataset, columns=columns,
         )
+
+    def about(self, subject: str | None, *, dataset: str | None = None, columns: Sequence[str] | None = None
+              ) -> tuple[str | None, tuple[str, ...]]:
+        """The dataset and columns a result is about, where the check did not say.
+
+        The dataset: `reference` for a subject written "reference: ...", else the table the check
+        audits (the prediction log for log checks, else current). The columns: the subject's names
+        that are columns of that dataset, split at " by " and "×" ("debt_ratio by sex×region" is
+        about three columns; "accuracy" about none)."""
+        text = subject or ""
+        if dataset is None:
+            if text.startswith(REFERENCE_PREFIX):
+                dataset = "reference"
+            else:
+                wanted = next((n for n in ("predictions", "current") if n in self.spec.needs), "current")
+                ds = self.dataset(wanted)
+                dataset = ds.name if ds is not None else None
+        if columns is None:
+            ds = self.run.datasets.get(dataset) if dataset else None
+            names = set(ds.column_names) if ds is not None else set()
+            parts = text.removeprefix(REFERENCE_PREFIX).replace(" by ", "×").split("×")
+            columns = [p for p in (part.strip() for part in parts) if p in names]
+        return dataset, tuple(dict.fromkeys(columns))
 
     def skip(self, message: str, *, subject: str | None = None) -> CheckResult:
         return self.result(message=message, subject=subject, status="skip")
@@ -108,7 +140,7 @@ class CheckContext:
         for name in ("current", "reference"):
             ds = self.run.datasets.get(name)
             if ds is not None and ds.rows:
-                yield name, ds, "" if name == "current" else "reference: "
+                yield name, ds, "" if name == "current" else REFERENCE_PREFIX
 
     def model_slice_keys(self) -> tuple[list[SliceKey], list[str]]:
         """The slices of current that modeling checks compare a model on: every feature that is not a
