@@ -153,9 +153,11 @@ def cmd_run(args: argparse.Namespace, err) -> int:
     keep = args.keep or config.outputs.keep
     if history:
         from auditor.delivery.history import parse_keep, record_run
+        from auditor.delivery.lock import parse_duration
 
         out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None, now=_now(),
-                                      report_url=args.report_url, templates=templates)
+                                      report_url=args.report_url, templates=templates,
+                                      lock_timeout_s=parse_duration(config.outputs.lock_timeout))
     else:
         if args.keep:
             raise UsageError("--keep needs --history (plain --out DIR is overwritten on each run)")

@@ -101,6 +101,24 @@ def worst(statuses: list[str]) -> Status:
     return max(graded, key=lambda s: SEVERITY[s])  # type: ignore[return-value]
 
 
+def change_kind(before: str | None, now: str) -> str | None:
+    """How a result moved between two runs: `new_failure`, `new_warning`, `recovered`, `improved`,
+    or None when it did not (or either side is a skip). A result absent before (`before` None) that
+    fails now is a new failure."""
+    bad = ("fail", "error")
+    if now == "skip" or before == "skip":
+        return None
+    if now in bad and before not in bad:
+        return "new_failure"
+    if now == "warn" and before == "pass":
+        return "new_warning"
+    if before in bad and now in ("pass", "warn"):
+        return "recovered"
+    if before == "warn" and now == "pass":
+        return "improved"
+    return None
+
+
 def empty_evidence() -> dict[str, list]:
     return {"tables": [], "charts": [], "sql": []}
 

@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 from auditor.cli import main
-from auditor.delivery.history import Retention, _change, parse_keep
+from auditor.delivery.history import Retention, parse_keep
 from auditor.errors import ConfigError
+from auditor.report import change_kind as _change
 from tests.conftest import BASE_SELECT, write_parquet
 
 NIGHT_1 = int(datetime(2026, 11, 26, 2, 0, tzinfo=UTC).timestamp())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import secrets
 import threading
 import time
 import traceback
@@ -154,9 +155,15 @@ def run_info(config: AuditConfig, started_at: datetime, finished_at: datetime, s
              *, as_of: datetime) -> dict[str, Any]:
     digest = hashlib.sha256(config.path.read_bytes()).hexdigest() if config.path else None
     # With a pinned clock (SOURCE_DATE_EPOCH) the duration is pinned too, so reports are byte-stable.
-    duration = 0.0 if started_at == finished_at else round(seconds, 3)
+    pinned = started_at == finished_at
+    duration = 0.0 if pinned else round(seconds, 3)
+    # Two runs may start in the same second (CI jobs sharing a history root): a suffix tells them
+    # apart. It is random, but with a pinned clock it follows from the config and as-of time, so a
+    # re-run reproduces the report byte for byte (and replaces its own record in the history).
+    seed = f"{digest}|{as_of.isoformat()}".encode()
+    suffix = hashlib.sha256(seed).hexdigest()[:4] if pinned else secrets.token_hex(2)
     return {
-        "id": started_at.strftime("%Y%m%dT%H%M%SZ"),
+        "id": f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-{suffix}",
         "started_at": started_at.isoformat(),
         "finished_at": finished_at.isoformat(),
         "duration_s": duration,

@@ -119,6 +119,9 @@ class Outputs(Strict):
     formats: list[Format] = Field(default_factory=lambda: ["json", "html", "md"], description="report formats to write")
     history: bool = Field(False, description="dated run folders under dir, recorded in dir/history.duckdb, with trends")
     keep: str | None = Field(default=None, pattern=r"^[1-9]\d*d?$", description="with history: keep 90d (days) or the newest 30 (runs)")
+    lock_timeout: str = Field("10m", pattern=r"^\d+(\.\d+)?[smh]?$",
+                              description="with history: how long a run waits for another one writing the same "
+                                          "output root (90s, 10m, 1h; a bare number is seconds), then exits 3")
     templates: str | None = Field(None, description="a folder of report templates searched before the stock ones, "
                                   "relative to the config; it mirrors report_templates/ (html/, md/, email/)")
 

@@ -22,6 +22,7 @@ had.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -33,16 +34,17 @@ import duckdb
 import pyarrow as pa
 
 from auditor.delivery.files import FILENAMES, write_atomic
+from auditor.delivery.lock import DEFAULT_TIMEOUT_S, RootLock
+from auditor.delivery.swap import aside, clear_leftovers, edited_copy, publish_dir
 from auditor.errors import AuditorError, ConfigError
-from auditor.report import AuditReport
+from auditor.report import AuditReport, change_kind
 
 __all__ = ["HistoryStore", "Retention", "parse_keep", "run_folder", "attach_history", "publish_latest",
-           "prune", "record_run", "write_index", "DB_NAME", "TREND_RUNS"]
+           "expired", "remove_folders", "record_run", "write_index", "DB_NAME", "TREND_RUNS"]
 
 DB_NAME = "history.duckdb"
 TREND_RUNS = 10  # runs shown in a check's trend, this one included
 FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}(-\d{2})?(-\d+)?$")  # only these are ever pruned
-BAD = ("fail", "error")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -101,14 +103,21 @@ def _number(value: Any) -> float | None:
 class HistoryStore:
     """The DuckDB file of past runs. Open it with `with HistoryStore(root) as store:`."""
 
-    def __init__(self, root: Path) -> None:
-        self.path = root / DB_NAME
-        root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`path` is the database file. Runs write to a copy (auditor.delivery.swap.edited_copy) and
+        read the published file read-only, so any number of readers and one writer never meet."""
+        self.path = path
         try:
-            self.con = duckdb.connect(str(self.path))
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
             raise AuditorError(f"{self.path}: cannot open the history database ({exc})") from None
-        self.con.execute(SCHEMA)
+        if not read_only:
+            self.con.execute(SCHEMA)
+
+    @classmethod
+    def published(cls, root: Path) -> HistoryStore | None:
+        """The root's history.duckdb opened read-only, or None before the first recorded run."""
+        return cls(root / DB_NAME, read_only=True) if (root / DB_NAME).is_file() else None
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -165,8 +174,13 @@ class HistoryStore:
         for table in ("results", "runs"):
             self.con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [run_ids])
 
+    def close(self) -> None:
+        """Fold the write-ahead log into the file, so a copy of it is complete, then close."""
+        self.con.execute("CHECKPOINT")
+        self.con.close()
 
-def attach_history(report: AuditReport, store: HistoryStore, *, last: int = TREND_RUNS) -> AuditReport:
+
+def attach_history(report: AuditReport, store: HistoryStore | None, *, last: int = TREND_RUNS) -> AuditReport:
     """The report with ``run["history"]``: the previous runs, each check's trend, what changed.
 
     ``history = {"runs": [{"id", "started_at", "status", "folder"}] (previous runs, oldest first),
@@ -174,6 +188,8 @@ def attach_history(report: AuditReport, store: HistoryStore, *, last: int = TREN
     null where a run lacks the check), "changes": [{"id", "subject", "previous_status", "status",
     "previous_value", "value", "kind": "new_failure" | "new_warning" | "recovered" | "improved"}]}``
     """
+    if store is None:
+        return report
     previous = [r for r in store.runs(limit=last) if r["id"] != (report.run or {}).get("id")][: last - 1][::-1]
     if not previous:
         return report
@@ -187,7 +203,7 @@ def attach_history(report: AuditReport, store: HistoryStore, *, last: int = TREN
         statuses = [seen.get(r["id"], (None, None))[0] for r in previous] + [c.status]
         checks.append({"id": c.id, "subject": c.subject, "values": values, "statuses": statuses})
         before = seen.get(last_id)
-        kind = _change(before[0] if before else None, c.status)
+        kind = change_kind(before[0] if before else None, c.status)
         if kind:
             changes.append({"id": c.id, "subject": c.subject, "previous_status": before[0] if before else None,
                             "status": c.status, "previous_value": before[1] if before else None,
@@ -197,51 +213,36 @@ def attach_history(report: AuditReport, store: HistoryStore, *, last: int = TREN
     return dataclasses.replace(report, run={**(report.run or {}), "history": history})
 
 
-def _change(before: str | None, now: str) -> str | None:
-    """How a result moved since the last run; None when it did not (or either side is a skip)."""
-    if now == "skip" or before == "skip":
-        return None
-    if now in BAD and before not in BAD:
-        return "new_failure"  # includes a check that did not run last time
-    if now == "warn" and before == "pass":
-        return "new_warning"
-    if before in BAD and now in ("pass", "warn"):
-        return "recovered"
-    if before == "warn" and now == "pass":
-        return "improved"
-    return None
-
-
 def publish_latest(root: Path, folder: Path) -> Path:
-    """Copy a run's report files to root/latest (each written atomically; stale formats removed)."""
+    """Copy a run's report files to root/latest: built aside, then swapped in (auditor.delivery.swap)."""
     latest = root / "latest"
-    latest.mkdir(parents=True, exist_ok=True)
+    building = aside(latest)
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
     names = set(FILENAMES.values())
     for path in folder.iterdir():
         if path.name in names and path.is_file():
-            write_atomic(latest / path.name, path.read_bytes())
-    for path in latest.iterdir():
-        if path.name in names and not (folder / path.name).exists():
-            path.unlink()
+            shutil.copyfile(path, building / path.name)
+    publish_dir(building, latest)
     return latest
 
 
-def prune(root: Path, store: HistoryStore, keep: Retention, *, now: datetime, current: str | None = None) -> list[str]:
-    """Drop runs past the retention from the database and delete their folders. Returns the folders removed.
-
-    Only folders named like a run (2026-11-27T02-00) directly under `root` are ever deleted,
-    and never the current run's.
-    """
+def expired(store: HistoryStore, keep: Retention, *, now: datetime, current: str | None = None) -> list[dict[str, Any]]:
+    """The recorded runs past the retention, never the current one."""
     runs = store.runs()
     if keep.count is not None:
         old = runs[keep.count:]
     else:
         cutoff = now - timedelta(days=keep.days or 0)
         old = [r for r in runs if datetime.fromisoformat(r["started_at"]) < cutoff]
-    old = [r for r in old if r["id"] != current]
-    store.forget([r["id"] for r in old])
+    return [r for r in old if r["id"] != current]
+
+
+def remove_folders(root: Path, runs: list[dict[str, Any]]) -> list[str]:
+    """Delete the folders of forgotten runs. Only folders named like a run (2026-11-27T02-00)
+    directly under `root` are ever deleted."""
     removed = []
-    for r in old:
+    for r in runs:
         folder = root / r["folder"]
         if FOLDER.match(r["folder"]) and folder.is_dir() and folder.parent == root:
             shutil.rmtree(folder)
@@ -249,42 +250,103 @@ def prune(root: Path, store: HistoryStore, keep: Retention, *, now: datetime, cu
     return removed
 
 
+def reached(step: str) -> None:
+    """A point of record_run after which the root is consistent again; tests stop a run at each one
+    (tests/test_history_concurrency.py) to show that a run killed anywhere loses nothing."""
+
+
 def record_run(report: AuditReport, root: Path, formats: list[str], *, keep: Retention | None = None,
-               now: datetime, report_url: str | None = None, templates: Path | None = None
-               ) -> tuple[Path, list[Path]]:
+               now: datetime, report_url: str | None = None, templates: Path | None = None,
+               lock_timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Path, list[Path]]:
     """A history-enabled run: its trends put into the report, its reports written to a dated folder,
     then recorded, copied to root/latest, old runs pruned and root/index.html rewritten.
 
-    The reports are written first: a database problem must not lose them.
+    The whole of it holds the root's lock (a second run waits its turn), and each thing published is
+    built aside and renamed into place, so a run killed at any point leaves the previous
+    history.duckdb, latest/ and index.html whole. The reports are written first: a database problem
+    must not lose them.
     """
     from auditor.delivery.files import write_reports
     from auditor.render.index import render_index
 
-    with HistoryStore(root) as store:
-        report = attach_history(report, store)
+    with RootLock(root, timeout_s=lock_timeout_s):
+        _recover(root)
+        store = HistoryStore.published(root)
+        try:
+            report = attach_history(report, store)
+        finally:
+            if store is not None:
+                store.con.close()
         folder = run_folder(root, report)
-        written = write_reports(report, folder, formats, report_url=report_url, templates=templates)
-        store.append(report, folder)
+        building = aside(folder)
+        written = write_reports(report, building, formats, report_url=report_url, templates=templates)
+        reached("reports written")
+        with edited_copy(root / DB_NAME) as database:
+            store = HistoryStore(database)
+            try:
+                store.append(report, folder)
+                old = expired(store, keep, now=now, current=(report.run or {}).get("id")) if keep else []
+                store.forget([r["id"] for r in old])
+                runs = store.runs()
+            finally:
+                store.close()
+            reached("database copy")
+        reached("database")  # recorded: from here a killed run's folder is completed by the next run
+        os.replace(building, folder)
+        written = [folder / path.name for path in written]
+        reached("run folder")
+        remove_folders(root, old)
         publish_latest(root, folder)
-        if keep is not None:
-            prune(root, store, keep, now=now, current=(report.run or {}).get("id"))
-        write_atomic(root / "index.html", render_index(store.runs(), title=_project(report)))
+        reached("latest")
+        write_atomic(root / "index.html", render_index(runs, title=_project(report)))
     return folder, written
 
 
-def write_index(root: Path, *, keep: Retention | None = None, now: datetime) -> Path:
+def write_index(root: Path, *, keep: Retention | None = None, now: datetime,
+                lock_timeout_s: float = DEFAULT_TIMEOUT_S) -> Path:
     """`auditor history ROOT`: (prune, then) write root/index.html listing every recorded run."""
     from auditor.render.index import render_index
 
     if not (root / DB_NAME).is_file():
         raise ConfigError(f"{root}: no {DB_NAME} here (run `auditor run --history --out {root}` first)")
-    with HistoryStore(root) as store:
-        if keep is not None:
-            prune(root, store, keep, now=now)
-        runs = store.runs()
-    path = root / "index.html"
-    write_atomic(path, render_index(runs, title=runs[0]["project"] if runs else None))
+    with RootLock(root, timeout_s=lock_timeout_s):
+        _recover(root)
+        old: list[dict[str, Any]] = []
+        with edited_copy(root / DB_NAME) as database:
+            store = HistoryStore(database)
+            try:
+                if keep is not None:
+                    old = expired(store, keep, now=now)
+                    store.forget([r["id"] for r in old])
+                runs = store.runs()
+            finally:
+                store.close()
+        remove_folders(root, old)
+        path = root / "index.html"
+        write_atomic(path, render_index(runs, title=runs[0]["project"] if runs else None))
     return path
+
+
+def _recover(root: Path) -> None:
+    """Before a run touches the root (holding its lock): finish or undo what a killed run left.
+
+    A run folder still being built is completed when the database already records it (the run died
+    between recording and renaming: its reports were written in full), else removed with the other
+    partial builds. A history.duckdb written in place by an older auditor may have a write-ahead log
+    beside it: fold it in before the file is copied, or the copy would miss its last runs.
+    """
+    if (root / f"{DB_NAME}.wal").exists():
+        HistoryStore(root / DB_NAME).close()
+    store = HistoryStore.published(root)
+    if store is not None:
+        try:
+            folders = {r["folder"] for r in store.runs()}
+        finally:
+            store.con.close()
+        for name in folders:
+            if FOLDER.match(name) and aside(root / name).is_dir() and not (root / name).exists():
+                os.replace(aside(root / name), root / name)
+    clear_leftovers(root)
 
 
 def _project(report: AuditReport) -> str | None:

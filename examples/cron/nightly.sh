@@ -31,8 +31,9 @@ auditor=${AUDITOR:-auditor}
 keep=${AUDITOR_KEEP:-90d}
 
 mkdir -p "$reports" || exit 73
-# One run at a time: a slow night must not overlap the next one (two writers on history.duckdb).
-# flock -n gives up at once instead of queueing behind the running audit.
+# One night at a time: a slow night must not overlap the next one. auditor itself would make the
+# second run wait for the first (outputs.lock_timeout); flock -n gives up at once instead, so cron
+# does not pile up runs behind a stuck one.
 exec 9>"$reports/.nightly.lock"
 if ! flock -n 9; then
     echo "nightly.sh: another audit holds $reports/.nightly.lock; not starting a second one" >&2
