@@ -112,6 +112,14 @@ def build_parser() -> Parser:
     send.add_argument("--cafile", help="also trust this CA certificate (a private relay's)")
     send.add_argument("--report-url", help="link to the full report (used when report.html is too big to attach)")
 
+    diff = sub.add_parser("diff", help="compare two audits (a pull request's base and head): Markdown on stdout")
+    diff.add_argument("base", type=Path, help="the base run: a report.json or a run folder")
+    diff.add_argument("head", type=Path, help="the head run: a report.json or a run folder")
+    diff.add_argument("--json", action="store_true", help="print the diff as JSON instead of Markdown")
+    diff.add_argument("--out", type=Path, help="write it to this file instead of stdout")
+    diff.add_argument("--report-url", help="where the head's report.html is published: the Markdown links to it")
+    diff.add_argument("--templates", type=Path, help="a folder of report templates searched first (md/diff.md)")
+
     checks = sub.add_parser("checks", help="list the checks auditor can run")
     checks.add_argument("--options", action="store_true", help="also each check's options: type, default, description")
     sub.add_parser("config-schema", help="print the JSON Schema of audit.yaml (for editor autocompletion)")
@@ -201,6 +209,25 @@ def cmd_send(args: argparse.Namespace, err) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace, out) -> int:
+    from auditor.diff import compare_reports, load_side
+
+    diff = compare_reports(load_side(args.base), load_side(args.head))
+    if args.json:
+        text = json.dumps(diff, indent=2, ensure_ascii=False) + "\n"
+    else:
+        from auditor.render.diff import render_diff_markdown
+
+        text = render_diff_markdown(diff, report_url=args.report_url, templates=_templates(args.templates))
+    if args.out:
+        from auditor.delivery.files import write_atomic
+
+        write_atomic(args.out, text)
+    else:
+        print(text, end="", file=out)
+    return 1 if diff["adds_failure"] else 0
+
+
 def cmd_checks(args: argparse.Namespace, out) -> int:
     from auditor.audit.options import option_rows
     from auditor.checks import catalogue
@@ -247,6 +274,8 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
             return cmd_send(args, err)
         if args.command == "checks":
             return cmd_checks(args, out)
+        if args.command == "diff":
+            return cmd_diff(args, out)
         if args.command == "config-schema":
             from auditor.audit.configure import config_json_schema
 

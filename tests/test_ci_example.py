@@ -30,3 +30,24 @@ def test_workflow_publishes_everything_before_failing() -> None:
     assert "report.html" in steps[names.index("Upload the reports")]["with"]["path"]
     assert flow["permissions"]["pull-requests"] == "write"
     assert flow[True] == {"pull_request": None}  # YAML 1.1 reads the key `on` as true
+
+
+def test_the_pull_request_diff_workflow_audits_both_sides_then_comments_then_fails() -> None:
+    from auditor.render.diff import DIFF_MARKER
+
+    flow = yaml.safe_load((WORKFLOW.parent / "pull-request-diff.yml").read_text())
+    steps = flow["jobs"]["diff"]["steps"]
+    names = [s.get("name") or s.get("uses") for s in steps]
+    order = ["Audit the base", "Audit the head", "Diff base and head", "Job summary", "Sticky pull-request comment",
+             "Upload the reports", "Fail the job when the change adds a failure"]
+    assert [n for n in names if n in order] == order
+    assert steps[0]["with"]["fetch-depth"] == 0
+    for name in order[:3]:
+        assert "set +e" in steps[names.index(name)]["run"] and 'echo "code=$?"' in steps[names.index(name)]["run"]
+    assert "pull_request.base.sha" in steps[names.index("Audit the base")]["run"]
+    assert 'auditor diff "$REPORTS/base" "$REPORTS/head" --out "$REPORTS/diff.md"' in \
+        steps[names.index("Diff base and head")]["run"]
+    for name in order[3:]:
+        assert steps[names.index(name)]["if"].startswith("always()"), name
+    assert f"const marker = '{DIFF_MARKER}';" in steps[names.index("Sticky pull-request comment")]["with"]["script"]
+    assert flow["permissions"]["pull-requests"] == "write" and flow[True] == {"pull_request": None}
