@@ -190,6 +190,12 @@ def cmd_render(args: argparse.Namespace, err) -> int:
         report = load_report(args.report)
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{args.report}: not an auditor report.json ({exc})") from None
+    if report.findings is None:  # a report.json older than findings: group its results now
+        import dataclasses
+
+        from auditor.audit.findings import find
+
+        report = dataclasses.replace(report, findings=find(report.checks))
     out_dir = args.out or args.report.parent
     templates = _templates(args.templates)
     for fmt, payload in render_all(report, args.format, report_url=args.report_url, templates=templates).items():

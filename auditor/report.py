@@ -187,6 +187,45 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One problem, seen by one or more failing, warning or error results (auditor.audit.findings groups
+    them). `results` names each by (check id, subject); `chart` points at its most telling chart:
+    ``{"id", "subject", "index"}`` into that result's ``evidence.charts``, or None."""
+
+    title: str
+    status: Status
+    stage: str
+    summary: str
+    results: tuple[tuple[str, str | None], ...]
+    columns: tuple[str, ...] = ()
+    chart: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "status": self.status, "stage": self.stage, "summary": self.summary,
+                "columns": list(self.columns), "chart": json_clean(self.chart),
+                "results": [{"id": i, "subject": s} for i, s in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(title=data["title"], status=data["status"], stage=data["stage"], summary=data["summary"],
+                   results=tuple((r["id"], r.get("subject")) for r in data.get("results") or ()),
+                   columns=tuple(data.get("columns") or ()), chart=data.get("chart"))
+
+    @classmethod
+    def of(cls, result: CheckResult) -> Finding:
+        """A finding of one result alone (what a report written before findings existed shows)."""
+        charts = (result.evidence or {}).get("charts") or []
+        return cls(title=result.title + (f": {result.subject}" if result.subject is not None else ""),
+                   status=result.status, stage=result.stage, summary=result.message,
+                   results=((result.id, result.subject),), columns=result.columns,
+                   chart={"id": result.id, "subject": result.subject, "index": 0} if charts else None)
+
+
+# The statuses a finding is made of: every such result belongs to exactly one finding.
+ATTENTION: tuple[Status, ...] = ("error", "fail", "warn")
+
+
+@dataclass(frozen=True)
 class AuditReport:
     """One audit's results. `run` may carry `history` (runs recorded with --history): the previous
     runs, each check's values and statuses across them, and the changes since the last run, as
@@ -198,6 +237,17 @@ class AuditReport:
     datasets: list[dict[str, Any]]
     checks: list[CheckResult]
     schema_version: int = SCHEMA_VERSION
+    # Computed when the report is built (auditor.audit.findings); None for a report built by hand or
+    # read from a report.json older than findings: `finding_list` then gives one per result.
+    findings: list[Finding] | None = None
+
+    def finding_list(self) -> list[Finding]:
+        """The findings, worst first; without computed ones, each failing, warning or error result alone."""
+        if self.findings is not None:
+            return list(self.findings)
+        alone = [Finding.of(c) for c in self.checks if c.status in ATTENTION]
+        order = {s: i for i, s in enumerate(STAGES)}
+        return sorted(alone, key=lambda f: (-SEVERITY[f.status], order.get(f.stage, len(order))))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -243,6 +293,7 @@ class AuditReport:
             "datasets": json_clean(self.datasets),
             "status": self.status,
             "counts": self.counts,
+            "findings": [f.to_dict() for f in self.finding_list()],
             "checks": [c.to_dict() for c in self.checks],
         }
 
@@ -258,4 +309,5 @@ class AuditReport:
             project=data.get("project") or {},
             datasets=data.get("datasets") or [],
             checks=[CheckResult.from_dict(c) for c in data["checks"]],
+            findings=[Finding.from_dict(f) for f in data["findings"]] if "findings" in data else None,
         )

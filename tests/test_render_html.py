@@ -132,15 +132,30 @@ def test_sort_is_by_severity_then_id_then_subject():
                    ("warn", "data.a", None), ("pass", "data.b", None), ("skip", "data.a", None)]
 
 
-def test_summary_lists_failing_and_warning_checks_first_with_working_links(html):
+def test_findings_come_first_worst_first_with_working_links_to_every_result(html):
     summary = html.split('<section id="summary"', 1)[1].split("</section>", 1)[0]
     links = re.findall(r'<a href="#([^"]+)">', summary)
     ids = {a.get("id") for _, a in outline(html).tags}
     assert links and set(links) <= ids
-    statuses = re.findall(r'<span class="badge badge-(\w+)">', summary)
-    assert statuses == sorted(statuses, key=SEVERITY_ORDER.index)
+    report = load()
+    attention = [c for c in report.checks if c.status in ("error", "fail", "warn")]
+    assert len(links) == len(attention)  # every failing, warning and error result, once
+    statuses = re.findall(r'<li id="finding-\d+" class="finding finding-(\w+)">', summary)
+    assert statuses == sorted(statuses, key=SEVERITY_ORDER.index) and len(statuses) == len(report.findings)
     assert set(statuses) == {"error", "fail", "warn"}
-    assert html.index('id="summary"') < html.index('id="project"') < html.index('id="stage-scoping"')
+    assert (html.index('id="overview"') < html.index('id="summary"') < html.index('id="project"')
+            < html.index('id="stage-scoping"'))
+
+
+def test_overview_shows_each_stage_and_the_top_findings_with_their_chart(html):
+    overview = html.split('<section id="overview"', 1)[1].split("</section>", 1)[0]
+    tiles = re.findall(r'<li class="tile tile-(\w+)"><a href="#stage-(\w+)">', overview)
+    assert [t[1] for t in tiles] == ["scoping", "data", "modeling", "deployment"]
+    cards = re.findall(r'<article class="finding-card finding-(\w+)">(.*?)</article>', overview, re.S)
+    report = load()
+    assert [c[0] for c in cards] == [f.status for f in report.findings[:4]]
+    with_chart = [f for f in report.findings[:4] if f.chart is not None]
+    assert sum('<svg class="chart' in body for _, body in cards) == len(with_chart) > 0
 
 
 def test_ids_are_unique_and_anchors_are_slugs(html):
@@ -217,7 +232,8 @@ def test_short_cells_do_not_wrap_and_long_text_does():
 def test_every_chart_in_the_page_is_drawn_and_unknown_kinds_are_a_placeholder(html):
     svgs = re.findall(r"<svg class=\"chart[^>]*>", html)
     report = load()
-    assert len(svgs) == sum(len(c.evidence["charts"]) for c in report.checks)
+    overview = sum(f.chart is not None for f in report.findings[:4])  # drawn once, shown twice
+    assert len(svgs) == sum(len(c.evidence["charts"]) for c in report.checks) + overview
     assert sum("chart-placeholder" in s for s in svgs) == 1
     assert "chart kind &#x27;sankey&#x27; is not supported" in html
 

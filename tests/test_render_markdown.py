@@ -78,11 +78,15 @@ def test_status_line_and_counts_table(md):
     assert "| 💥 error | ❌ fail | ⚠️ warn | ✅ pass | ⏭️ skip |\n| ---: | ---: | ---: | ---: | ---: |\n| 1 | 3 | 6 | 5 | 2 |" in md
 
 
-def test_failing_and_warning_checks_come_first_worst_first(md):
-    section = md.split("### Failing and warning checks", 1)[1].split("### Checks by stage", 1)[0]
-    statuses = re.findall(r"^\| \S+ (\w+) \|", section, re.M)
-    assert statuses == ["error"] + ["fail"] * 3 + ["warn"] * 6
-    assert md.index("### Failing and warning checks") < md.index("<details>")
+def test_findings_come_first_worst_first_naming_every_result(md):
+    section = md.split("### Findings", 1)[1].split("### Checks by stage", 1)[0]
+    statuses = re.findall(r"^\d+\. \S+ (\w+) \*\*", section, re.M)
+    report = load()
+    assert statuses == [f.status for f in report.findings]
+    assert statuses == sorted(statuses, key=["error", "fail", "warn"].index)
+    named = re.findall(r"(?:<sub>|; )(?:❌|⚠️|💥) ", section)
+    assert len(named) == sum(c.status in ("error", "fail", "warn") for c in report.checks)
+    assert md.index("### Findings") < md.index("<details>")
 
 
 def test_one_details_block_per_stage_with_every_check(md):
@@ -124,7 +128,7 @@ def test_300_failing_checks_with_big_evidence_fit_and_say_what_was_trimmed():
     assert note and "evidence tables left out" in note.group(1)
     assert "passing or skipped checks left out" in note.group(1)
     assert "lists cut to the" in note.group(1)
-    assert "more failing or warning checks, not listed here" in md
+    assert "more findings, not listed here" in md
     assert_tables_well_formed(md)
     assert md.count("<details>") == md.count("</details>") == 4
 

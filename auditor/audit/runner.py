@@ -21,6 +21,7 @@ from typing import Any
 
 from auditor.audit.configure import config_from_dict, validate_check_options
 from auditor.audit.context import CheckContext, RunState
+from auditor.audit.findings import find
 from auditor.audit.options import CheckOptions
 from auditor.audit.registry import DATASET_NEEDS, CheckSpec
 from auditor.audit.roles import resolve_roles
@@ -148,6 +149,7 @@ def run_audit(
         project=config.project.model_dump(mode="json"),
         datasets=[d.to_dict() for d in datasets.values()],
         checks=results,
+        findings=find(results),
     )
 
 

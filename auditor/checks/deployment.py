@@ -137,7 +137,7 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
     else:
         message += "; no window went over it."
     yield ctx.result(value=value, status=status, threshold=threshold, message=message, metrics=metrics,
-                     evidence=evidence)
+                     evidence=evidence, columns=[col.name])
 
 
 VOLUME_SQL = """SELECT {position} AS window_index, count(*) AS n FROM {view} WHERE {in_range}
@@ -307,6 +307,7 @@ def model_versions(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator
                    f"it served {served} in the latest window.")
         yield ctx.result(
             subject=version, value=share, status="warn" if new else "pass", message=message,
+            columns=[ctx.roles.model_version] if ctx.roles.model_version else [],
             metrics={"first_seen_window": since, "last_seen_window": labels[latest([n or None for n in per_window[version]])],
                      "in_reference": None if known is None else version in known, "new_version": new,
                      "rows": sum(per_window[version]), "latest_window": labels[last] if last is not None else None},

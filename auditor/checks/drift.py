@@ -308,7 +308,9 @@ def _summary(ctx: CheckContext, results: list[CheckResult]) -> CheckResult:
     else:
         message = f"None of the {len(graded)} features drifted past its fail line."
     rows = [[r.subject, r.status, r.metrics.get("method"), r.value] for r in results]
+    # About the features that drifted: the finding of each drifted feature includes this summary.
     return ctx.result(subject="(all features)", value=share, threshold=threshold, metrics=metrics, message=message,
+                      columns=drifted + warned,
                       evidence={"tables": [table("Drift per feature", ["feature", "status", "method", "value"], rows)]})
 
 

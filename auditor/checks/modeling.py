@@ -155,7 +155,7 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
         status = worst(status_parts)
         statuses.append(status)
         yield ctx.result(
-            subject=metric, value=value, threshold=threshold, status=status,
+            subject=metric, value=value, threshold=threshold, status=status, columns=cols.names,
             message=", ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "") + f"{note}.",
             metrics={"metric": metric, "current": value, "reference": ref, "target": target, "change": worse,
                      "rows": rows, "dataset": "current"},
@@ -163,7 +163,7 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
         )
     extras = {k: v for k, v in values.items() if k not in TASK_METRICS[task]}
     yield ctx.result(
-        subject="all metrics", status="pass", value=None,
+        subject="all metrics", status="pass", value=None, columns=cols.names,
         message=f"{len(summary_rows)} metrics on {rows:,} labelled current rows"
                 + (" against the reference." if reference else "."),
         metrics={**{m: values.get(m) for m in TASK_METRICS[task]}, **extras, "rows": rows, "dataset": "current"},
@@ -212,7 +212,7 @@ def calibration(ctx: CheckContext) -> Iterator[CheckResult]:
         counts.append(n)
     worst_bin = max(rows, key=lambda r: abs(r[4]) * r[1])
     yield ctx.result(
-        value=ece, threshold=ctx.threshold(),
+        value=ece, threshold=ctx.threshold(), columns=cols.names,
         message=f"Predicted probabilities are off by {ece:.3f} on average (expected calibration error); "
                 f"the worst bin {worst_bin[0]} predicts {percent(worst_bin[2])} and observes {percent(worst_bin[3])}.",
         metrics={"expected_calibration_error": ece, "bins": len(rows), "rows": total, "dataset": "current"},

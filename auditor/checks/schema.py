@@ -69,6 +69,7 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
         for o in failed:
             yield ctx.result(
                 subject=f"{prefix}{o.column}: {o.check}", value=o.failures, threshold=Threshold(fail=1),
+                columns=[o.column] if ds.column(o.column) is not None else [],
                 message=_message(o, name),
                 metrics={"dataset": name, "column": o.column, "check": o.check, "failures": o.failures,
                          "failure_rate": o.rate, "rows": o.rows, "engine": o.engine},

@@ -259,6 +259,11 @@ class ModelColumns:
     score_column: str | None
     prediction_from_score: bool = False
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The columns a metric of these is about (label, prediction, score; those present)."""
+        return tuple(c for c in (self.label_column, self.prediction_column, self.score_column) if c)
+
 
 def model_columns(dataset, *, label: str | None, prediction: str | None, score: str | None,
                   task: str = "binary_classification") -> ModelColumns:

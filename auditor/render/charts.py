@@ -54,7 +54,7 @@ from matplotlib.figure import Figure
 from auditor.render.chart_kinds import GUIDE, RC, WIDTH, SpecError, bars, histogram, interval, line, reliability, txt
 from auditor.render.svg import placeholder_svg, safe_id, tidy_svg
 
-__all__ = ["chart_svg", "chart_png", "CHART_KINDS"]
+__all__ = ["chart_svg", "chart_png", "drawn_svg", "CHART_KINDS"]
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +71,35 @@ def _draw(spec: Any) -> Figure:
     return _DRAW[kind](spec)
 
 
-def chart_svg(spec: dict, *, figure_id: str) -> str:
-    """One chart spec as an inline-able ``<svg>`` element (no XML declaration).
+def drawn_svg(spec: Any) -> tuple[str, str | None]:
+    """One chart spec drawn as matplotlib's SVG document, or ("", placeholder) when it cannot be.
 
-    Ids inside are prefixed with `figure_id` (reduced to [A-Za-z0-9_-]); callers
-    give each figure on a page a different one. Never raises on a bad spec.
-    """
-    fid = safe_id(figure_id)
+    The part `chart_svg` pays for; a page that shows one chart twice (a finding's chart in the
+    overview and beside its check) draws it once and tidies it under two figure ids."""
     try:
         with matplotlib.rc_context(RC):
             fig = _draw(spec)
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None})
-        return tidy_svg(buf.getvalue(), fid, str(spec.get("title") or spec.get("kind") or "chart"))
+        return buf.getvalue(), None
     except SpecError as exc:
-        return placeholder_svg(f"Chart not drawn: {exc}")
+        return "", placeholder_svg(f"Chart not drawn: {exc}")
     except Exception as exc:  # a report must survive one undrawable chart
-        log.warning("chart %s could not be drawn: %r", fid, exc)
-        return placeholder_svg(f"Chart not drawn: {type(exc).__name__}")
+        log.warning("chart could not be drawn: %r", exc)
+        return "", placeholder_svg(f"Chart not drawn: {type(exc).__name__}")
+
+
+def chart_svg(spec: dict, *, figure_id: str, drawn: tuple[str, str | None] | None = None) -> str:
+    """One chart spec as an inline-able ``<svg>`` element (no XML declaration).
+
+    Ids inside are prefixed with `figure_id` (reduced to [A-Za-z0-9_-]); callers
+    give each figure on a page a different one. Never raises on a bad spec.
+    `drawn`: what `drawn_svg(spec)` returned, when the caller has it already.
+    """
+    svg, placeholder = drawn if drawn is not None else drawn_svg(spec)
+    if placeholder is not None:
+        return placeholder
+    return tidy_svg(svg, safe_id(figure_id), str(spec.get("title") or spec.get("kind") or "chart"))
 
 
 def chart_png(spec: dict, *, dpi: int = 100) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from auditor.render.charts import chart_svg
+from auditor.render.charts import chart_svg, drawn_svg
 from auditor.render.filters import (
     UNDEFINED,
     fmt_duration,
@@ -22,8 +22,9 @@ from auditor.render.filters import (
     fmt_timestamp,
     status_emoji,
 )
+from auditor.render.overview import findings_view, overview_view
 from auditor.render.trends import Trends
-from auditor.report import SEVERITY, STAGES, AuditReport, CheckResult
+from auditor.report import ATTENTION, SEVERITY, STAGES, AuditReport, CheckResult
 
 __all__ = ["build_context", "slugify", "sort_checks", "MAX_TABLE_ROWS", "STAGE_TITLES"]
 
@@ -32,7 +33,6 @@ STAGE_TITLES = {"scoping": "Scoping", "data": "Data", "modeling": "Modeling", "d
 EMPTY_STAGE = "No checks ran in this stage."
 # Display order of statuses in counts: worst first, like everything else.
 STATUS_ORDER = ("error", "fail", "warn", "pass", "skip")
-ATTENTION = ("error", "fail", "warn")
 
 def slugify(text: str) -> str:
     """ASCII, lowercase, `[a-z0-9_-]`: stable across runs and machines (never hash()).
@@ -64,6 +64,14 @@ class _Anchors:
             anchor = f"{base}-{n}"
         self.used.add(anchor)
         return anchor
+
+
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")
+
+
+def header(name: str) -> str:
+    """An evidence table's column name as words: `observed_rate` -> `observed rate` (other names as they are)."""
+    return name.replace("_", " ") if _SNAKE.fullmatch(name) else name
 
 
 def _is_number(v: Any) -> bool:
@@ -104,7 +112,7 @@ def _table(table: Any, max_rows: int) -> dict[str, Any]:
     classes = ["num" if n else "wrap" if w else "" for n, w in zip(numeric, wrap, strict=True)]
     return {
         "name": str(table.get("name") or "table"),
-        "columns": columns,
+        "columns": [header(c) for c in columns],
         "numeric": numeric,
         "classes": classes,
         "rows": shown,
@@ -117,17 +125,22 @@ def _table(table: Any, max_rows: int) -> dict[str, Any]:
 
 class _Figures:
     """Page-wide figure ids (fig1, fig2, ...): unique, and unlike check anchors they
-    can never collide with another id on the page."""
+    can never collide with another id on the page. A spec shown twice (a finding's chart in the
+    overview, then beside its check) is drawn once."""
 
     def __init__(self, draw: bool) -> None:
         self.draw = draw
         self.n = 0
+        self.drawn: dict[int, tuple[Any, tuple[str, str | None]]] = {}
 
     def __call__(self, spec: Any) -> dict[str, Any]:
         self.n += 1
         title = str(spec.get("title") or "") if isinstance(spec, dict) else ""
-        svg = Markup(chart_svg(spec, figure_id=f"fig{self.n}")) if self.draw else Markup("")
-        return {"title": title, "svg": svg}
+        if not self.draw:
+            return {"title": title, "svg": Markup("")}
+        if id(spec) not in self.drawn:  # the spec is kept alongside: its id stays its own
+            self.drawn[id(spec)] = (spec, drawn_svg(spec))
+        return {"title": title, "svg": Markup(chart_svg(spec, figure_id=f"fig{self.n}", drawn=self.drawn[id(spec)][1]))}
 
 
 class _Queries:
@@ -276,6 +289,11 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
             "status": _stage_status(checks),
         })
     stage_rank = {sid: i for i, sid in enumerate(stage_ids)}
+    history = trends.summary({(c["id"], c["subject"]): c for c in checks_by_anchor})
+    findings = findings_view(report, {(c["id"], c["subject"]): c for c in checks_by_anchor})
+    overview = overview_view(stages, findings, history)
+    for f in overview["top"]:  # only the top findings carry their chart (drawn once, shared with the check)
+        f["chart"] = figures(f["chart_spec"]) if f["chart_spec"] is not None and charts else None
     attention = sorted(
         (c for c in checks_by_anchor if c["status"] in ATTENTION),
         key=lambda c: (-SEVERITY[c["status"]], stage_rank[c["stage"]], c["id"], c["subject"] or ""),
@@ -293,7 +311,9 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
         "counts_line": _counts_line(counts) or "no checks",
         "total": len(report.checks),
         "attention": attention,
-        "history": trends.summary({(c["id"], c["subject"]): c for c in checks_by_anchor}),
+        "findings": findings,
+        "overview": overview,
+        "history": history,
         "project": project,
         "datasets": [_dataset(d) for d in report.datasets or []],
         "stages": stages,

@@ -32,7 +32,7 @@ import css_inline
 from jinja2 import Environment, select_autoescape
 
 from auditor.render.charts import WIDTH, chart_png
-from auditor.render.context import ATTENTION, build_context, sort_checks
+from auditor.render.context import build_context
 from auditor.render.filters import STOCK_TEMPLATES, template_environment
 from auditor.report import AuditReport, CheckResult
 
@@ -69,14 +69,18 @@ def email_subject(report: AuditReport) -> str:
 
 
 def _key_charts(report: AuditReport, *, limit: int) -> list[tuple[CheckResult, dict[str, Any]]]:
-    """The first chart of the worst failing and warning checks, one per check."""
+    """The most telling chart of each of the worst findings (as the overview shows them)."""
+    checks = {(c.id, c.subject): c for c in report.checks}
     picked = []
-    for check in sort_checks(report.checks):
-        if check.status not in ATTENTION or len(picked) >= limit:
+    for finding in report.finding_list():
+        ref = finding.chart or {}
+        check = checks.get((ref.get("id"), ref.get("subject")))
+        charts = (check.evidence or {}).get("charts") or [] if check is not None else []
+        index = ref.get("index")
+        if isinstance(index, int) and 0 <= index < len(charts) and isinstance(charts[index], dict):
+            picked.append((check, charts[index]))
+        if len(picked) >= limit:
             break
-        charts = (check.evidence or {}).get("charts") or []
-        if charts and isinstance(charts[0], dict):
-            picked.append((check, charts[0]))
     return picked
 
 
@@ -105,16 +109,13 @@ def _changes(history: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def html_part(ctx: dict[str, Any], *, cap: int | None, templates: Path | None = None) -> str:
-    """The inlined HTML with at most `cap` checks listed (None: all)."""
-    # Each threshold line ("warn ≥ 5%", "fail ≥ 20%") on its own unbroken line: narrow columns
-    # otherwise break them at every space.
-    rows = [{**c, "threshold_lines": c["threshold"].split(" · ") if c["threshold"] else []}
-            for c in ctx["attention"][:cap]]
-    more = len(ctx["attention"]) - len(rows)
+    """The inlined HTML with at most `cap` findings listed (None: all)."""
+    rows = ctx["findings"][:cap]
+    more = len(ctx["findings"]) - len(rows)
     note = ""
     if more:
-        note = (f"Trimmed to fit an email: the {len(rows)} worst of {len(ctx['attention'])} failing and warning "
-                f"checks are listed. The full report has every check.")
+        note = (f"Trimmed to fit an email: the {len(rows)} worst of {len(ctx['findings'])} findings "
+                f"are listed. The full report has every check.")
     view = {**ctx, "rows": rows, "more": more, "trim_note": note}
     html = environment(templates).get_template("report.html").render(view)
     return _inliner().inline(html)
@@ -125,7 +126,7 @@ def _fit(ctx: dict[str, Any], max_bytes: int, templates: Path | None = None) -> 
     html = html_part(ctx, cap=None, templates=templates)
     if len(html.encode()) <= max_bytes:
         return html, None
-    lo, hi, best = 0, len(ctx["attention"]) - 1, None
+    lo, hi, best = 0, len(ctx["findings"]) - 1, None
     while lo <= hi:
         mid = (lo + hi) // 2
         text = html_part(ctx, cap=mid, templates=templates)
@@ -154,11 +155,10 @@ def build_email(report: AuditReport, *, report_html: str | bytes | None = None, 
     ctx = {**ctx, "subject": email_subject(report), "images": images, "full_report": full,
            "changes": _changes(ctx["history"])}
     html, cap = _fit(ctx, max_html_bytes, templates)
-    rows = ctx["attention"][:cap]
+    rows = ctx["findings"][:cap]
     text = environment(templates).get_template("report.txt").render(
-        {**ctx, "rows": rows, "more": len(ctx["attention"]) - len(rows),
-         "trim_note": f"Trimmed: the {len(rows)} worst failing and warning checks are listed." if cap is not None
-         else ""})
+        {**ctx, "rows": rows, "more": len(ctx["findings"]) - len(rows),
+         "trim_note": f"Trimmed: the {len(rows)} worst findings are listed." if cap is not None else ""})
 
     msg = EmailMessage()
     msg["Subject"] = email_subject(report)

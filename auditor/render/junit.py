@@ -1,5 +1,8 @@
 """JUnit XML, for CI test widgets (GitHub, GitLab, Jenkins): one test case per check result.
 
+The findings (results grouped by shared cause) go to each stage suite's ``system-out``: a suite
+lists the findings whose stage it is, so every finding is printed once.
+
 The shape follows the common JUnit schema (the one Jenkins and GitLab read):
 ``testsuites > testsuite (one per stage) > testcase``, with ``failure``, ``error``
 and ``skipped`` children. A warning is not a failure for CI: it passes, and its
@@ -15,7 +18,7 @@ from typing import Any
 
 from auditor.render.context import sort_checks
 from auditor.render.filters import fmt_number, fmt_threshold
-from auditor.report import STAGES, AuditReport, CheckResult
+from auditor.report import STAGES, AuditReport, CheckResult, Finding
 
 __all__ = ["render_junit"]
 
@@ -64,6 +67,14 @@ def _testcase(suite: ET.Element, check: CheckResult) -> None:
         out.text = (f"WARNING: {_detail(check)}" if check.status == "warn" else _detail(check))
 
 
+def _findings_text(findings: list[Finding]) -> str:
+    lines = []
+    for f in findings:
+        lines.append(f"[{f.status.upper()}] {f.title}: {f.summary}")
+        lines += [f"    {check_id}" + (f" · {subject}" if subject is not None else "") for check_id, subject in f.results]
+    return "\n".join(lines)
+
+
 def render_junit(report: AuditReport) -> str:
     """The report as JUnit XML: a suite per lifecycle stage, a test case per check result."""
     run = report.run or {}
@@ -73,6 +84,7 @@ def render_junit(report: AuditReport) -> str:
     for check in report.checks:
         by_stage.setdefault(check.stage, []).append(check)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    findings = report.finding_list()
     order = [s for s in STAGES if s in by_stage] + sorted(s for s in by_stage if s not in STAGES)
     for stage in order:
         checks = sort_checks(by_stage[stage])
@@ -90,6 +102,8 @@ def render_junit(report: AuditReport) -> str:
             suite.set("timestamp", stamp)
         for check in checks:
             _testcase(suite, check)
+        if own := [f for f in findings if f.stage == stage]:
+            ET.SubElement(suite, "system-out").text = "Findings:\n" + _findings_text(own)
         for k, v in counts.items():
             totals[k] += v
     root.attrib.update({k: str(v) for k, v in totals.items()})

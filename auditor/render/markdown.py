@@ -29,6 +29,7 @@ MARKER = "<!-- auditor-report -->"
 MAX_COLUMNS = 8  # evidence tables wider than this lose their rightmost columns in Markdown
 CELL_CHARS = 80
 MESSAGE_CHARS = 300
+RESULTS_PER_FINDING = 10  # results named under a finding; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -109,16 +110,22 @@ def _view(ctx: dict[str, Any], plan: _Plan, max_chars: int, report_url: str | No
         details = [d for d in (_detail(c, plan) for c in detailed) if d is not None]
         stages.append({**stage, "rows": rows, "more": len(stage["checks"]) - len(rows), "details": details})
     attention = ctx["attention"][: plan.list_cap]
+    findings = ctx["findings"][: plan.list_cap]
     return {
         **ctx,
         "marker": MARKER,
         "stages": stages,
         "attention": attention,
         "attention_more": len(ctx["attention"]) - len(attention),
+        "attention_total": len(ctx["attention"]),
+        "findings": findings,
+        "findings_more": len(ctx["findings"]) - len(findings),
+        "findings_total": len(ctx["findings"]),
         "trim_note": f"Trimmed to fit {max_chars:,} characters: {'; '.join(trimmed)}." if trimmed else "",
         "report_url": report_url,
         "cell_chars": CELL_CHARS,
         "message_chars": MESSAGE_CHARS,
+        "results_cap": RESULTS_PER_FINDING,
     }
 
 
@@ -148,7 +155,7 @@ def render_markdown(report: AuditReport, *, max_chars: int = 60000, report_url: 
             return text
     # Cut the lists: the longest cap that fits, by bisection (the text grows with the cap).
     last = PLANS[-1]
-    lo, hi = 0, max([len(ctx["attention"])] + [len(s["checks"]) for s in ctx["stages"]]) - 1
+    lo, hi = 0, max([len(ctx["attention"]), len(ctx["findings"])] + [len(s["checks"]) for s in ctx["stages"]]) - 1
     best = None
     while lo <= hi:
         mid = (lo + hi) // 2
