@@ -17,6 +17,7 @@ from auditor.checks import (  # noqa: F401  (each module registers its checks)
     fairness,
     leakage,
     modeling,
+    multivariate,
     profile,
     quality,
     schema,
