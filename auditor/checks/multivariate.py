@@ -26,7 +26,7 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import NonNegative, Probability, Size
 from auditor.audit.registry import check
-from auditor.audit.windowed import WindowedOptions, latest, line_chart, log_windows, query_windows
+from auditor.audit.windowed import WindowedOptions, latest, log_windows, query_windows
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_numeric, is_temporal, quote_ident
 from auditor.report import CheckResult, Threshold, grade, table
