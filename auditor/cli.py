@@ -120,6 +120,13 @@ def build_parser() -> Parser:
     diff.add_argument("--report-url", help="where the head's report.html is published: the Markdown links to it")
     diff.add_argument("--templates", type=Path, help="a folder of report templates searched first (md/diff.md)")
 
+    notify = sub.add_parser("notify", help="post a run's status, top findings and link to a chat webhook")
+    notify.add_argument("report_dir", type=Path, help="a run's report folder, or a history root (posts its latest/)")
+    notify.add_argument("--webhook", help="the webhook URL (default: $AUDITOR_WEBHOOK_URL; never printed)")
+    notify.add_argument("--format", dest="shape", choices=("slack", "teams", "json"), default="json",
+                        help="Slack Block Kit, a Teams Adaptive Card, or plain JSON (default)")
+    notify.add_argument("--report-url", help="where report.html is published: the message links to it")
+
     checks = sub.add_parser("checks", help="list the checks auditor can run")
     checks.add_argument("--options", action="store_true", help="also each check's options: type, default, description")
     sub.add_parser("config-schema", help="print the JSON Schema of audit.yaml (for editor autocompletion)")
@@ -278,6 +285,14 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
             return 0
         if args.command == "send":
             return cmd_send(args, err)
+        if args.command == "notify":
+            from auditor.delivery.notify import notify
+
+            url = args.webhook or os.environ.get("AUDITOR_WEBHOOK_URL", "").strip() or None
+            report = notify(args.report_dir, url, fmt=args.shape, report_url=args.report_url)
+            if args.verbose:
+                print(f"auditor: posted {report.status} with {len(report.finding_list())} findings", file=err)
+            return 0
         if args.command == "checks":
             return cmd_checks(args, out)
         if args.command == "diff":

@@ -81,3 +81,20 @@ def test_second_run_exits_75_at_once_while_the_lock_is_held(env, tmp_path: Path)
     assert done.returncode == 75 and "another audit holds" in done.stderr
     assert calls(tmp_path) == []  # and never started the audit
     assert nightly(env).returncode == 0  # the lock released, the next night runs
+
+
+def test_warn_or_fail_posts_to_the_webhook_from_the_environment(env, tmp_path: Path) -> None:
+    done = nightly(env, STUB_RUN_EXIT="1", AUDITOR_WEBHOOK_URL="https://hooks.example/T/B/secret",
+                   AUDITOR_WEBHOOK_FORMAT="slack", AUDITOR_REPORT_URL="https://reports.example/latest/report.html")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    run, notify = calls(tmp_path)
+    # the URL is never on the command line (ps shows it to every user): notify reads it from the environment
+    assert notify == (f"notify {env['AUDITOR_REPORTS']}/latest --format slack "
+                      "--report-url https://reports.example/latest/report.html")
+
+
+def test_pass_posts_nothing_and_a_failed_post_speaks_up(env, tmp_path: Path) -> None:
+    assert nightly(env, AUDITOR_WEBHOOK_URL="https://hooks.example/x").returncode == 0
+    assert [c.split()[0] for c in calls(tmp_path)] == ["run"]
+    done = nightly(env, STUB_RUN_EXIT="1", STUB_SEND_EXIT="3", AUDITOR_WEBHOOK_URL="https://hooks.example/x")
+    assert done.returncode == 1 and "could not be posted" in done.stderr

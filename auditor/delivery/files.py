@@ -53,3 +53,18 @@ def write_reports(report: AuditReport, out_dir: str | Path, formats: Iterable[st
 
 def load_report(path: Path) -> AuditReport:
     return AuditReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def load_run(report_dir: Path) -> tuple[Path, AuditReport]:
+    """A run's report folder (or a history root's latest run) and its report, for `send` and `notify`."""
+    from auditor.errors import ConfigError
+
+    if not (report_dir / "report.json").is_file() and (report_dir / "latest" / "report.json").is_file():
+        report_dir = report_dir / "latest"  # a history root: its newest run
+    path = report_dir / "report.json"
+    if not path.is_file():
+        raise ConfigError(f"{report_dir}: no report.json here (run `auditor run` first)")
+    try:
+        return report_dir, load_report(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not an auditor report.json ({exc})") from None

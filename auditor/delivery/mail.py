@@ -100,18 +100,10 @@ def send_report(report_dir: Path, settings: SmtpSettings, *, to: list[str], send
     """Email the report of one run folder (or of a history root's latest run): built from its
     report.json, its report.html attached (or `report_url` linked when the file is too big or
     missing). Returns the message sent."""
-    from auditor.delivery.files import load_report
+    from auditor.delivery.files import load_run
     from auditor.render.email import build_email
 
-    if not (report_dir / "report.json").is_file() and (report_dir / "latest" / "report.json").is_file():
-        report_dir = report_dir / "latest"  # a history root: its newest run
-    path = report_dir / "report.json"
-    if not path.is_file():
-        raise ConfigError(f"{report_dir}: no report.json here (run `auditor run` first)")
-    try:
-        report = load_report(path)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: not an auditor report.json ({exc})") from None
+    report_dir, report = load_run(report_dir)
     html = report_dir / "report.html"
     msg = build_email(report, report_html=html.read_bytes() if html.is_file() else None,
                       report_url=report_url, sender=sender, to=to)

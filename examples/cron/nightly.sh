@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Nightly audit, for cron. Quiet when the audit passes; emails the report when it warns or fails.
+# Nightly audit, for cron. Quiet when the audit passes; emails the report and posts to a chat webhook
+# when it warns or fails.
 #
 #   # m h dom mon dow  command
 #   0 2 * * *  AUDITOR_MAIL_TO=risk@example.com AUDITOR_SMTP_PASSWORD=... /srv/audit/nightly.sh /srv/audit/audit.yaml
@@ -7,7 +8,7 @@
 # Each run writes a dated folder (reports/2026-11-27T02-00/) plus reports/latest/, records its
 # results in reports/history.duckdb, rewrites reports/index.html and drops runs past the retention.
 #
-# Environment (all optional but AUDITOR_MAIL_TO for email):
+# Environment (all optional; AUDITOR_MAIL_TO for email, AUDITOR_WEBHOOK_URL for chat):
 #   AUDITOR            the auditor command              (default: auditor)
 #   AUDITOR_REPORTS    the output root                  (default: reports/ beside the config)
 #   AUDITOR_KEEP       retention: 90d (days) or 30 (runs) (default: 90d)
@@ -15,8 +16,10 @@
 #   AUDITOR_SMTP_ARGS  extra `auditor send` options, e.g. "--smtp-host smtp.example.com --user auditor"
 #   AUDITOR_SMTP_PASSWORD  read by `auditor send` itself (never on a command line)
 #   AUDITOR_REPORT_URL where the reports are served, linked from the email (e.g. https://host/reports/latest/report.html)
+#   AUDITOR_WEBHOOK_URL a Slack, Teams or other webhook, read by `auditor notify` itself (never on a command line)
+#   AUDITOR_WEBHOOK_FORMAT slack, teams or json (default: json)
 #
-# Exit codes: 0 passed (or warned/failed and the email went out), 75 another run holds the lock
+# Exit codes: 0 passed (or warned/failed and the email and chat message went out), 75 another run holds the lock
 # (EX_TEMPFAIL: cron tries again tomorrow), otherwise the audit's or the sender's code; in those
 # cases the log goes to stderr, which cron mails to the crontab's owner.
 set -uo pipefail
@@ -56,17 +59,28 @@ case $code in
        exit "$code" ;;
 esac
 
-if [ -z "${AUDITOR_MAIL_TO:-}" ]; then
-    cat "$log" >&2  # no email configured: the summary goes to cron's mail instead
-    exit 1
-fi
 url_args=()
 if [ -n "${AUDITOR_REPORT_URL:-}" ]; then
     url_args=(--report-url "$AUDITOR_REPORT_URL")
 fi
+if [ -z "${AUDITOR_MAIL_TO:-}" ] && [ -z "${AUDITOR_WEBHOOK_URL:-}" ]; then
+    cat "$log" >&2  # nowhere to send it: the summary goes to cron's mail instead
+    exit 1
+fi
+failed=0
 # shellcheck disable=SC2086  # AUDITOR_SMTP_ARGS is a list of options, split on purpose
-if ! "$auditor" send "$reports/latest" --to "$AUDITOR_MAIL_TO" ${AUDITOR_SMTP_ARGS:-} "${url_args[@]}" >>"$log" 2>&1; then
+if [ -n "${AUDITOR_MAIL_TO:-}" ] && ! "$auditor" send "$reports/latest" --to "$AUDITOR_MAIL_TO" ${AUDITOR_SMTP_ARGS:-} \
+        "${url_args[@]}" >>"$log" 2>&1; then
     echo "nightly.sh: the audit warned or failed and the email could not be sent:" >&2
+    failed=1
+fi
+# The webhook URL stays in the environment: `auditor notify` reads AUDITOR_WEBHOOK_URL and never prints it.
+if [ -n "${AUDITOR_WEBHOOK_URL:-}" ] && ! "$auditor" notify "$reports/latest" --format "${AUDITOR_WEBHOOK_FORMAT:-json}" \
+        "${url_args[@]}" >>"$log" 2>&1; then
+    echo "nightly.sh: the audit warned or failed and the chat message could not be posted:" >&2
+    failed=1
+fi
+if [ "$failed" -ne 0 ]; then
     cat "$log" >&2
     exit 1
 fi
