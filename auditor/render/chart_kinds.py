@@ -3,13 +3,15 @@ settings, small helpers, and one function per kind returning a `Figure`."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,9 @@ RC = {
     "xtick.major.size": 0, "ytick.major.size": 0,
     "axes.axisbelow": True, "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#e3e3e3", "grid.linewidth": 0.6,
 }
+
+
+_FONT = FontProperties(family="DejaVu Sans", size=10)
 
 
 class SpecError(ValueError):
@@ -103,8 +108,37 @@ def _series(spec: dict, n: int) -> list[tuple[str, np.ndarray, str]]:
 
 
 def _figure(height: float = HEIGHT) -> Figure:
-    # Constrained layout fits long category names and the outside legend without clipping.
-    return Figure(figsize=(WIDTH, height), layout="constrained", facecolor="white")
+    # No layout engine: `fit` places the axes from measured label widths, so each chart is drawn once
+    # (constrained layout drew every figure twice, and measured every text on the way).
+    return Figure(figsize=(WIDTH, height), facecolor="white")
+
+
+@functools.lru_cache(maxsize=2048)
+def _char_width(ch: str) -> float:
+    """A character's advance in DejaVu Sans at 10 pt, in inches (matplotlib's own font metrics)."""
+    return text_to_path.get_text_width_height_descent(ch, _FONT, ismath=False)[0] / 72
+
+
+def text_width(text: str, size: float = 8.0) -> float:
+    """Inches a label takes: summed character advances (no kerning: a little generous, never clipped)."""
+    return sum(_char_width(ch) for ch in text) * size / 10
+
+
+def fit(fig: Figure) -> None:
+    """Margins from what the axes carry: tick labels (measured where known), axis labels, the legend's row."""
+    width, height = fig.get_size_inches()
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    if not axes:
+        return
+    first = axes[0]
+    labels = [t.get_text() for t in first.get_yticklabels() if t.get_text()]
+    ticks = max((text_width(t) for t in labels), default=0.42)  # numeric ticks: "25.0%", "1.5k"
+    left = 0.1 + ticks + (0.22 if first.get_ylabel() else 0)
+    below = getattr(fig, "legend_below", False)
+    bottom = 0.32 + (0.2 if any(ax.get_xlabel() for ax in axes) else 0) + (0.28 if below else 0)
+    top = 0.42
+    fig.subplots_adjust(left=min(left / width, 0.5), right=1 - 0.14 / width, bottom=min(bottom / height, 0.45),
+                        top=1 - top / height, wspace=0.35, hspace=0.6)
 
 
 def _thin_ticks(labels: list[str], most: int) -> list[str]:
@@ -129,16 +163,20 @@ def _title(fig: Figure, text: str) -> None:
 def _legend(ax: Any, n_series: int) -> None:
     if n_series < 2:
         return
-    # Beside the title when both fit on one line (measured, not guessed), else under the plot.
+    # Beside the title when both fit on one line (measured from the font), else under the plot.
     fig = ax.figure
-    legend = fig.legend(loc="outside upper right", ncols=n_series, borderaxespad=0.2)
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    width = legend.get_window_extent(renderer).width
-    used = width + sum(t.get_window_extent(renderer).width for t in fig.texts)  # fig.texts: the title
-    if used > 0.97 * fig.bbox.width:
-        wide = width > 0.95 * fig.bbox.width
-        legend.remove()
-        fig.legend(loc="outside lower center", ncols=2 if wide else n_series, borderaxespad=0.2)
+    handles, labels = ax.get_legend_handles_labels()
+    legend_width = sum(text_width(t) + 0.45 for t in labels)
+    title_width = sum(text_width(t.get_text(), 10) * 1.1 for t in fig.texts)  # fig.texts: the title, bold
+    figure_width = fig.get_size_inches()[0]
+    if legend_width + title_width < 0.95 * figure_width:
+        fig.legend(handles, labels, loc="upper right", ncols=n_series, bbox_to_anchor=(0.995, 0.995),
+                   borderaxespad=0.2)
+    else:
+        fig.legend_below = True  # fit() leaves a row for it
+        wide = legend_width > 0.95 * figure_width
+        fig.legend(handles, labels, loc="lower center", ncols=2 if wide else n_series, bbox_to_anchor=(0.5, 0.0),
+                   borderaxespad=0.2)
 
 
 # --- one function per kind -----------------------------------------------------------

@@ -46,15 +46,20 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
 
-from auditor.render.chart_kinds import GUIDE, RC, WIDTH, SpecError, bars, histogram, interval, line, reliability, txt
+from auditor.render.chart_kinds import GUIDE, RC, WIDTH, SpecError, bars, fit, histogram, interval, line, reliability, txt
 from auditor.render.svg import placeholder_svg, safe_id, tidy_svg
 
-__all__ = ["chart_svg", "chart_png", "drawn_svg", "CHART_KINDS"]
+__all__ = ["chart_svg", "chart_png", "drawn_svg", "draw_all", "CHART_KINDS"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,9 @@ def _draw(spec: Any) -> Figure:
     kind = spec.get("kind")
     if kind not in _DRAW:
         raise SpecError(f"chart kind {kind!r} is not supported")
-    return _DRAW[kind](spec)
+    fig = _DRAW[kind](spec)
+    fit(fig)
+    return fig
 
 
 def drawn_svg(spec: Any) -> tuple[str, str | None]:
@@ -87,6 +94,26 @@ def drawn_svg(spec: Any) -> tuple[str, str | None]:
     except Exception as exc:  # a report must survive one undrawable chart
         log.warning("chart could not be drawn: %r", exc)
         return "", placeholder_svg(f"Chart not drawn: {type(exc).__name__}")
+
+
+# Below this many charts a pool costs more than it saves (forking, pickling the SVG text back).
+PARALLEL_MIN = 12
+
+
+def draw_all(specs: list[Any]) -> list[tuple[str, str | None]]:
+    """`drawn_svg` of every spec, in order; independent charts are drawn in parallel by forked workers
+    (matplotlib holds the GIL, so threads would not help) when there are many and the platform forks.
+    The output is the same bytes either way. AUDITOR_RENDER_WORKERS=1 draws them here, one by one."""
+    workers = min(os.cpu_count() or 1, int(os.environ.get("AUDITOR_RENDER_WORKERS") or 4))
+    if len(specs) < PARALLEL_MIN or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [drawn_svg(spec) for spec in specs]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # 3.12 warns when a threaded process forks
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                return list(pool.map(drawn_svg, specs, chunksize=max(1, len(specs) // (workers * 4))))
+    except (OSError, BrokenProcessPool):  # no processes to be had (a sandbox, a limit): draw them here
+        return [drawn_svg(spec) for spec in specs]
 
 
 def chart_svg(spec: dict, *, figure_id: str, drawn: tuple[str, str | None] | None = None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from auditor.render.charts import chart_svg, drawn_svg
+from auditor.render.charts import chart_svg, draw_all, drawn_svg
 from auditor.render.filters import (
     UNDEFINED,
     fmt_duration,
@@ -128,10 +128,13 @@ class _Figures:
     can never collide with another id on the page. A spec shown twice (a finding's chart in the
     overview, then beside its check) is drawn once."""
 
-    def __init__(self, draw: bool) -> None:
+    def __init__(self, draw: bool, specs: list[Any] = ()) -> None:
         self.draw = draw
         self.n = 0
-        self.drawn: dict[int, tuple[Any, tuple[str, str | None]]] = {}
+        # Every chart of the page drawn up front, in parallel where it pays (render.charts.draw_all).
+        specs = list(specs) if draw else []
+        self.drawn: dict[int, tuple[Any, tuple[str, str | None]]] = {
+            id(spec): (spec, d) for spec, d in zip(specs, draw_all(specs), strict=True)}
 
     def __call__(self, spec: Any) -> dict[str, Any]:
         self.n += 1
@@ -263,7 +266,8 @@ def _counts_line(counts: dict[str, int]) -> str:
 
 def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]:
     """Everything the templates need. `charts=False` skips drawing SVGs (Markdown has none)."""
-    anchors, figures, queries = _Anchors(), _Figures(charts), _Queries()
+    specs = [spec for c in report.checks for spec in (c.evidence or {}).get("charts") or []]
+    anchors, figures, queries = _Anchors(), _Figures(charts, specs), _Queries()
     by_stage: dict[str, list[CheckResult]] = {}
     for c in report.checks:
         by_stage.setdefault(c.stage, []).append(c)
