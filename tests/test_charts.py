@@ -40,6 +40,19 @@ SPECS = {
         "kind": "reliability", "title": "calibration", "predicted": [0.1, 0.5, 0.9],
         "observed": [0.12, None, 0.85], "counts": [100, 0, 40],
     },
+    "curve": {
+        "kind": "curve", "title": "ROC curve", "diagonal": True, "x_label": "false positive rate",
+        "series": {"reference": {"x": [0, 0.2, 1], "y": [0, 0.7, 1]}, "current": {"x": [0, 0.3, None, 1],
+                                                                                   "y": [0, 0.6, None, 1]}},
+    },
+    "confusion": {
+        "kind": "confusion", "title": "Confusion matrix", "labels": ["<50K", ">50K"],
+        "panels": [{"name": "all rows", "matrix": [[10, 5], [3, 80]]}, {"name": XSS, "matrix": [[0, 0], [0, 0]]}],
+    },
+    "heatmap": {
+        "kind": "heatmap", "title": "PSI per window", "x": ["d1", "d2", "d3"], "y": ["income", XSS],
+        "values": [[0.01, None, 0.3], [0.0, 0.02, 0.05]], "thresholds": [{"value": 0.1, "label": "warn"}],
+    },
 }
 
 
@@ -137,6 +150,9 @@ def test_same_bytes_in_another_process_with_another_hash_seed():
         {"kind": "line", "x": "d1"},
         {"kind": "interval", "categories": ["a"], "values": ["x"]},
         {"kind": "reliability"},
+        {"kind": "curve", "series": {"a": {"x": [0, 1], "y": [0]}}},
+        {"kind": "confusion", "panels": [{"name": "x", "matrix": [[1, 2, 3]]}]},
+        {"kind": "heatmap", "x": ["a"], "y": ["r1", "r2"], "values": [[1]]},
     ],
 )
 def test_bad_specs_become_a_placeholder_not_an_error(spec):

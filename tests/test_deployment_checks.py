@@ -62,7 +62,7 @@ def test_example_income_drift_from_its_window(example):
     found = results(example, "deployment.drift_over_time")
     assert found["income"].status in ("warn", "fail")
     assert found["income"].metrics["first_crossed_window"] == "2026-11-16"
-    assert found["income"].evidence["charts"][0]["kind"] == "line"
+    assert found["income"].evidence["charts"][0]["kind"] == "heatmap"
     for stable in ("age", "debt_ratio", "credit_history_months", "num_accounts", "employment_type", "region", "sex"):
         assert found[stable].status == "pass", stable
         assert found[stable].metrics["first_crossed_window"] is None, stable
@@ -361,7 +361,7 @@ def test_drift_over_time_categorical_and_small_windows(project, tmp_path):
         jensenshannon([0.25] * 4, [1, 0, 0, 0], base=2), rel=1e-9)
     rows = {r[0]: r for r in region_result.evidence["tables"][0]["rows"]}
     assert rows["2026-11-03"][4] == "not graded"
-    assert any(c["kind"] == "line" for c in region_result.evidence["charts"])  # the overview sits on the worst
+    assert any(c["kind"] == "heatmap" for c in region_result.evidence["charts"])  # the overview sits on the worst
 
 
 def test_performance_checks_scan_the_reference_once(project, tmp_path, monkeypatch):

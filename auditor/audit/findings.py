@@ -60,6 +60,12 @@ BY_COLUMN = {"repeats", "schema", "missing", "drift", "slices", "other"}
 FIRST_WINDOW = ("first_crossed_window", "first_over_budget_window", "first_warn_window", "first_fail_window",
                 "first_flagged_window", "first_seen_window")
 MAX_NAMED = 3  # columns named in a title; the rest are counted
+# The charts that show best where a problem is, first: a group's null rate beats the overall pattern,
+# a feature's two distributions beat a window heatmap, the groups' rates beat a slice.
+TELLING = ("data.subgroup_null_rate", "deployment.feature_drift", "modeling.demographic_parity",
+           "modeling.disparate_impact", "deployment.latency", "deployment.volume", "modeling.calibration",
+           "deployment.drift_over_time", "deployment.performance_over_time", "deployment.multivariate_drift",
+           "data.null_rate", "modeling.performance")
 
 
 def family(result: CheckResult) -> str:
@@ -170,11 +176,13 @@ def _summary(lead: CheckResult, members: list[CheckResult]) -> str:
 
 
 def _chart(lead: CheckResult, members: list[CheckResult]) -> dict | None:
-    """The most telling chart: the lead's first, else the first chart of the worst result that has one."""
-    for r in [lead, *members]:
-        if (r.evidence or {}).get("charts"):
-            return {"id": r.id, "subject": r.subject, "index": 0}
-    return None
+    """The most telling chart: the first chart of the result whose check shows the problem best (TELLING),
+    the lead's among equals, then the worst result's."""
+    drawn = [r for r in [lead, *members] if (r.evidence or {}).get("charts")]
+    if not drawn:
+        return None
+    best = min(drawn, key=lambda r: TELLING.index(r.id) if r.id in TELLING else len(TELLING))
+    return {"id": best.id, "subject": best.subject, "index": 0}
 
 
 def find(results: Iterable[CheckResult]) -> list[Finding]:

@@ -9,6 +9,7 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import CheckOptions, Count, Factor, Rate, Size, Strict
 from auditor.audit.registry import check
+from auditor.engine.missing import MAX_COLUMNS, missing_patterns
 from auditor.engine.repeats import find_repeats
 from auditor.engine.sql import is_integer, quote_ident
 from auditor.engine.summary import statements
@@ -38,6 +39,8 @@ def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
     current = ctx.summary("current")
     reference = ctx.summary("reference") if ctx.dataset("reference") and ctx.dataset("reference").rows else {}
     sql = statements(current)
+    pattern = _pattern_chart(ctx, current)
+    worst = pattern[1] if pattern else None
     for col, cur in current.items():
         opts = ctx.column_options(col)
         threshold = ctx.threshold(options=opts)
@@ -58,8 +61,29 @@ def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
                            f"(+{rise * 100:.1f} points).")
             else:
                 message = message[:-1] + f"; the reference had {ref_rate:.1%}."
+        evidence = {"sql": sql}
+        if col == worst:  # which columns are missing together: shown once, with the most often missing column
+            evidence = {"charts": [pattern[0]["chart"]], "tables": [pattern[0]["table"]], "sql": [*sql, pattern[0]["sql"]]}
         yield ctx.result(subject=col, value=rate, threshold=threshold, metrics=metrics, message=message,
-                         status=status, evidence={"sql": sql})
+                         status=status, evidence=evidence)
+
+
+def _pattern_chart(ctx: CheckContext, current: dict) -> tuple[dict, str] | None:
+    """The most frequent patterns of missing values over the columns that have any, as a chart and a table."""
+    missing = sorted((c for c in current.values() if c.nulls), key=lambda c: (-c.nulls, c.name))[:MAX_COLUMNS]
+    if not missing:
+        return None
+    ds = ctx.dataset("current")
+    patterns, sql = missing_patterns(ctx.engine, ds.view, [(c.name, c.type) for c in missing])
+    names = [c.name for c in missing]
+    labels = [f"{n:,} rows ({n / ds.rows:.1%})" for _, n in patterns]
+    chart = {"kind": "heatmap", "title": "Missing together: the most frequent patterns (dark = missing)",
+             "x": names, "y": labels, "values": [[1.0 if f else 0.0 for f in flags] for flags, _ in patterns],
+             "cmap": "Greys", "colorbar": False, "x_label": "column", "y_label": "rows with the pattern"}
+    rows = [[n, n / ds.rows, ", ".join(m for m, f in zip(names, flags, strict=True) if f) or "(none missing)"]
+            for flags, n in patterns]
+    found = table("Missing together", ["rows", "pattern_rate", "missing columns"], rows)
+    return {"chart": chart, "table": found, "sql": sql}, missing[0].name
 
 
 # Equal rows hash alike (DuckDB's hash agrees with its equality, -0.0 and NaN included), so grouping

@@ -30,7 +30,7 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import Lines, Size
 from auditor.audit.registry import check
-from auditor.audit.windowed import MAX_SERIES, WindowedOptions, latest, line_chart, over_windows, query_windows
+from auditor.audit.windowed import WindowedOptions, latest, over_windows, query_windows
 from auditor.engine import quantiles
 from auditor.engine.binning import bin_search
 from auditor.engine.sources import Dataset
@@ -208,11 +208,10 @@ def _results(ctx: CheckContext, wr: WindowRange, labels: list[str], measured: li
     graded_psi = {col.name: [p if s else None for p, s in zip(psi, status, strict=True)]
                   for col, psi, _, status in measured}
     ranked = sorted(graded_psi, key=lambda n: -max((v for v in graded_psi[n] if v is not None), default=-1.0))
-    chart = line_chart(f"PSI per {wr.window} window against the reference", wr,
-                       {n: graded_psi[n] for n in ranked[:MAX_SERIES]},
-                       thresholds=[{"value": psi_lines.warn, "label": f"warn {psi_lines.warn:g}"},
-                                   {"value": psi_lines.fail, "label": f"fail {psi_lines.fail:g}"}],
-                       y_label="PSI")
+    # A heatmap (a row per column, worst first): any number of columns stays readable, where lines tangle.
+    chart = {"kind": "heatmap", "title": f"PSI per {wr.window} window against the reference", "x": wr.labels(),
+             "y": ranked, "values": [graded_psi[n] for n in ranked], "x_label": "window",
+             "thresholds": [{"value": psi_lines.warn, "label": "warn"}, {"value": psi_lines.fail, "label": "fail"}]}
     results = []
     for col, psi, js, status in measured:
         last = latest(status)

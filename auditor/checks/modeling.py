@@ -19,6 +19,7 @@ from auditor.config import closest
 from auditor.engine.rollup import Measures
 from auditor.errors import ConfigError
 from auditor.metrics.cells import classification_measures
+from auditor.metrics.curves import quality_charts
 from auditor.metrics.evaluate import compute_metrics
 from auditor.metrics.group_rates import modeling_scan
 from auditor.metrics.performance import (
@@ -119,6 +120,12 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
         reference, ref_sql = compute_metrics(ctx.engine, ctx.dataset("reference").view, ref_cols, task=task,
                                              decision_threshold=ctx.options.decision_threshold)
         sql += ref_sql
+    scan = modeling_scan(ctx.run, decision_threshold=ctx.options.decision_threshold) \
+        if task == "binary_classification" else None
+    charts, chart_sql = quality_charts(
+        ctx.engine, task=task, current=(ctx.dataset("current").view, cols),
+        reference=(ctx.dataset("reference").view, ref_cols) if ref_cols is not None and ref_cols.label else None,
+        overall=scan.overall if scan else None, groups=scan.groups if scan else None)
     drop = Threshold(warn=ctx.options.drop_warn, fail=ctx.options.drop_fail, direction="above")
     summary_rows, statuses = [], []
     note = " (prediction = score ≥ decision_threshold)" if cols.prediction_from_score else ""
@@ -159,7 +166,7 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
             message=", ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "") + f"{note}.",
             metrics={"metric": metric, "current": value, "reference": ref, "target": target, "change": worse,
                      "rows": rows, "dataset": "current"},
-            evidence={"sql": sql},
+            evidence={"sql": sql + (chart_sql if metric in charts else []), "charts": charts.get(metric, [])},
         )
     extras = {k: v for k, v in values.items() if k not in TASK_METRICS[task]}
     yield ctx.result(

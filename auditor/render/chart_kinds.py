@@ -135,7 +135,8 @@ def fit(fig: Figure) -> None:
     ticks = max((text_width(t) for t in labels), default=0.42)  # numeric ticks: "25.0%", "1.5k"
     left = 0.1 + ticks + (0.22 if first.get_ylabel() else 0)
     below = getattr(fig, "legend_below", False)
-    bottom = 0.32 + (0.2 if any(ax.get_xlabel() for ax in axes) else 0) + (0.28 if below else 0)
+    bottom = (0.32 + (0.2 if any(ax.get_xlabel() for ax in axes) else 0) + (0.28 if below else 0)
+              + getattr(fig, "extra_bottom", 0.0))
     top = 0.42
     fig.subplots_adjust(left=min(left / width, 0.5), right=1 - 0.14 / width, bottom=min(bottom / height, 0.45),
                         top=1 - top / height, wspace=0.35, hspace=0.6)

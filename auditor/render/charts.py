@@ -32,6 +32,21 @@ reliability
     ``{"kind": "reliability", "title", "predicted": [..], "observed": [..],
     "counts"?: [..]}``: calibration curve against the diagonal, with the rows per
     bin in a side panel.
+curve
+    ``{"kind": "curve", "title", "series": {name: {"x": [..], "y": [..]}}, "x_label"?, "y_label"?,
+    "diagonal"?: bool, "drawstyle"?}``: ROC or precision-recall curves on [0, 1] axes, reference
+    and current in their colours, with the chance diagonal when asked.
+confusion
+    ``{"kind": "confusion", "title", "labels"?: [negative, positive], "panels": [{"name", "matrix":
+    [[tn, fp], [fn, tp]]}]}``: up to three 2×2 matrices side by side (overall, the worst group),
+    each cell its count and share.
+heatmap
+    ``{"kind": "heatmap", "title", "x": [labels], "y": [labels], "values": [[..] per y], "x_label"?,
+    "y_label"?, "thresholds"?: [{"value", "label"}], "diagonal"?: bool, "cmap"?}``: one coloured cell
+    per (y, x) (PSI per feature and window; rows per predicted × actual cell; missing together), a
+    colour bar beside; at most 30 rows are drawn and the title counts the rest.
+
+A ``line`` of more than six series is drawn as small multiples (a panel per series), never a tangle.
 
 Anything else (an unknown kind, a malformed spec, lists of the wrong length)
 becomes a small text placeholder saying why: one bad chart never breaks a report.
@@ -56,14 +71,29 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
-from auditor.render.chart_kinds import GUIDE, RC, WIDTH, SpecError, bars, fit, histogram, interval, line, reliability, txt
+from auditor.render.chart_grids import MAX_LINES, confusion, curve, heatmap, small_multiples
+from auditor.render.chart_kinds import (
+    GUIDE,
+    RC,
+    WIDTH,
+    SpecError,
+    _series,
+    bars,
+    fit,
+    histogram,
+    interval,
+    line,
+    reliability,
+    txt,
+)
 from auditor.render.svg import placeholder_svg, safe_id, tidy_svg
 
 __all__ = ["chart_svg", "chart_png", "drawn_svg", "draw_all", "CHART_KINDS"]
 
 log = logging.getLogger(__name__)
 
-_DRAW = {"histogram": histogram, "bars": bars, "line": line, "interval": interval, "reliability": reliability}
+_DRAW = {"histogram": histogram, "bars": bars, "line": line, "interval": interval, "reliability": reliability,
+         "curve": curve, "confusion": confusion, "heatmap": heatmap}
 CHART_KINDS: tuple[str, ...] = tuple(_DRAW)
 
 
@@ -73,6 +103,10 @@ def _draw(spec: Any) -> Figure:
     kind = spec.get("kind")
     if kind not in _DRAW:
         raise SpecError(f"chart kind {kind!r} is not supported")
+    if kind == "line" and isinstance(spec.get("series"), dict) and len(spec["series"]) > MAX_LINES:
+        if not isinstance(spec.get("x"), list):
+            raise SpecError("x must be a list")
+        return small_multiples(spec, _series(spec, len(spec["x"])))  # never a tangle of more than 6 lines
     fig = _DRAW[kind](spec)
     fit(fig)
     return fig
