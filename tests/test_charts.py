@@ -195,7 +195,7 @@ def test_bars_draw_a_reference_line(line):
 
 def test_close_thresholds_are_labelled_on_both_sides():
     spec = {**SPECS["line"], "thresholds": [{"value": 0.1, "label": "warn"}, {"value": 0.11, "label": "fail"}]}
-    anchors = re.findall(r'text-anchor: (\w+)[^>]*>(warn|fail)<', chart_svg(spec, figure_id="f"))
+    anchors = re.findall(r'text-anchor="(\w+)"[^>]*>(warn|fail)<', chart_svg(spec, figure_id="f"))
     assert sorted(anchors) == [("end", "warn"), ("start", "fail")]
 
 

@@ -82,7 +82,7 @@ def test_html_is_email_safe() -> None:
     assert all(block.strip().startswith("@media") for block in styles)
     assert re.search(r'<td class="pad" style="padding:16px 20px">', html)
     assert 'role="presentation"' in html
-    # Failing and warning checks first, worst first: the error, then failures, then warnings.
+    # Findings first, worst first: the error, then failures, then warnings.
     statuses = re.findall(r'class="badge badge-(\w+)"', html)
     listed = statuses  # rows only: the overall badge is "badge badge-big ..."
     order = {"error": 0, "fail": 1, "warn": 2}

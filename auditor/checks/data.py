@@ -77,7 +77,7 @@ def _pattern_chart(ctx: CheckContext, current: dict) -> tuple[dict, str] | None:
     patterns, sql = missing_patterns(ctx.engine, ds.view, [(c.name, c.type) for c in missing])
     names = [c.name for c in missing]
     labels = [f"{n:,} rows ({n / ds.rows:.1%})" for _, n in patterns]
-    chart = {"kind": "heatmap", "title": "Missing together: the most frequent patterns (dark = missing)",
+    chart = {"kind": "heatmap", "title": "Missing together (dark: missing)",
              "x": names, "y": labels, "values": [[1.0 if f else 0.0 for f in flags] for flags, _ in patterns],
              "cmap": "Greys", "colorbar": False, "x_label": "column", "y_label": "rows with the pattern"}
     rows = [[n, n / ds.rows, ", ".join(m for m, f in zip(names, flags, strict=True) if f) or "(none missing)"]

@@ -131,9 +131,9 @@ class _Figures:
     def __init__(self, draw: bool, specs: list[Any] = ()) -> None:
         self.draw = draw
         self.n = 0
-        # Every chart of the page drawn up front, in parallel where it pays (render.charts.draw_all).
+        # Every chart of the page laid out up front, once (render.charts.draw_all).
         specs = list(specs) if draw else []
-        self.drawn: dict[int, tuple[Any, tuple[str, str | None]]] = {
+        self.drawn: dict[int, tuple[Any, tuple[Any, str | None]]] = {
             id(spec): (spec, d) for spec, d in zip(specs, draw_all(specs), strict=True)}
 
     def __call__(self, spec: Any) -> dict[str, Any]:

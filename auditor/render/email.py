@@ -31,9 +31,10 @@ from typing import Any
 import css_inline
 from jinja2 import Environment, select_autoescape
 
-from auditor.render.charts import WIDTH, chart_png
+from auditor.render.charts import chart_png
 from auditor.render.context import build_context
 from auditor.render.filters import STOCK_TEMPLATES, template_environment
+from auditor.render.plots import WIDTH
 from auditor.report import AuditReport, CheckResult
 
 __all__ = ["build_email", "render_email", "email_subject", "html_part", "MAX_HTML_BYTES", "TEMPLATE_DIR"]
@@ -44,7 +45,7 @@ MAX_ATTACHMENT_BYTES = 5_000_000  # a larger report.html is linked instead (mail
 MAX_CHARTS = 4
 MAX_CHANGES = 8  # checks named per kind of change since the last run; the rest are counted
 CHART_DPI = 100  # 550 x 260 px, ~25 KB each
-CHART_WIDTH = round(WIDTH * CHART_DPI)  # shown at its natural size: a scaled-up PNG looks blurred
+CHART_WIDTH = round(WIDTH / 72 * CHART_DPI)  # WIDTH is in points; shown at its natural size: a scaled-up PNG looks blurred
 
 
 @lru_cache(maxsize=8)
