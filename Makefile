@@ -6,10 +6,10 @@ EXAMPLE := examples/credit_scoring
 DEMO_OUT := reports/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint golden docs bench clean
+.PHONY: help install demo test lint golden docs bench bench-render clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/auditor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ docs: $(BIN)/auditor  ## regenerate docs/configuration.md from the config's JSON
 
 bench: $(BIN)/auditor  ## scale benchmark: 1M and 10M rows, against the one-pass floor
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-render: $(BIN)/auditor  ## rendering against the json-only audit, on the example (time and sizes)
+	$(BIN)/python benchmarks/render.py $(BENCH_ARGS)
 
 clean:  ## remove the venv, generated data and reports
 	rm -rf $(VENV) $(EXAMPLE)/data reports .pytest_cache build *.egg-info
