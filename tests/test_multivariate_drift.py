@@ -126,3 +126,33 @@ def test_the_features_of_largest_variance_are_used(tmp_path):
 def test_one_numeric_feature_is_a_skip(tmp_path):
     report = run(tmp_path, {"x1": np.arange(N, dtype=float)}, {"x1": np.arange(N, dtype=float)})
     assert results(report, "deployment.multivariate_drift")[None].status == "skip"
+
+
+def test_over_time_names_the_first_window_whose_structure_changed(tmp_path):
+    reference, current = butterfly(1, flipped=False), butterfly(2, flipped=False)
+    write(tmp_path / "reference.parquet", reference)
+    write(tmp_path / "current.parquet", current)
+    # The log: 6,000 rows over 10 days (ten minutes apart is 41 days: use 2.4 minutes), flipped from day 6 on.
+    rng = np.random.default_rng(9)
+    s = rng.standard_normal(N)
+    day = np.arange(N) // 600
+    sign = np.where(day >= 6, -1.0, 1.0)
+    log = {"x1": 10 + 3 * (s + rng.standard_normal(N) / 8), "x2": 100 + 20 * (sign * s + rng.standard_normal(N) / 8),
+           "x3": rng.standard_normal(N) / 8}
+    ts = [START + timedelta(seconds=144 * i) for i in range(N)]
+    pq.write_table(pa.table({"id": pa.array(np.arange(N) + N), "ts": pa.array(ts, pa.timestamp("us")),
+                             **{k: pa.array(v) for k, v in log.items()}}), tmp_path / "log.parquet")
+    cfg = {"version": 1, "project": {"name": "butterfly"}, "monitoring": {"window": "1d"},
+           "datasets": {"reference": {"path": "reference.parquet"}, "current": {"path": "current.parquet"},
+                        "predictions": {"path": "log.parquet"}},
+           "columns": {"id": "id", "timestamp": "ts", "features": ["x1", "x2", "x3"]}}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
+    report = run_audit(load_config(tmp_path / "audit.yaml"), stages=["deployment"],
+                       as_of=START + timedelta(days=10))
+    found = results(report, "deployment.multivariate_drift")
+    assert found["current"].status == "pass"
+    over = found["over time"]
+    assert over.status == "fail" and over.dataset == "predictions"
+    assert over.metrics["first_crossed_window"] == "2026-01-07"  # day 6, counted from 0
+    rows = over.evidence["tables"][0]["rows"]
+    assert [r[4] for r in rows[:6]] == ["pass"] * 6

@@ -327,3 +327,15 @@ def test_threshold_duration_and_timestamp_formatting():
     assert fmt_timestamp("2024-05-01T06:00:00+00:00") == "2024-05-01 06:00:00 UTC"
     assert fmt_timestamp("2024-05-01T06:00:00+02:00") == "2024-05-01 06:00:00 +02:00"
     assert fmt_timestamp("yesterday") == "yesterday"
+
+
+def test_overview_says_what_changed_since_the_last_run():
+    from tests.test_browser import report_with_history
+
+    html = render_html(report_with_history())
+    overview = html.split('<section id="overview"', 1)[1].split("</section>", 1)[0]
+    assert '<p class="changed"><b>Since the last run:</b>' in overview
+    assert re.search(r'<a href="#changes" class="change-new_failure">3 new failures</a>', overview)
+    assert 'id="changes"' in html  # where the link goes: the full list under the findings
+    plain = render_html(load())
+    assert "Since the last run" not in plain.split('<section id="overview"', 1)[1].split("</section>", 1)[0]
