@@ -15,7 +15,8 @@ def test_dataset_and_columns_are_read_off_the_subject(project, audit):
     assert about(report, "data.null_rate", "age") == ("current", ("age",))
     assert about(report, "data.duplicates", "reference: id") == ("reference", ("id",))
     assert about(report, "modeling.demographic_parity", "sex") == ("current", ("sex",))
-    assert about(report, "modeling.performance", "accuracy") == ("current", ())
+    # a metric is about the columns it was computed from (the check says so: the subject names none)
+    assert about(report, "modeling.performance", "accuracy") == ("current", ("label", "prediction", "score"))
     assert about(report, "data.subgroup_null_rate", "region by sex") == ("current", ("region", "sex"))
     for result in report.checks:  # never a column that is not in the dataset named
         if result.columns:
