@@ -188,6 +188,21 @@ class Frame:
                              anchor="end" if right else "start", colour=GUIDE)
 
 
+def grouped_bars(f: Frame, series: list[tuple[str, list[float], str]], x: Scale, y: Scale, *,
+                 horizontal: bool = False) -> None:
+    """Side-by-side bars: category i at position i (its series within ±0.4), values from 0."""
+    width = 0.8 / len(series)
+    for j, (_, vals, colour) in enumerate(series):
+        for i, v in enumerate(vals):
+            if not math.isfinite(v):
+                continue
+            lo = i - 0.4 + width * j
+            if horizontal:
+                f.canvas.rect(x(0), y(lo), x(v) - x(0), y(lo + width) - y(lo), colour)
+            else:
+                f.canvas.rect(x(lo), y(v), x(lo + width) - x(lo), y(0) - y(v), colour)
+
+
 def value_ticks(values: list[float], *, zero: bool = True, most: int = 5) -> list[float]:
     vals = finite(values)
     lo = min([*vals, 0.0] if zero else vals or [0.0])
@@ -224,12 +239,7 @@ def histogram(spec: dict) -> Canvas:
             f.canvas.polyline(points, colour, width=1.4, clip=f.plot)
     else:
         x = f.x(-0.6, k - 0.4)
-        width = 0.8 / len(series)
-        for j, (_, vals, colour) in enumerate(series):
-            for i, v in enumerate(vals):
-                if math.isfinite(v):
-                    left = i - 0.4 + width * j
-                    f.canvas.rect(x(left), y(v), x(left + width) - x(left), y(0) - y(v), colour)
+        grouped_bars(f, series, x, y)
         labels = [short(e) for e in edges]
         if math.isnan(edges[0]):
             labels[0] = "−∞"
@@ -255,18 +265,13 @@ def bars(spec: dict) -> Canvas:
                         + ([ref[0]] if (ref := reference_line(spec.get("reference_line"))) else []))
     fmt = short
     legend = [(txt(n, 30), c) for n, _, c in series]
-    width = 0.8 / len(series)
     value_label, cat_label = txt(spec.get("y_label")), txt(spec.get("x_label"))
     if horizontal:
         height = min(max(HEIGHT, 60 + len(cats) * (9 + 7 * len(series))), 432.0)
         f = Frame(title, height=height, legend=legend, y_labels=cats, y_label=cat_label, x_label=value_label)
         x, y = f.x(ticks[0], ticks[-1]), Scale(-0.5, len(cats) - 0.5, f.top, f.bottom)
         f.x_grid(x, ticks, fmt)
-        for j, (_, vals, colour) in enumerate(series):
-            for i, v in enumerate(vals):
-                if math.isfinite(v):
-                    top = i - 0.4 + width * j
-                    f.canvas.rect(x(0), y(top), x(v) - x(0), y(top + width) - y(top), colour)
+        grouped_bars(f, series, x, y, horizontal=True)
         f.y_categories([y(i) for i in range(len(cats))], cats)
         if ref:
             f.canvas.line(x(ref[0]), f.top, x(ref[0]), f.bottom, GUIDE, width=1, dash="4 3")
@@ -276,11 +281,7 @@ def bars(spec: dict) -> Canvas:
         f = Frame(title, legend=legend, y_labels=[fmt(t) for t in ticks], y_label=value_label, x_label=cat_label)
         x, y = Scale(-0.5, len(cats) - 0.5, f.left, f.right), f.y(ticks[0], ticks[-1])
         f.y_grid(y, ticks, fmt)
-        for j, (_, vals, colour) in enumerate(series):
-            for i, v in enumerate(vals):
-                if math.isfinite(v):
-                    left = i - 0.4 + width * j
-                    f.canvas.rect(x(left), y(v), x(left + width) - x(left), y(0) - y(v), colour)
+        grouped_bars(f, series, x, y)
         f.x_categories([x(i) for i in range(len(cats))], cats)
         if ref:
             f.threshold(y(ref[0]), ref[1])
