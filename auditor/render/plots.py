@@ -34,6 +34,14 @@ def txt(value: Any, limit: int = 60) -> str:
     return s[: limit - 1] + "…" if len(s) > limit else s
 
 
+def listed(spec: dict, key: str) -> list:
+    """A spec's list (categories, x labels), or a SpecError naming it."""
+    value = spec.get(key)
+    if not isinstance(value, list):
+        raise SpecError(f"{key} must be a list")
+    return value
+
+
 def nums(values: Any, key: str, n: int | None = None) -> list[float]:
     """A list of numbers (None: undefined, a gap, never a zero); anything else is a SpecError."""
     if not isinstance(values, (list, tuple)):
@@ -251,9 +259,7 @@ def histogram(spec: dict) -> Canvas:
 
 
 def bars(spec: dict) -> Canvas:
-    cats_raw = spec.get("categories")
-    if not isinstance(cats_raw, list):
-        raise SpecError("categories must be a list")
+    cats_raw = listed(spec, "categories")
     cats = [txt(c, 32) for c in cats_raw]
     series = series_of(spec, len(cats))
     hidden = max(0, len(cats) - MAX_CATEGORIES)
@@ -290,9 +296,7 @@ def bars(spec: dict) -> Canvas:
 
 
 def line(spec: dict) -> Canvas:
-    x_raw = spec.get("x")
-    if not isinstance(x_raw, list):
-        raise SpecError("x must be a list")
+    x_raw = listed(spec, "x")
     series = series_of(spec, len(x_raw))
     lines = sorted(filter(None, (reference_line(t) for t in spec.get("thresholds") or [])))
     ticks = value_ticks([v for _, vals, _ in series for v in vals] + [v for v, _ in lines], zero=False)
@@ -315,9 +319,7 @@ def line(spec: dict) -> Canvas:
 
 
 def interval(spec: dict) -> Canvas:
-    cats_raw = spec.get("categories")
-    if not isinstance(cats_raw, list):
-        raise SpecError("categories must be a list")
+    cats_raw = listed(spec, "categories")
     n = len(cats_raw)
     values = nums(spec.get("values"), "values", n)
     lower = nums(spec.get("lower") or [None] * n, "lower", n)

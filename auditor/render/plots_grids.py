@@ -14,6 +14,7 @@ from auditor.render.plots import (
     WIDTH,
     Frame,
     SpecError,
+    listed,
     nums,
     series_of,
     short,
@@ -119,9 +120,7 @@ def confusion(spec: dict) -> Canvas:
 
 
 def heatmap(spec: dict) -> Canvas:
-    x_raw, y_raw = spec.get("x"), spec.get("y")
-    if not isinstance(x_raw, list) or not isinstance(y_raw, list):
-        raise SpecError("x and y must be lists")
+    x_raw, y_raw = listed(spec, "x"), listed(spec, "y")
     rows = spec.get("values")
     if not isinstance(rows, list) or len(rows) != len(y_raw):
         raise SpecError("values must have a row per y label")
@@ -169,9 +168,7 @@ def heatmap(spec: dict) -> Canvas:
 
 def small_multiples(spec: dict) -> Canvas:
     """One small panel per series (shared scales), for a line chart of more than MAX_LINES series."""
-    x_raw = spec.get("x")
-    if not isinstance(x_raw, list):
-        raise SpecError("x must be a list")
+    x_raw = listed(spec, "x")
     series = series_of(spec, len(x_raw))
     cols = 3
     rows = math.ceil(len(series) / cols)
