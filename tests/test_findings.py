@@ -159,3 +159,23 @@ def test_report_json_round_trips_findings_and_old_reports_fall_back_to_one_per_r
     del old["findings"]
     singles = AuditReport.from_dict(old).to_dict()["findings"]
     assert len(singles) == len(DEMO) and all(len(f["results"]) == 1 for f in singles)
+
+
+def test_model_quality_seen_by_several_checks_is_named_for_the_model():
+    findings = find([r("modeling.calibration", None, "fail", columns=["label", "score"]),
+                     r("modeling.performance", "accuracy", "warn", columns=["label", "score"])])
+    assert [f.title for f in findings] == ["Model quality: calibration, accuracy"]
+
+
+def test_render_groups_an_old_report_json_that_has_no_findings(tmp_path):
+    import json
+
+    from auditor.cli import main
+
+    report = AuditReport(tool={"name": "auditor", "version": "0"}, run={"id": "r"}, project={"name": "old"},
+                         datasets=[], checks=DEMO, findings=find(DEMO))
+    data = report.to_dict()
+    del data["findings"]  # as written before findings existed
+    (tmp_path / "report.json").write_text(json.dumps(data))
+    assert main(["render", str(tmp_path / "report.json"), "--format", "md"]) == 0
+    assert "10 findings from 30 failing, warning or error results" in (tmp_path / "report.md").read_text()

@@ -159,6 +159,9 @@ def _title(lead: CheckResult, members: list[CheckResult]) -> str:
         return f"Drift in {_names(cols)}"
     if fam == "fairness" and cols:
         return f"Unequal treatment by {_names(cols)}"
+    if fam == "quality" and len({r.id for r in same}) > 1:  # calibration and accuracy: the model, not one check
+        measured = list(dict.fromkeys(r.subject or r.title.lower() for r in same))
+        return "Model quality: " + ", ".join(measured[:MAX_NAMED]) + (" and more" if len(measured) > MAX_NAMED else "")
     if fam == "slices" and cols:
         return f"The model is weaker on some values of {_names(cols)}"
     return lead.title + (f": {lead.subject}" if lead.subject is not None else "")
