@@ -128,7 +128,7 @@ def test_scoping_gaps_are_one_finding():
 def test_summary_is_one_sentence_naming_who_else_saw_it():
     finding = find([r("data.null_rate", "x", columns=["x"], message="'x' is 40% missing."),
                     r("modeling.slices", "x", "warn", columns=["x"])])[0]
-    assert finding.summary == "'x' is 40% missing; 1 more result agree (slices)."
+    assert finding.summary == "'x' is 40% missing; 1 more result agrees (slices)."
     assert finding.summary.count(". ") == 0
 
 

@@ -175,7 +175,8 @@ def _summary(lead: CheckResult, members: list[CheckResult]) -> str:
         return message + "."
     titles = list(dict.fromkeys(r.title for r in others))
     shown = ", ".join(titles[:4]) + (f" and {len(titles) - 4} more" if len(titles) > 4 else "")
-    return f"{message}; {len(others)} more result{'s' if len(others) > 1 else ''} agree ({shown})."
+    agree = 'results agree' if len(others) > 1 else 'result agrees'
+    return f"{message}; {len(others)} more {agree} ({shown})."
 
 
 def _chart(lead: CheckResult, members: list[CheckResult]) -> dict | None:
