@@ -339,3 +339,15 @@ def test_overview_says_what_changed_since_the_last_run():
     assert 'id="changes"' in html  # where the link goes: the full list under the findings
     plain = render_html(load())
     assert "Since the last run" not in plain.split('<section id="overview"', 1)[1].split("</section>", 1)[0]
+
+
+def test_a_finding_of_many_results_lists_forty_and_counts_the_rest():
+    from auditor.audit.findings import find
+
+    checks = [CheckResult(id="deployment.feature_drift", stage="deployment", title="Feature drift", status="fail",
+                          message=f"c{i} drifted.", subject=f"c{i}", dataset="current", columns=(f"c{i}",))
+              for i in range(100)]
+    html = render_html(AuditReport(tool={}, run={}, project={}, datasets=[], checks=checks, findings=find(checks)))
+    summary = html.split('<section id="summary"', 1)[1].split("</section>", 1)[0]
+    assert summary.count('<li><span class="badge badge-fail">') == 40
+    assert "… and 60 more, in the stages below" in summary

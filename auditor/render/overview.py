@@ -16,6 +16,7 @@ from auditor.report import AuditReport, Finding
 __all__ = ["findings_view", "overview_view", "TOP_FINDINGS"]
 
 TOP_FINDINGS = 4  # findings shown with a chart in the overview; the rest are listed below it
+RESULTS_LISTED = 40  # results listed under a finding in the HTML (2,000 drifted columns are one finding)
 STAGE_TITLES = {"scoping": "Scoping", "data": "Data", "modeling": "Modeling", "deployment": "Deployment"}
 
 
@@ -54,6 +55,8 @@ def findings_view(report: AuditReport, by_key: dict[tuple[str, str | None], dict
             "stage_title": STAGE_TITLES.get(finding.stage, finding.stage.capitalize()),
             "summary": finding.summary,
             "results": results,
+            "results_shown": results[:RESULTS_LISTED],
+            "results_more": max(0, len(results) - RESULTS_LISTED),
             "size": f"{len(results)} result{'' if len(results) == 1 else 's'}",
             "chart_spec": _chart_spec(checks, finding.chart),
         })
