@@ -357,7 +357,7 @@ def reliability(spec: dict) -> Canvas:
     observed = nums(spec.get("observed"), "observed", n)
     counts = nums(spec.get("counts") or [None] * n, "counts", n)
     f = Frame(txt(spec.get("title")), legend=[("perfectly calibrated", GUIDE), ("model", CURRENT)],
-              y_labels=["100%"], y_label="observed rate", x_label="mean predicted score", right=150)
+              y_labels=["100%"], y_label="observed rate", x_label="mean predicted score", right=164)
     unit = [0, 0.25, 0.5, 0.75, 1.0]
     x, y = f.x(0, 1), f.y(0, 1)
     f.y_grid(y, unit, percent)
@@ -382,5 +382,5 @@ def reliability(spec: dict) -> Canvas:
             f.canvas.rect(cx - 4, side_y(c), 8, side_y(0) - side_y(c), REFERENCE)
     f.canvas.text(left, f.bottom + 11, "0", anchor="middle")
     f.canvas.text(right, f.bottom + 11, "1", anchor="middle")
-    f.canvas.text(left + 2, f.top + 4, f"{short(top_count)} rows", size=7, colour=GUIDE)
+    f.canvas.text(left - 3, f.top + 4, short(top_count), size=7, anchor="end", colour=GUIDE)
     return f.canvas
