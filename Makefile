@@ -19,14 +19,16 @@ $(BIN)/auditor: pyproject.toml
 
 install: $(BIN)/auditor  ## create .venv and install auditor with its test tools
 
-$(EXAMPLE)/data/current.parquet: $(BIN)/auditor $(EXAMPLE)/generate.py
+# contacts.parquet is the last file generate.py writes.
+$(EXAMPLE)/data/contacts.parquet: $(BIN)/auditor $(EXAMPLE)/generate.py
 	$(BIN)/python $(EXAMPLE)/generate.py
 
-demo: $(BIN)/auditor $(EXAMPLE)/data/current.parquet  ## generate the example data, audit it, say where the reports are
+demo: $(BIN)/auditor $(EXAMPLE)/data/contacts.parquet  ## generate the example data, audit it, write its data dictionary
 	@$(BIN)/auditor run $(EXAMPLE)/audit.yaml --as-of 2026-11-27T00:00:00 --out $(DEMO_OUT) \
-	  --format json,html,md; code=$$?; \
+	  --format json,html,md,dictionary; code=$$?; \
 	  if [ $$code -gt 1 ]; then exit $$code; fi; \
-	  echo "Reports written to $(DEMO_OUT)/: report.html (open it in a browser), report.md, report.json"; \
+	  echo "Reports written to $(DEMO_OUT)/: report.html (open it in a browser), report.md, report.json,"; \
+	  echo "  and the data dictionary: dictionary.html, dictionary.md, dictionary.json"; \
 	  if [ $$code -eq 1 ]; then echo "(The audit found problems and would exit 1: the example has them planted on purpose.)"; fi
 
 test: $(BIN)/auditor  ## run the test suite

@@ -80,6 +80,15 @@ def build_parser() -> Parser:
     run.add_argument("--templates", type=Path, help="a folder of report templates searched first (default: outputs.templates)")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    dictionary = sub.add_parser("dictionary", help="audit, then write the data dictionary (exit 1 when a field fails)")
+    dictionary.add_argument("config", type=Path, help="the audit.yaml")
+    dictionary.add_argument("--out", type=Path, help="folder for dictionary.html, .md, .json beside report.json and "
+                            "report.html, which its links point to (default: outputs.dir of the config)")
+    dictionary.add_argument("--as-of", type=_as_of, help="the audit's 'now' for freshness (default: now)")
+    dictionary.add_argument("--report-url", help="where report.html will be published: the dictionary links to it")
+    dictionary.add_argument("--templates", type=Path, help="a folder of report templates searched first")
+    dictionary.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     render = sub.add_parser("render", help="render a saved report.json again, without touching data")
     render.add_argument("report", type=Path, help="a report.json")
     render.add_argument("--format", type=_formats, default=["html", "md"], help="formats to write (default html,md)")
@@ -188,8 +197,38 @@ def cmd_run(args: argparse.Namespace, err) -> int:
     return 1 if failed else 0
 
 
+def cmd_dictionary(args: argparse.Namespace, err) -> int:
+    """`auditor dictionary`: the whole audit, then dictionary.html/.md/.json with report.json and
+    report.html (the checks the indicators link to). Exit 1 when some field's indicator is fail."""
+    from auditor.audit.configure import load_config
+    from auditor.audit.runner import run_audit
+    from auditor.delivery.files import write_reports
+    from auditor.render.dictionary import build_dictionary, failing_fields
+
+    config = load_config(args.config)
+    templates = _templates(args.templates or (config.resolve(config.outputs.templates) if config.outputs.templates
+                                              else None))
+    verbose = args.verbose or err.isatty()
+    progress = (lambda msg: print(f"auditor: {msg}", file=err, flush=True)) if verbose else None
+    report = run_audit(config, as_of=args.as_of, now=_now, progress=progress)
+    out_dir = args.out or config.resolve(config.outputs.dir)
+    written = write_reports(report, out_dir, ["json", "html", "dictionary"], report_url=args.report_url,
+                            templates=templates)
+    doc = build_dictionary(report)
+    failing = failing_fields(doc)
+    fields = sum(len(t["fields"]) for t in doc["tables"])
+    if verbose or failing:
+        named = ", ".join(f"{t}.{f}" for t, f in failing[:5]) + (f" and {len(failing) - 5} more" if len(failing) > 5 else "")
+        state = f"{len(failing)} failing ({named})" if failing else "none failing"
+        print(f"auditor: dictionary of {len(doc['tables'])} tables, {fields} fields, {state}; in {out_dir}", file=err)
+    if verbose:
+        for path in written:
+            print(f"  {path}", file=err)
+    return 1 if failing else 0
+
+
 def cmd_render(args: argparse.Namespace, err) -> int:
-    from auditor.delivery.files import FILENAMES, load_report, render_all, write_atomic
+    from auditor.delivery.files import load_report, render_all, write_atomic
 
     if not args.report.is_file():
         raise ConfigError(f"{args.report}: report file not found")
@@ -205,8 +244,8 @@ def cmd_render(args: argparse.Namespace, err) -> int:
         report = dataclasses.replace(report, findings=find(report.checks))
     out_dir = args.out or args.report.parent
     templates = _templates(args.templates)
-    for fmt, payload in render_all(report, args.format, report_url=args.report_url, templates=templates).items():
-        write_atomic(out_dir / FILENAMES[fmt], payload)
+    for name, payload in render_all(report, args.format, report_url=args.report_url, templates=templates).items():
+        write_atomic(out_dir / name, payload)
     return 0
 
 
@@ -271,6 +310,8 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
             return cmd_run(args, err)
         if args.command == "render":
             return cmd_render(args, err)
+        if args.command == "dictionary":
+            return cmd_dictionary(args, err)
         if args.command == "infer-schema":
             from auditor.schema.inference import write_inferred
 

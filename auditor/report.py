@@ -227,8 +227,9 @@ ATTENTION: tuple[Status, ...] = ("error", "fail", "warn")
 
 @dataclass(frozen=True)
 class AuditReport:
-    """One audit's results. `run` may carry `history` (runs recorded with --history): the previous
-    runs, each check's values and statuses across them, and the changes since the last run, as
+    """One audit's results. `run` carries `provenance` (what the report was made from: fingerprints of
+    the data, the config, package versions) and may carry `history` (runs recorded with --history): the
+    previous runs, each check's values and statuses across them, and the changes since the last run, as
     auditor.delivery.history.attach_history documents; renderers draw trends from it."""
 
     tool: dict[str, Any]
@@ -240,6 +241,8 @@ class AuditReport:
     # Computed when the report is built (auditor.audit.findings); None for a report built by hand or
     # read from a report.json older than findings: `finding_list` then gives one per result.
     findings: list[Finding] | None = None
+    # The data dictionary's measures: {"tables": [...]} (auditor.audit.dictionary; docs/report-json.md).
+    dictionary: dict[str, Any] = field(default_factory=dict)
 
     def finding_list(self) -> list[Finding]:
         """The findings, worst first; without computed ones, each failing, warning or error result alone."""
@@ -264,8 +267,9 @@ class AuditReport:
         """The results that failed or raised (`error`), in report order."""
         return [c for c in self.checks if c.status in ("fail", "error")]
 
-    def render(self, fmt: str, **options: Any) -> str | bytes:
-        """This report in one output format (auditor.render.formats names them), in memory."""
+    def render(self, fmt: str, **options: Any) -> str | bytes | dict[str, str | bytes]:
+        """This report in one output format (auditor.render.formats names them), in memory; a format
+        of several files (`dictionary`) gives {file name: text}."""
         from auditor.render.formats import render
 
         return render(fmt, self, **options)
@@ -295,6 +299,7 @@ class AuditReport:
             "counts": self.counts,
             "findings": [f.to_dict() for f in self.finding_list()],
             "checks": [c.to_dict() for c in self.checks],
+            "dictionary": json_clean(self.dictionary),
         }
 
     @classmethod
@@ -310,4 +315,5 @@ class AuditReport:
             datasets=data.get("datasets") or [],
             checks=[CheckResult.from_dict(c) for c in data["checks"]],
             findings=[Finding.from_dict(f) for f in data["findings"]] if "findings" in data else None,
+            dictionary=data.get("dictionary") or {},
         )

@@ -31,11 +31,19 @@ class RunState:
     roles: Roles
     as_of: datetime
     cache: dict[Any, Any] = field(default_factory=dict)
+    catalog: dict[str, Dataset] = field(default_factory=dict)  # tables only the data dictionary reads
+
+    def table(self, name: str) -> Dataset:
+        """A dataset, or a table of the config's `catalog:`, by name (the config keeps the names apart)."""
+        return self.datasets[name] if name in self.datasets else self.catalog[name]
+
+    def table_names(self) -> list[str]:
+        return [*self.datasets, *self.catalog]
 
     def summary(self, dataset: str) -> dict[str, ColumnSummary]:
         key = ("summary", dataset)
         if key not in self.cache:
-            self.cache[key] = summarize(self.engine, self.datasets[dataset])
+            self.cache[key] = summarize(self.engine, self.table(dataset))
         return self.cache[key]
 
 

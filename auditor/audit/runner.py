@@ -21,12 +21,17 @@ from typing import Any
 
 from auditor.audit.configure import config_from_dict, validate_check_options
 from auditor.audit.context import CheckContext, RunState
+from auditor.audit.dictionary import gather
 from auditor.audit.findings import find
 from auditor.audit.options import CheckOptions
+from auditor.audit.personal import flagged_columns
+from auditor.audit.provenance import fingerprint_sources, provenance
+from auditor.audit.redaction import redact
 from auditor.audit.registry import DATASET_NEEDS, CheckSpec
 from auditor.audit.roles import resolve_roles
 from auditor.checks import catalogue
 from auditor.config import AuditConfig
+from auditor.engine.catalog import attach_catalog
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import attach_datasets
 from auditor.errors import AuditorError, DataError
@@ -125,8 +130,11 @@ def run_audit(
         current = datasets["current"]
         if current.rows == 0:
             raise DataError(f"dataset 'current' ({current.source}) is empty: nothing to audit")
+        catalog = attach_catalog(engine, config)
+        say("fingerprinting the data")
+        fingerprints, catalog_fingerprints = fingerprint_sources(config, catalog)
         state = RunState(config=config, engine=engine, datasets=datasets, roles=None,  # type: ignore[arg-type]
-                         as_of=as_of or started_at)
+                         as_of=as_of or started_at, catalog={e.table.name: e.table for e in catalog})
         # The summary (a full scan) only infers which columns are categorical: not needed when the config says.
         summaries = state.summary("current") if config.columns.categorical is None else {}
         state.roles = resolve_roles(config.columns, current, summaries, datasets.get("predictions"))
@@ -136,6 +144,16 @@ def run_audit(
             engine.check = spec.id
             results.extend(run_check(spec, state, options[spec.id]))
             engine.check = None
+        say("data dictionary")
+        engine.check = "report.dictionary"  # the query log names what the dictionary and the redaction cost
+        pii = options.get("data.pii")
+        personal = flagged_columns(state, pii)
+        dictionary = gather(state, catalog, personal=personal, share=getattr(pii, "share", 0.05),
+                            fingerprints={**fingerprints, **catalog_fingerprints})
+        engine.check = "report.redaction"
+        results, dictionary = redact(state, results, dictionary, personal)
+        engine.check = None
+        run_provenance = provenance(config, engine, fingerprints, catalog_fingerprints, settings)
     finally:
         # A hidden hook for the benchmark: where each query went and how long it took.
         if os.environ.get("AUDITOR_QUERY_LOG"):
@@ -145,11 +163,13 @@ def run_audit(
     finished_at = clock()
     return AuditReport(
         tool={"name": "auditor", "version": __version__},
-        run=run_info(config, started_at, finished_at, time.perf_counter() - started, as_of=state.as_of),
+        run={**run_info(config, started_at, finished_at, time.perf_counter() - started, as_of=state.as_of),
+             "provenance": run_provenance},
         project=config.project.model_dump(mode="json"),
         datasets=[d.to_dict() for d in datasets.values()],
         checks=results,
         findings=find(results),
+        dictionary=dictionary,
     )
 
 

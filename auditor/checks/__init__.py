@@ -18,6 +18,7 @@ from auditor.checks import (  # noqa: F401  (each module registers its checks)
     leakage,
     modeling,
     multivariate,
+    pii,
     profile,
     quality,
     schema,

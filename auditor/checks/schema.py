@@ -66,10 +66,11 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
         outcomes = plan.decided + built_in + custom
         sql = [*rules_sql, *([custom_sql] if custom_sql else [])]
         failed = [o for o in outcomes if o.failures > 0]
+        names = set(ds.column_names)
         for o in failed:
             yield ctx.result(
                 subject=f"{prefix}{o.column}: {o.check}", value=o.failures, threshold=Threshold(fail=1),
-                columns=[o.column] if ds.column(o.column) is not None else [],
+                columns=[o.column] if o.column in names else [],
                 message=_message(o, name),
                 metrics={"dataset": name, "column": o.column, "check": o.check, "failures": o.failures,
                          "failure_rate": o.rate, "rows": o.rows, "engine": o.engine},
@@ -79,8 +80,10 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
             )
         summary = [[o.column, o.check, o.failures, o.rate, o.engine] for o in outcomes]
         passed = len(outcomes) - len(failed)
+        failing = {o.column for o in failed}
         yield ctx.result(
-            subject=f"{prefix}(all checks)", status="pass", value=passed,
+            subject=f"{prefix}(all checks)", status="pass", value=passed, dataset=name,
+            columns=[c for c in dict.fromkeys(o.column for o in outcomes) if c in names and c not in failing],
             message=(f"All {len(outcomes)} schema checks pass on {name} ({ds.rows:,} rows)." if not failed else
                      f"The other {passed} of {len(outcomes)} schema checks pass on {name} "
                      f"({len(failed)} failing, reported separately)."),

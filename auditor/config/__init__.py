@@ -10,11 +10,12 @@ from auditor.config.models import (
     ROLES,
     SINGLE_ROLES,
     AuditConfig,
+    CatalogTable,
     Columns,
     DatasetSpec,
     EngineSettings,
     ProjectCard,
 )
 
-__all__ = ["AuditConfig", "CARD_FIELDS", "Columns", "DatasetSpec", "EngineSettings", "ProjectCard", "ROLES",
+__all__ = ["AuditConfig", "CARD_FIELDS", "CatalogTable", "Columns", "DatasetSpec", "EngineSettings", "ProjectCard", "ROLES",
            "SINGLE_ROLES", "closest", "describe_error", "one_line", "parse_config", "read_config"]

@@ -82,9 +82,58 @@ class Datasets(Strict):
     predictions: DatasetSpec | None = Field(None, description="the prediction log for the deployment checks (default: current)")
 
 
+GLOB_CHARACTERS = "*?["
+
+
+class CatalogTable(Strict):
+    """A table the data dictionary describes without auditing it: `path` (a file or glob: one table),
+    `sql`, `table` with `database`, or `database` alone (every table of a DuckDB file)."""
+
+    path: str | None = Field(None, description="a file or glob (one table, the union of its files), relative to the config")
+    format: Literal["parquet", "csv", "json"] | None = Field(None, description="the file format, when the extension does not say")
+    sql: str | None = Field(None, description="a query over files or the datasets (by name); needs a name")
+    table: str | None = Field(None, description="a table of `database` (schema.table allowed)")
+    database: str | None = Field(None, description="a DuckDB database file: with table, that table; alone, every table in it")
+    name: str | None = Field(None, description="its name in the dictionary (default: the file's or the table's name)")
+    description: str | None = Field(None, description="what the table holds, shown in the dictionary")
+
+    @model_validator(mode="after")
+    def one_source(self) -> CatalogTable:
+        given = [k for k in ("path", "sql", "table") if getattr(self, k)]
+        if len(given) > 1 or (not given and not self.database):
+            raise ValueError("give exactly one of path, sql, table (with database) or database alone")
+        if self.table and not self.database:
+            raise ValueError("table goes with database (a DuckDB file); use sql for a query over the datasets")
+        if self.database and given and given != ["table"]:
+            raise ValueError("database goes with table, or alone for every table in it")
+        if self.sql and not self.name:
+            raise ValueError("a sql table needs a name")
+        return self
+
+    @property
+    def default_name(self) -> str | None:
+        """The dictionary's name for it (None for a whole database: its tables are named when attached)."""
+        if self.name:
+            return self.name
+        if self.path:
+            parts = [p for p in Path(self.path).parts if not any(ch in p for ch in GLOB_CHARACTERS)]
+            last = Path(self.path).name
+            if any(ch in last for ch in GLOB_CHARACTERS):
+                return parts[-1] if parts else "files"
+            return last.split(".")[0] or last
+        if self.table:
+            return self.table.split(".")[-1]
+        return None
+
+
 def role(meaning: str) -> Any:
     """A column role: checks may need it (`@check(needs=...)`)."""
     return Field(None, description=meaning, json_schema_extra={"role": True})
+
+
+class FieldDoc(Strict):
+    description: str | None = Field(None, description="what the column holds")
+    owner: str | None = Field(None, description="who answers for it")
 
 
 class Columns(Strict):
@@ -103,11 +152,21 @@ class Columns(Strict):
     categorical: list[str] | None = Field(None, description="columns to treat as categories (default: inferred)")
     challenger_prediction: str | None = Field(None, description="a second model's prediction on the same rows (modeling.champion_challenger)")
     challenger_score: str | None = Field(None, description="a second model's score on the same rows")
+    descriptions: dict[str, FieldDoc] = Field(
+        default_factory=dict, description="what each column means, for the data dictionary: column -> text, or "
+        "{description, owner}; the pandera schema's description/title and metadata.owner are used where it is silent")
 
     @field_validator("sensitive", mode="before")
     @classmethod
     def one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("descriptions", mode="before")
+    @classmethod
+    def text_is_a_description(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: {"description": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
 
 class Monitoring(Strict):
@@ -124,6 +183,8 @@ class Outputs(Strict):
                                           "output root (90s, 10m, 1h; a bare number is seconds), then exits 3")
     templates: str | None = Field(None, description="a folder of report templates searched before the stock ones, "
                                   "relative to the config; it mirrors report_templates/ (html/, md/, email/)")
+    provenance_identity: bool = Field(True, description="the host and user that ran the audit, in run.provenance "
+                                      "(false leaves them out of every report)")
 
 
 class EngineSettings(Strict):
@@ -160,6 +221,9 @@ class AuditConfig(Strict):
     monitoring: Monitoring = Field(default_factory=Monitoring, description="the deployment checks' time windows")
     outputs: Outputs = Field(default_factory=Outputs, description="what is written, and where")
     engine: EngineSettings = Field(default_factory=EngineSettings, description="the engine's settings")
+    catalog: list[CatalogTable] = Field(
+        default_factory=list, description="more tables for the data dictionary (measured, not audited): a path or "
+        "glob each, or {path}, {sql, name}, {table, database}, {database} for every table of a DuckDB file")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -170,6 +234,23 @@ class AuditConfig(Strict):
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    @field_validator("catalog", mode="before")
+    @classmethod
+    def paths_are_tables(cls, value: Any) -> Any:
+        return [{"path": item} if isinstance(item, str) else item for item in value] if isinstance(value, list) else value
+
+    @field_validator("catalog", mode="after")
+    @classmethod
+    def catalog_names_are_unique(cls, value: list[CatalogTable]) -> list[CatalogTable]:
+        seen = {"reference", "current", "predictions"}  # the datasets' names
+        for i, item in enumerate(value):
+            name = item.default_name
+            if name in seen:
+                raise ValueError(f"item {i} would be named {name!r}, which is taken; give it another `name`")
+            if name is not None:
+                seen.add(name)
+        return value
 
     @field_validator("checks", mode="before")
     @classmethod

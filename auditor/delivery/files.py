@@ -12,6 +12,7 @@ from auditor.render.formats import FORMATS, render
 from auditor.report import AuditReport
 
 FILENAMES = {name: spec.filename for name, spec in FORMATS.items()}
+ALL_FILES = frozenset(name for spec in FORMATS.values() for name in spec.filenames)  # every file a run may write
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -33,8 +34,12 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 def render_all(report: AuditReport, formats: Iterable[str], *, report_url: str | None = None,
                templates: Path | None = None) -> dict[str, str | bytes]:
-    """Render every format in memory first, so a renderer that fails leaves no partial set of files."""
-    return {fmt: render(fmt, report, report_url=report_url, templates=templates) for fmt in formats}
+    """{file name: payload} of every format, rendered in memory first, so a renderer that fails leaves
+    no partial set of files."""
+    files: dict[str, str | bytes] = {}
+    for fmt in formats:
+        files.update(FORMATS[fmt].files(render(fmt, report, report_url=report_url, templates=templates)))
+    return files
 
 
 def write_reports(report: AuditReport, out_dir: str | Path, formats: Iterable[str] = ("json", "html", "md"), *,
@@ -44,8 +49,8 @@ def write_reports(report: AuditReport, out_dir: str | Path, formats: Iterable[st
     rendered = render_all(report, formats, report_url=report_url,
                           templates=Path(templates) if templates is not None else None)
     written = []
-    for fmt, payload in rendered.items():
-        path = out_dir / FILENAMES[fmt]
+    for name, payload in rendered.items():
+        path = out_dir / name
         write_atomic(path, payload)
         written.append(path)
     return written

@@ -33,11 +33,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from auditor.delivery.files import FILENAMES, write_atomic
+from auditor.delivery.files import ALL_FILES, write_atomic
 from auditor.delivery.lock import DEFAULT_TIMEOUT_S, RootLock
 from auditor.delivery.swap import aside, clear_leftovers, edited_copy, publish_dir
 from auditor.errors import AuditorError, ConfigError
-from auditor.report import AuditReport, change_kind
+from auditor.report import AuditReport, change_kind, worst
 
 __all__ = ["HistoryStore", "Retention", "parse_keep", "run_folder", "attach_history", "publish_latest",
            "expired", "remove_folders", "record_run", "write_index", "DB_NAME", "TREND_RUNS"]
@@ -55,7 +55,11 @@ CREATE TABLE IF NOT EXISTS results (
     run_id VARCHAR NOT NULL, check_id VARCHAR NOT NULL, stage VARCHAR NOT NULL,
     subject VARCHAR NOT NULL,  -- '' when the check has no subject: (check_id, subject) names a result across runs
     status VARCHAR NOT NULL, value DOUBLE, value_text VARCHAR, message VARCHAR);
+-- What each result was about (the data dictionary's fields), added after the first release: NULL in older runs.
+ALTER TABLE results ADD COLUMN IF NOT EXISTS dataset VARCHAR;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS columns VARCHAR[];
 """
+FIELDS_OF_RUN = "SELECT dataset, unnest(columns), status FROM results WHERE run_id = ? AND dataset IS NOT NULL"
 RESULTS_OF_RUNS = """
 SELECT r.run_id, r.check_id, r.subject, r.status, r.value
 FROM results r WHERE r.run_id IN (SELECT unnest(?::VARCHAR[]))
@@ -129,7 +133,8 @@ class HistoryStore:
         """Record one run and every check result, in one transaction."""
         run, counts = report.run or {}, report.counts
         rows = [(run["id"], c.id, c.stage, c.subject or "", c.status, _number(c.value),
-                 None if _number(c.value) is not None or c.value is None else str(c.value), c.message)
+                 None if _number(c.value) is not None or c.value is None else str(c.value), c.message,
+                 c.dataset, list(c.columns))
                 for c in report.checks]
         self.con.execute("BEGIN")
         try:
@@ -143,8 +148,9 @@ class HistoryStore:
                  counts["fail"], counts["error"], counts["skip"], run.get("config_sha256")])
             if rows:
                 # One Arrow table, not executemany: row-by-row inserts take seconds for thousands of results.
-                columns = ["run_id", "check_id", "stage", "subject", "status", "value", "value_text", "message"]
-                types = [pa.string()] * 5 + [pa.float64()] + [pa.string()] * 2
+                columns = ["run_id", "check_id", "stage", "subject", "status", "value", "value_text", "message",
+                           "dataset", "columns"]
+                types = [pa.string()] * 5 + [pa.float64()] + [pa.string()] * 3 + [pa.list_(pa.string())]
                 batch = pa.table([pa.array(col, type=t) for col, t in zip(zip(*rows, strict=True), types,
                                                                              strict=True)], names=columns)
                 self.con.register("new_results", batch)
@@ -170,6 +176,15 @@ class HistoryStore:
             out.setdefault((check_id, subject), {})[run_id] = (status, value)
         return out
 
+    def fields(self, run_id: str) -> dict[tuple[str, str], str]:
+        """(dataset, column) -> the worst graded status of the run's results about it (skips aside)."""
+        out: dict[tuple[str, str], str] = {}
+        for dataset, column, status in self.con.execute(FIELDS_OF_RUN, [run_id]).fetchall():
+            if status != "skip" and column is not None:
+                before = out.get((dataset, column))
+                out[(dataset, column)] = status if before is None else worst([before, status])
+        return out
+
     def forget(self, run_ids: list[str]) -> None:
         for table in ("results", "runs"):
             self.con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [run_ids])
@@ -186,7 +201,9 @@ def attach_history(report: AuditReport, store: HistoryStore | None, *, last: int
     ``history = {"runs": [{"id", "started_at", "status", "folder"}] (previous runs, oldest first),
     "checks": [{"id", "subject", "values": [...], "statuses": [...]}] (aligned with runs, then this run;
     null where a run lacks the check), "changes": [{"id", "subject", "previous_status", "status",
-    "previous_value", "value", "kind": "new_failure" | "new_warning" | "recovered" | "improved"}]}``
+    "previous_value", "value", "kind": "new_failure" | "new_warning" | "recovered" | "improved"}],
+    "fields": [{"dataset", "column", "status"}] (the last run's worst status of the results about each
+    column: the data dictionary's indicator then)}``
     """
     if store is None:
         return report
@@ -208,8 +225,9 @@ def attach_history(report: AuditReport, store: HistoryStore | None, *, last: int
             changes.append({"id": c.id, "subject": c.subject, "previous_status": before[0] if before else None,
                             "status": c.status, "previous_value": before[1] if before else None,
                             "value": _number(c.value), "kind": kind})
+    fields = [{"dataset": d, "column": c, "status": st} for (d, c), st in sorted(store.fields(last_id).items())]
     history = {"runs": [{k: r[k] for k in ("id", "started_at", "status", "folder")} for r in previous],
-               "checks": checks, "changes": changes}
+               "checks": checks, "changes": changes, "fields": fields}
     return dataclasses.replace(report, run={**(report.run or {}), "history": history})
 
 
@@ -219,7 +237,7 @@ def publish_latest(root: Path, folder: Path) -> Path:
     building = aside(latest)
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    names = set(FILENAMES.values())
+    names = ALL_FILES
     for path in folder.iterdir():
         if path.name in names and path.is_file():
             shutil.copyfile(path, building / path.name)

@@ -99,16 +99,21 @@ def attach_datasets(engine: Engine, config: AuditConfig) -> dict[str, Dataset]:
         if spec is None:
             continue
         select, source = _view_sql(name, spec, config, engine)
-        view = quote_ident(name)
-        try:
-            engine.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
-            described = engine.query(f"DESCRIBE {view}")
-            rows = engine.query_one(f"SELECT count(*) FROM {view}")[0]
-        except duckdb.Error as exc:
-            raise DataError(f"dataset '{name}' ({source}): cannot be read: {_first_line(exc)}") from None
-        columns = tuple(Column(name=r[0], type=str(r[1])) for r in described)
-        datasets[name] = Dataset(name=name, view=view, source=source, rows=int(rows), columns=columns)
+        datasets[name] = attach_view(engine, name, select, source)
     return datasets
+
+
+def attach_view(engine: Engine, name: str, select: str, source: str, *, kind: str = "dataset") -> Dataset:
+    """A view named `name` over `select`, with its columns and row count (a DataError when unreadable)."""
+    view = quote_ident(name)
+    try:
+        engine.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
+        described = engine.query(f"DESCRIBE {view}")
+        rows = engine.query_one(f"SELECT count(*) FROM {view}")[0]
+    except duckdb.Error as exc:
+        raise DataError(f"{kind} '{name}' ({source}): cannot be read: {_first_line(exc)}") from None
+    columns = tuple(Column(name=r[0], type=str(r[1])) for r in described)
+    return Dataset(name=name, view=view, source=source, rows=int(rows), columns=columns)
 
 
 def _first_line(exc: Exception) -> str:

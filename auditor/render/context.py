@@ -23,10 +23,11 @@ from auditor.render.filters import (
     status_emoji,
 )
 from auditor.render.overview import findings_view, overview_view
+from auditor.render.provenance import provenance_view
 from auditor.render.trends import Trends
 from auditor.report import ATTENTION, SEVERITY, STAGES, AuditReport, CheckResult
 
-__all__ = ["build_context", "slugify", "sort_checks", "MAX_TABLE_ROWS", "STAGE_TITLES"]
+__all__ = ["Anchors", "build_context", "check_anchors", "slugify", "sort_checks", "stage_groups", "MAX_TABLE_ROWS", "STAGE_TITLES"]
 
 MAX_TABLE_ROWS = 20
 STAGE_TITLES = {"scoping": "Scoping", "data": "Data", "modeling": "Modeling", "deployment": "Deployment"}
@@ -48,22 +49,26 @@ def sort_checks(checks: list[CheckResult]) -> list[CheckResult]:
     return sorted(checks, key=lambda c: (-SEVERITY.get(c.status, -1), c.id, c.subject or ""))
 
 
-class _Anchors:
+class Anchors:
     """Unique anchors in the order they are asked for; collisions get -2, -3, ..."""
 
     def __init__(self) -> None:
         self.used: set[str] = set()
 
-    def __call__(self, check: CheckResult) -> str:
-        base = "check-" + slugify(check.id)
-        if check.subject is not None and slugify(check.subject):
-            base += "-" + slugify(check.subject)
+    def unique(self, *parts: Any) -> str:
+        """An anchor made of the slugs of `parts`, joined by '-'."""
+        base = "-".join(slugify(str(p)) or "x" for p in parts if p is not None)
         anchor, n = base, 1
         while anchor in self.used:
             n += 1
             anchor = f"{base}-{n}"
         self.used.add(anchor)
         return anchor
+
+    def __call__(self, check: CheckResult) -> str:
+        """A result's anchor: check-<id>[-<subject>]."""
+        subject = check.subject if check.subject is not None and slugify(check.subject) else None
+        return self.unique("check", check.id, subject)
 
 
 _SNAKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")
@@ -264,20 +269,33 @@ def _counts_line(counts: dict[str, int]) -> str:
     return " · ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts.get(s))
 
 
-def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]:
-    """Everything the templates need. `charts=False` skips drawing SVGs (Markdown has none)."""
-    specs = [spec for c in report.checks for spec in (c.evidence or {}).get("charts") or []]
-    anchors, figures, queries = _Anchors(), _Figures(charts, specs), _Queries()
+def stage_groups(report: AuditReport) -> list[tuple[str, list[CheckResult]]]:
+    """The results by stage as report.html lists them: known stages in lifecycle order (an unknown
+    one last, never dropped), worst first within each."""
     by_stage: dict[str, list[CheckResult]] = {}
     for c in report.checks:
         by_stage.setdefault(c.stage, []).append(c)
-    # Known stages in lifecycle order; an unknown stage is shown last, never dropped.
     stage_ids = list(STAGES) + sorted(s for s in by_stage if s not in STAGES)
+    return [(sid, sort_checks(by_stage.get(sid, []))) for sid in stage_ids]
+
+
+def check_anchors(report: AuditReport) -> list[tuple[CheckResult, str]]:
+    """Each result with its anchor in report.html, assigned in the page's order (so links land)."""
+    anchors = Anchors()
+    return [(c, anchors(c)) for _, checks in stage_groups(report) for c in checks]
+
+
+def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]:
+    """Everything the templates need. `charts=False` skips drawing SVGs (Markdown has none)."""
+    specs = [spec for c in report.checks for spec in (c.evidence or {}).get("charts") or []]
+    anchors, figures, queries = Anchors(), _Figures(charts, specs), _Queries()
+    grouped = stage_groups(report)
+    stage_ids = [sid for sid, _ in grouped]
     stages, checks_by_anchor = [], []
     trends = Trends(report.run or {})  # run["history"] of a history-enabled run (auditor.delivery.history)
-    for sid in stage_ids:
+    for sid, in_stage in grouped:
         checks = [{**_check(c, anchors(c), figures, queries), "trend": trends.check(c.id, c.subject)}
-                  for c in sort_checks(by_stage.get(sid, []))]
+                  for c in in_stage]
         checks_by_anchor += checks
         counts = {s: sum(1 for c in checks if c["status"] == s) for s in STATUS_ORDER}
         stages.append({
@@ -331,6 +349,7 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
         },
         "tool": {"name": str(tool.get("name") or "auditor"), "version": str(tool.get("version") or UNDEFINED)},
         "schema_version": report.schema_version,
+        "provenance": provenance_view(run),
     }
 
 

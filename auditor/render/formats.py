@@ -21,6 +21,15 @@ class OutputFormat:
     links_report: bool = False  # takes report_url= (where report.html is published) and links to it
     templated: bool = False  # drawn from report_templates/, so takes templates= (a team's override folder)
     description: str = ""
+    also: tuple[str, ...] = ()  # more files it writes: its renderer then returns {file name: payload}
+
+    @property
+    def filenames(self) -> tuple[str, ...]:
+        return (self.filename, *self.also)
+
+    def files(self, payload: str | bytes | dict[str, str | bytes]) -> dict[str, str | bytes]:
+        """{file name: payload} of what its renderer returned."""
+        return dict(payload) if isinstance(payload, dict) else {self.filename: payload}
 
     def render_function(self) -> Callable[..., str | bytes]:
         module, _, function = self.renderer.partition(":")
@@ -38,13 +47,17 @@ FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
                  description="multipart/alternative: plain text and table-layout HTML, key charts as images"),
     OutputFormat("junit", "junit.xml", "auditor.render.junit:render_junit",
                  description="CI test widgets: a test case per check result"),
+    OutputFormat("dictionary", "dictionary.html", "auditor.render.dictionary_pages:render_dictionary",
+                 links_report=True, templated=True, also=("dictionary.md", "dictionary.json"),
+                 description="the data dictionary: every field's description, measures and quality indicator"),
 )}
 FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
 
 
-def render(fmt: str, report: Any, **options: Any) -> str | bytes:
-    """Render `report` in one format; `report_url` reaches only the formats that link to the report,
-    `templates` only those drawn from templates."""
+def render(fmt: str, report: Any, **options: Any) -> str | bytes | dict[str, str | bytes]:
+    """Render `report` in one format (a format of several files gives {file name: payload});
+    `report_url` reaches only the formats that link to the report, `templates` only those drawn
+    from templates."""
     spec = FORMATS[fmt]
     if not spec.links_report or options.get("report_url") is None:
         options.pop("report_url", None)

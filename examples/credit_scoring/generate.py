@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Generate the seeded credit-scoring example: reference, current and a production prediction log.
+"""Generate the seeded credit-scoring example: reference, current, a production prediction log, and
+two tables only the data dictionary reads (applicants' contact details, branch offices).
 
 Every planted problem is listed in README.md beside this file, with the check that should catch it.
 Rows are generated and written in chunks (one Parquet row group each), so memory stays flat
@@ -251,6 +252,49 @@ def write_log(out: Path, n: int, seed: int) -> None:
     write(out / "predictions.parquet", LOG_SCHEMA, n, chunk)
 
 
+FIRST_NAMES = ["Alice", "Bruno", "Chloé", "Dmitri", "Emma", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kofi", "Lena",
+               "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tanya"]
+LAST_NAMES = ["Adler", "Berger", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Huber", "Ivanova", "Jansen",
+              "Keller", "Larsen", "Moreau", "Novak", "Okafor", "Peters", "Quinn", "Rossi", "Schmidt", "Tanaka"]
+CONTACT_ROWS = 5_000
+
+
+def iban(country: str, bban: str) -> str:
+    """A valid IBAN (ISO 13616 mod-97 check digits) for a made-up account number, grouped by four."""
+    digits = "".join(str(int(ch, 36)) for ch in bban + country) + "00"
+    code = f"{country}{98 - int(digits) % 97:02d}{bban}"
+    return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def write_catalog(out: Path, seed: int) -> None:
+    """Two tables the audit does not check but the data dictionary describes (audit.yaml's `catalog:`):
+    the CRM's contact details of applicants (personal data: data.pii's scan flags every column of it,
+    and no report shows a value) and a small CSV of branch offices. Made-up names, reserved example.com
+    addresses, Ofcom's drama phone range, IBANs with valid check digits for invented accounts."""
+    rng = np.random.default_rng([seed, 5])
+    n = CONTACT_ROWS
+    first, last = rng.integers(0, len(FIRST_NAMES), n), rng.integers(0, len(LAST_NAMES), n)
+    born = np.datetime64("1946-01-01") + rng.integers(0, 365 * 56, n).astype("timedelta64[D]")
+    contacts = pa.table({
+        "application_id": pa.array(2_000_000_000 + np.sort(rng.choice(100_000, n, replace=False)), pa.int64()),
+        "full_name": [f"{FIRST_NAMES[a]} {LAST_NAMES[b]}" for a, b in zip(first, last, strict=True)],
+        "email": [f"{FIRST_NAMES[a].lower()}.{LAST_NAMES[b].lower()}{i}@example.com"
+                  for i, (a, b) in enumerate(zip(first, last, strict=True))],
+        "phone": [f"+44 20 7946 {x:04d}" for x in rng.integers(0, 1000, n)],
+        "iban": [iban("DE", f"{x:018d}") for x in rng.integers(10**15, 10**17, n)],
+        "birth_date": [str(d) for d in born],
+        "postcode": [f"{rng.integers(10, 99)}{rng.integers(100, 999)}" for _ in range(n)],
+        "marketing_consent": pa.array(rng.random(n) < 0.35),
+        "updated_at": pa.array((day("2026-10-28") + rng.integers(0, 86_400 * 29, n)) * 1_000_000,
+                               pa.timestamp("us")),
+    })
+    pq.write_table(contacts, out / "contacts.parquet", compression="zstd")
+    branches = "region,branch,opened,advisers\nnorth,Leeds,2009-04-01,14\nsouth,Brighton,2012-09-15,9\n" \
+               "east,Norwich,2015-02-02,6\nwest,Bristol,2008-11-20,12\n"
+    (out / "branches.csv").write_text(branches, encoding="utf-8")
+    print(f"wrote {out / 'contacts.parquet'} ({n:,} rows) and {out / 'branches.csv'}", file=sys.stderr)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows in reference and in current")
@@ -265,6 +309,7 @@ def main(argv=None) -> None:
     write_batch(args.out, "reference", args.rows, args.seed)
     write_batch(args.out, "current", args.rows, args.seed, plan=defect_plan(args.seed, args.rows))
     write_log(args.out, args.log_rows, args.seed)
+    write_catalog(args.out, args.seed)
 
 
 if __name__ == "__main__":
