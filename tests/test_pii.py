@@ -134,9 +134,9 @@ PLANTED_VALUES = ["client10@example.com", "client399@example.com", "+44 20 7946 
                   "Maria Keller", "Tom Okafor", "Ines Dubois", "Li Wei"]
 
 
-def make(root: Path, *, reference: str = BASE_SELECT.format(n=400), **config) -> Path:
+def make(root: Path, *, reference: str = BASE_SELECT.format(n=400), current: str = PLANTED, **config) -> Path:
     write_parquet(root / "data" / "reference.parquet", reference)
-    write_parquet(root / "data" / "current.parquet", PLANTED)
+    write_parquet(root / "data" / "current.parquet", current)
     write_parquet(root / "data" / "crm.parquet", "SELECT i AS k, 'lead' || i || '@example.org' AS mail, "
                   "['Ann Berg', 'Bo Lind'][1 + i % 2] AS full_name FROM range(50) t(i)")
     cfg = {"project": {"name": "pii"},
@@ -176,6 +176,17 @@ def test_planted_columns_are_flagged_and_plain_ones_are_not(planted):
 def test_sensitive_attribute_used_as_a_feature_is_reported(planted):
     sensitive = [r for r in planted.checks if r.id == "data.pii" and r.subject == "sex"]
     assert len(sensitive) == 1 and sensitive[0].status == "warn" and "sensitive attribute" in sensitive[0].message
+    assert sensitive[0].metrics["sensitive_feature"] is True
+
+
+def test_a_sensitive_feature_shares_the_fairness_finding(tmp_path):
+    from auditor import load_config, run_audit
+
+    biased = PLANTED.replace("(((i * 13) % 100) >= 50)::INTEGER AS prediction", "(i % 2 = 1)::INTEGER AS prediction")
+    report = run_audit(load_config(make(tmp_path, current=biased)), as_of=AS_OF)  # only men are approved
+    finding = next(f for f in report.findings if ("data.pii", "sex") in f.results)
+    assert finding.title.startswith("Unequal treatment by")
+    assert any(check_id.startswith("modeling.") for check_id, _ in finding.results), finding
 
 
 def test_share_ignore_and_sensitive_options(tmp_path):

@@ -11,7 +11,7 @@ a connected group, so a result joins a finding through any one of its keys). The
    `data.duplicates` and the schema's uniqueness on `id`.
 2. **Same sensitive attributes.** Fairness checks on overlapping sensitive columns (`sex`,
    `sex×region`, `region`) are one finding: the same treatment measured from different sides. A slice
-   on a sensitive column joins them. Fairness never links by column otherwise: a grouping column is not
+   on a sensitive column joins them, and so does a sensitive attribute used as a model feature. Fairness never links by column otherwise: a grouping column is not
    what is measured.
 3. **Same side of a comparison.** Distribution drift of a dataset (features, prediction, label,
    multivariate) is one finding: the score drifts because its inputs do. Model quality on one dataset
@@ -85,8 +85,9 @@ def link_keys(result: CheckResult) -> set[tuple[str, ...]]:
         cols = cols[:1]  # "debt_ratio by region" measures debt_ratio; region only groups it
     if fam in BY_COLUMN:
         keys |= {("column", c) for c in cols}
-    if fam in ("fairness", "slices"):
-        # A slice links here only when a fairness result measures the same column, which makes it sensitive.
+    if fam in ("fairness", "slices") or (result.metrics or {}).get("sensitive_feature"):
+        # A slice links here only when a fairness result measures the same column, which makes it sensitive;
+        # a sensitive attribute the model takes as input (data.pii) is the same treatment seen from its inputs.
         keys |= {("sensitive", c) for c in cols}
     if fam == "drift" and result.id != "deployment.drift_over_time":
         keys.add(("drift", _side(result.dataset)))

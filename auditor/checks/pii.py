@@ -86,6 +86,7 @@ def personal_data(ctx: CheckContext) -> Iterator[CheckResult]:
                 metrics={"personal_data": True,
                          "kinds": ", ".join(KIND_NAMES[k] for k in evidence.kinds(opts.share)) or None,
                          "name_suggests": evidence.hint, "values": evidence.values, "model_feature": is_feature,
+                         "sensitive_feature": name == "current" and col in sensitive_features,
                          **{f"share_{k}": s for k, s in evidence.shares.items()}},
                 evidence={"tables": [_table(evidence)], "sql": sql})
         rows = [[c, found[c].values, found[c].top_share,
