@@ -255,7 +255,8 @@ def test_no_planted_value_appears_in_any_output_file(tmp_path):
     assert {"report.json", "report.html", "report.md", "email.eml", "junit.xml", "dictionary.html",
             "dictionary.md", "dictionary.json"} <= set(texts)
     for name, text in texts.items():
-        for value in [*PLANTED_VALUES, "lead7@example.org", "Ann Berg"]:
+        # 1.2.3.4: 2% of `channel`, under the share, yet it looks like an IP wherever a check shows it.
+        for value in [*PLANTED_VALUES, "lead7@example.org", "Ann Berg", "1.2.3.4"]:
             assert value not in text, f"{value!r} in {name}"
     report = json.loads((out / "report.json").read_text())
     schema_fails = [c for c in report["checks"] if c["id"] == "data.schema" and c["status"] == "fail"]
