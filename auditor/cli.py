@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -168,24 +169,28 @@ def cmd_run(args: argparse.Namespace, err) -> int:
     verbose = args.verbose or err.isatty()
     progress = (lambda msg: print(f"auditor: {msg}", file=err, flush=True)) if verbose else None
     stages = [s for group in args.stage for s in group] if args.stage else None
-    report = run_audit(config, stages=stages, as_of=args.as_of, now=_now, progress=progress)
     out_dir = args.out or config.resolve(config.outputs.dir)
     formats = args.format or list(config.outputs.formats)
     if "json" not in formats:
         formats = ["json", *formats]  # report.json is the source of truth: always written
     history = args.history if args.history is not None else config.outputs.history
     keep = args.keep or config.outputs.keep
-    if history:
-        from auditor.delivery.history import parse_keep, record_run
-        from auditor.delivery.lock import parse_duration
+    if args.keep and not history:
+        raise UsageError("--keep needs --history (plain --out DIR is overwritten on each run)")
+    # Exported failing rows are staged aside and moved beside the reports once those are written.
+    with tempfile.TemporaryDirectory(prefix="auditor-failures-") as staged:
+        report = run_audit(config, stages=stages, as_of=args.as_of, now=_now, progress=progress, failures_dir=staged)
+        if history:
+            from auditor.delivery.history import parse_keep, record_run
+            from auditor.delivery.lock import parse_duration
 
-        out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None, now=_now(),
-                                      report_url=args.report_url, templates=templates,
-                                      lock_timeout_s=parse_duration(config.outputs.lock_timeout))
-    else:
-        if args.keep:
-            raise UsageError("--keep needs --history (plain --out DIR is overwritten on each run)")
-        written = write_reports(report, out_dir, formats, report_url=args.report_url, templates=templates)
+            out_dir, written = record_run(report, out_dir, formats, keep=parse_keep(keep) if keep else None,
+                                          now=_now(), report_url=args.report_url, templates=templates,
+                                          lock_timeout_s=parse_duration(config.outputs.lock_timeout),
+                                          failures=Path(staged))
+        else:
+            written = write_reports(report, out_dir, formats, report_url=args.report_url, templates=templates,
+                                    failures=Path(staged))
     status, counts = report.status, report.counts
     failed = status in ("fail", "error") or (args.fail_on == "warn" and status == "warn")
     summary = ", ".join(f"{counts[s]} {s}" for s in ("fail", "error", "warn", "pass", "skip") if counts[s])

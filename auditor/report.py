@@ -101,6 +101,10 @@ def worst(statuses: list[str]) -> Status:
     return max(graded, key=lambda s: SEVERITY[s])  # type: ignore[return-value]
 
 
+# Where exported failing rows sit beside report.json (`evidence.files[].path` is relative to it).
+FAILURES_FOLDER = "failures"
+
+
 def change_kind(before: str | None, now: str) -> str | None:
     """How a result moved between two runs: `new_failure`, `new_warning`, `recovered`, `improved`,
     or None when it did not (or either side is a skip). A result absent before (`before` None) that

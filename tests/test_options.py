@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -98,7 +99,8 @@ def test_checks_options_lists_types_defaults_and_descriptions(capsys):
     assert main(["checks", "--options"]) == 0
     out = capsys.readouterr().out
     assert "data.null_rate" in out
-    assert "    warn         number ≥ 0 ≤ 1 or null (default 0.05): null rate that warns" in out
+    assert re.search(r"\n    warn +number ≥ 0 ≤ 1 or null \(default 0.05\): null rate that warns\n", out)
+    assert re.search(r"\n    export_failures +boolean \(default false\): write the failing rows", out)
     assert "budget_ms" in out and "(default none)" in out
 
 

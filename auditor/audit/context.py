@@ -21,6 +21,16 @@ from auditor.report import CheckResult, Status, Threshold, empty_evidence, grade
 REFERENCE_PREFIX = "reference: "
 
 
+@dataclass(frozen=True)
+class FailingRows:
+    """The rows of current that break one rule of one result (auditor.audit.failures writes them)."""
+
+    subject: str | None
+    rule: str
+    condition: str  # SQL on current's rows, TRUE on a row that breaks the rule
+    params: tuple = ()
+
+
 @dataclass
 class RunState:
     """Shared by every check of one run: caches so a table is scanned once per purpose."""
@@ -32,6 +42,7 @@ class RunState:
     as_of: datetime
     cache: dict[Any, Any] = field(default_factory=dict)
     catalog: dict[str, Dataset] = field(default_factory=dict)  # tables only the data dictionary reads
+    exports: dict[str, list[FailingRows]] = field(default_factory=dict)  # check id -> failing rows to write
 
     def table(self, name: str) -> Dataset:
         """A dataset, or a table of the config's `catalog:`, by name (the config keeps the names apart)."""
@@ -142,6 +153,12 @@ class CheckContext:
 
     def skip(self, message: str, *, subject: str | None = None) -> CheckResult:
         return self.result(message=message, subject=subject, status="skip")
+
+    def export_rows(self, subject: str | None, rule: str, condition: str, params: tuple = ()) -> None:
+        """The rows of current behind the result `subject` that break `rule` (`condition`: SQL on its rows):
+        written to failures/<check id>.parquet when the check's `export_failures` option is on."""
+        if getattr(self.options, "export_failures", False):
+            self.run.exports.setdefault(self.spec.id, []).append(FailingRows(subject, rule, condition, tuple(params)))
 
     def sides(self) -> Iterator[tuple[str, Dataset, str]]:
         """(name, dataset, subject prefix) for current, then reference when it has rows."""

@@ -22,6 +22,7 @@ from typing import Any
 from auditor.audit.configure import config_from_dict, validate_check_options
 from auditor.audit.context import CheckContext, RunState
 from auditor.audit.dictionary import gather
+from auditor.audit.failures import write_failures
 from auditor.audit.findings import find
 from auditor.audit.options import CheckOptions
 from auditor.audit.personal import flagged_columns
@@ -102,12 +103,14 @@ def run_audit(
     as_of: datetime | None = None,
     now: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
+    failures_dir: str | Path | None = None,
 ) -> AuditReport:
-    """Run every selected check and return the report; nothing is written (that is write_reports').
+    """Run every selected check and return the report; no report is written (that is write_reports').
 
     `config` is a loaded config or a mapping in audit.yaml's shape, whose relative paths resolve
     against `base_dir`. A failing check never raises: a bad config raises ConfigError and unreadable
-    data DataError, both before any check runs.
+    data DataError, both before any check runs. Checks with `export_failures` on write their failing
+    rows to `failures_dir` (one Parquet file per check), and only when it is given.
     """
     if isinstance(config, dict):
         config = config_from_dict(config, base_dir=base_dir)
@@ -148,6 +151,10 @@ def run_audit(
         engine.check = "report.dictionary"  # the query log names what the dictionary and the redaction cost
         pii = options.get("data.pii")
         personal = flagged_columns(state, pii)
+        engine.check = "report.failures"
+        results = write_failures(state, results, options, personal,
+                                 Path(failures_dir) if failures_dir is not None else None)
+        engine.check = "report.dictionary"
         dictionary = gather(state, catalog, personal=personal, share=getattr(pii, "share", 0.05),
                             fingerprints={**fingerprints, **catalog_fingerprints})
         engine.check = "report.redaction"

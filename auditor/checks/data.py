@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from auditor.audit.context import CheckContext
-from auditor.audit.options import CheckOptions, Count, Factor, Rate, Size, Strict
+from auditor.audit.failures import ExportOptions
+from auditor.audit.options import Count, Factor, Rate, Size, Strict
 from auditor.audit.registry import check
-from auditor.engine.missing import MAX_COLUMNS, missing_patterns
+from auditor.engine.missing import MAX_COLUMNS, missing_condition, missing_patterns
 from auditor.engine.repeats import find_repeats
 from auditor.engine.sql import is_integer, quote_ident
 from auditor.engine.summary import statements
@@ -25,7 +26,7 @@ class NullRateLines(Strict):
     jump_factor: Factor | None = Field(None, description="...and to at least this many times the reference rate fails")
 
 
-class NullRateOptions(CheckOptions):
+class NullRateOptions(ExportOptions):
     warn: Rate | None = Field(0.05, description="null rate that warns")
     fail: Rate | None = Field(0.20, description="null rate that fails")
     jump_points: Rate = Field(0.05, description="a rise over the reference of at least this much...")
@@ -64,8 +65,11 @@ def null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
         evidence = {"sql": sql}
         if col == worst:  # which columns are missing together: shown once, with the most often missing column
             evidence = {"charts": [pattern[0]["chart"]], "tables": [pattern[0]["table"]], "sql": [*sql, pattern[0]["sql"]]}
-        yield ctx.result(subject=col, value=rate, threshold=threshold, metrics=metrics, message=message,
-                         status=status, evidence=evidence)
+        result = ctx.result(subject=col, value=rate, threshold=threshold, metrics=metrics, message=message,
+                            status=status, evidence=evidence)
+        if result.status in ("warn", "fail"):
+            ctx.export_rows(col, f"{col} is missing", missing_condition(col, cur.type))
+        yield result
 
 
 def _pattern_chart(ctx: CheckContext, current: dict) -> tuple[dict, str] | None:
@@ -96,10 +100,14 @@ SELECT (SELECT count(*) FROM candidates) - (SELECT count(*) FROM (SELECT DISTINC
 # copies: the row hashes are grouped over those few rows, read once (10M rows: 1.6 -> 0.9 CPU s).
 LISTED_ROWS = "listed AS MATERIALIZED (SELECT * FROM {view} WHERE {id} IS NULL OR {id} IN (SELECT unnest(?::{type}[]))),\n"
 LISTED_ROWS_MAX = 1_000_000  # rows of repeated or missing ids held in memory at most; more are read twice instead
+# The rows that have an exact copy (failing rows export): grouped by every column over the few rows whose
+# hash repeats, as DUPLICATE_ROWS_SQL finds them; NULLs and NaNs group together, as DISTINCT treats them.
+COPIES_SQL = ("hash({columns}) IN (SELECT hash({columns}) FROM {view} WHERE hash({columns}) IN "
+              "(SELECT hash({columns}) FROM {view} GROUP BY ALL HAVING count(*) > 1) GROUP BY {columns} HAVING count(*) > 1)")
 ROWS_OF_LISTED_IDS = "(SELECT * FROM {view} WHERE {id} IS NULL OR {id} IN (SELECT unnest(?::{type}[])))"
 
 
-class DuplicatesOptions(CheckOptions):
+class DuplicatesOptions(ExportOptions):
     sample: Count = Field(20, description="duplicated ids shown in the evidence")
     rows_warn: Size | None = Field(1, description="duplicated whole rows that warn (none: never)")
 
@@ -118,9 +126,14 @@ def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
             sample = [(text, n) for _, text, n in found.sample]
             message = (f"{ids:,} ids of '{id_col}' appear more than once in {name} ({extra:,} extra rows)."
                        if extra else f"Every non-null '{id_col}' in {name} is unique.")
+            if extra and name == "current":
+                ident = quote_ident(id_col)
+                ctx.export_rows(f"{prefix}{id_col}", f"{id_col} repeats",
+                                f"{ident} IN (SELECT {ident} FROM {ds.view} GROUP BY ALL HAVING count(*) > 1)")
             yield ctx.result(
                 subject=f"{prefix}{id_col}", value=extra, threshold=Threshold(warn=None, fail=1),
-                message=message, metrics={"dataset": name, "duplicated_ids": ids, "extra_rows": extra, "rows": ds.rows},
+                message=message, metrics={"dataset": name, "duplicated_ids": ids, "extra_rows": extra,
+                                          "rows_with_repeated_id": found.rows, "rows": ds.rows},
                 evidence={"tables": [table("Duplicated ids", ["id", "rows"], [list(r) for r in sample], total_rows=ids)]
                           if sample else [], "sql": found.sql},
             )
@@ -134,6 +147,11 @@ def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
                 rows, params = ROWS_OF_LISTED_IDS.format(view=ds.view, id=ident, type=id_type), params * 2
         query = DUPLICATE_ROWS_SQL.format(listed=listed, rows=rows, columns=", ".join(quote_ident(c) for c in ds.column_names))
         extra_rows = ctx.engine.query_one(query, params)[0]
+        rows_warn = ctx.options.rows_warn
+        if name == "current" and extra_rows and rows_warn is not None and extra_rows >= rows_warn:
+            every = ", ".join(quote_ident(c) for c in ds.column_names)
+            ctx.export_rows(f"{prefix}(whole rows)", "row repeats another exactly",
+                            COPIES_SQL.format(columns=every, view=ds.view))
         yield ctx.result(
             subject=f"{prefix}(whole rows)", value=extra_rows,
             threshold=Threshold(warn=ctx.options.rows_warn, fail=None),

@@ -8,6 +8,7 @@ from itertools import combinations
 from pydantic import Field, model_validator
 
 from auditor.audit.context import CheckContext
+from auditor.audit.failures import ExportOptions
 from auditor.audit.options import CheckOptions, Factor, Rate, Size, ordered
 from auditor.audit.registry import check
 from auditor.engine.sources import Dataset
@@ -36,7 +37,7 @@ def subgroup_null_sql(ds: Dataset, features: list[str], groupings: list[tuple[st
             f"GROUP BY GROUPING SETS ({sets})")
 
 
-class SubgroupNullRateOptions(CheckOptions):
+class SubgroupNullRateOptions(ExportOptions):
     min_group_size: Size = Field(30, description="groups with fewer rows are not graded")
     warn_factor: Factor = Field(2.0, description="a group's rate at this many times the overall rate...")
     warn_points: Rate = Field(0.05, description="...and this much above it warns")
@@ -48,6 +49,18 @@ class SubgroupNullRateOptions(CheckOptions):
         ordered(self.warn_factor, self.fail_factor, "above", names=("warn_factor", "fail_factor"))
         ordered(self.warn_points, self.fail_points, "above", names=("warn_points", "fail_points"))
         return self
+
+
+def _in_group(values: dict[str, str]) -> tuple[str, tuple]:
+    """SQL true on the rows of one group (its key values compared as text, as the grouping reads them)."""
+    parts, params = [], []
+    for column, value in sorted(values.items()):
+        if value == MISSING:
+            parts.append(f"{quote_ident(column)} IS NULL")
+        else:
+            parts.append(f"CAST({quote_ident(column)} AS VARCHAR) = ?")
+            params.append(value)
+    return " AND ".join(parts), tuple(params)
 
 
 def _subgroup_status(rate: float, overall: float, rows: int, opts: SubgroupNullRateOptions) -> str:
@@ -92,10 +105,11 @@ def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
             if feature in grouping:  # a column's own missing group is 100% null by definition
                 continue
             name = "×".join(grouping)
-            graded = []
+            graded, keys = [], {}
             for values, rows, nulls in groups.get(frozenset(grouping), []):
                 label = ", ".join(f"{n}={values[n]}" for n in grouping)
                 rate = nulls[feature_index] / rows
+                keys[label] = values
                 graded.append([label, rows, nulls[feature_index], rate,
                                _subgroup_status(rate, base, rows, opts) if rows >= opts.min_group_size
                                else f"not graded: under {opts.min_group_size} rows"])
@@ -112,6 +126,11 @@ def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
                 flagged = max((g for g in eligible if g[4] == status), key=lambda g: g[3])
                 top = flagged
                 message = f"{feature} is {flagged[3]:.0%} null for {flagged[0]} vs {base:.0%} overall."
+            for label, _, _, _, verdict in graded:
+                if verdict in ("warn", "fail"):
+                    where, params = _in_group(keys[label])
+                    ctx.export_rows(f"{feature} by {name}", f"{feature} is missing where {label}",
+                                    f"{_null(feature, ds.column(feature).type)} AND {where}", params)
             yield ctx.result(
                 subject=f"{feature} by {name}", status=status, value=top[3] if top else None,
                 message=message,

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from auditor.audit.context import CheckContext
-from auditor.audit.options import CheckOptions, Count, Size
+from auditor.audit.failures import ExportOptions
+from auditor.audit.options import Count, Size
 from auditor.audit.registry import check
 from auditor.report import CheckResult, Threshold, table
 from auditor.schema.compiler import compile_schema
 from auditor.schema.custom import run_custom
 from auditor.schema.loading import load_schema
 from auditor.schema.plan import Outcome
-from auditor.schema.scan import run_rules
+from auditor.schema.scan import failing_rows, run_rules
 
 
 def _shown(value: object) -> str:
@@ -43,7 +44,7 @@ def _message(outcome: Outcome, dataset: str) -> str:
             f"{_sample_text(outcome)}.").replace(";.", ".")
 
 
-class SchemaOptions(CheckOptions):
+class SchemaOptions(ExportOptions):
     sample: Count = Field(20, description="failure cases kept per (column, check), the most frequent first")
     chunk_rows: Size = Field(100_000, description="rows per chunk streamed to pandera for custom checks")
 
@@ -67,7 +68,11 @@ def schema(ctx: CheckContext) -> Iterator[CheckResult]:
         sql = [*rules_sql, *([custom_sql] if custom_sql else [])]
         failed = [o for o in outcomes if o.failures > 0]
         names = set(ds.column_names)
+        # Built-in rules select their failing rows in SQL; dtype, strictness and custom checks are not exported.
+        rows_of = {id(o): failing_rows(rule, ds.view) for rule, o in zip(plan.rules, built_in, strict=True)}
         for o in failed:
+            if name == "current" and id(o) in rows_of:
+                ctx.export_rows(f"{prefix}{o.column}: {o.check}", f"{o.column}: {o.check}", *rows_of[id(o)])
             yield ctx.result(
                 subject=f"{prefix}{o.column}: {o.check}", value=o.failures, threshold=Threshold(fail=1),
                 columns=[o.column] if o.column in names else [],

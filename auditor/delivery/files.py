@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from auditor.delivery.swap import aside, publish_dir
 from auditor.render.formats import FORMATS, render
-from auditor.report import AuditReport
+from auditor.report import FAILURES_FOLDER, AuditReport
 
 FILENAMES = {name: spec.filename for name, spec in FORMATS.items()}
 ALL_FILES = frozenset(name for spec in FORMATS.values() for name in spec.filenames)  # every file a run may write
@@ -43,8 +45,12 @@ def render_all(report: AuditReport, formats: Iterable[str], *, report_url: str |
 
 
 def write_reports(report: AuditReport, out_dir: str | Path, formats: Iterable[str] = ("json", "html", "md"), *,
-                  report_url: str | None = None, templates: str | Path | None = None) -> list[Path]:
-    """Render every format, then write each file atomically into out_dir; the paths written."""
+                  report_url: str | None = None, templates: str | Path | None = None,
+                  failures: str | Path | None = None) -> list[Path]:
+    """Render every format, then write each file atomically into out_dir; the paths written.
+
+    `failures`: a folder of exported failing rows (run_audit's `failures_dir`), moved to
+    out_dir/failures/ (replacing the previous run's) so the reports' links to it hold."""
     out_dir = Path(out_dir)
     rendered = render_all(report, formats, report_url=report_url,
                           templates=Path(templates) if templates is not None else None)
@@ -53,7 +59,26 @@ def write_reports(report: AuditReport, out_dir: str | Path, formats: Iterable[st
         path = out_dir / name
         write_atomic(path, payload)
         written.append(path)
+    if failures is not None:
+        written += place_failures(Path(failures), out_dir)
     return written
+
+
+def place_failures(staged: Path, out_dir: Path) -> list[Path]:
+    """Move staged failing-row files to out_dir/failures/, swapped in whole; with none staged, a
+    previous run's failures/ goes (nothing links to it any more)."""
+    target = out_dir / FAILURES_FOLDER
+    files = sorted(staged.glob("*.parquet")) if staged.is_dir() else []
+    if not files:
+        shutil.rmtree(target, ignore_errors=True)
+        return []
+    building = aside(target)
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    for path in files:
+        shutil.move(str(path), building / path.name)
+    publish_dir(building, target)
+    return [target / path.name for path in files]
 
 
 def load_report(path: Path) -> AuditReport:

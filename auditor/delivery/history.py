@@ -37,7 +37,7 @@ from auditor.delivery.files import ALL_FILES, write_atomic
 from auditor.delivery.lock import DEFAULT_TIMEOUT_S, RootLock
 from auditor.delivery.swap import aside, clear_leftovers, edited_copy, publish_dir
 from auditor.errors import AuditorError, ConfigError
-from auditor.report import AuditReport, change_kind, worst
+from auditor.report import FAILURES_FOLDER, AuditReport, change_kind, worst
 
 __all__ = ["HistoryStore", "Retention", "parse_keep", "run_folder", "attach_history", "publish_latest",
            "expired", "remove_folders", "record_run", "write_index", "DB_NAME", "TREND_RUNS"]
@@ -241,6 +241,8 @@ def publish_latest(root: Path, folder: Path) -> Path:
     for path in folder.iterdir():
         if path.name in names and path.is_file():
             shutil.copyfile(path, building / path.name)
+    if (folder / FAILURES_FOLDER).is_dir():  # the reports link their exported failing rows
+        shutil.copytree(folder / FAILURES_FOLDER, building / FAILURES_FOLDER)
     publish_dir(building, latest)
     return latest
 
@@ -275,7 +277,7 @@ def reached(step: str) -> None:
 
 def record_run(report: AuditReport, root: Path, formats: list[str], *, keep: Retention | None = None,
                now: datetime, report_url: str | None = None, templates: Path | None = None,
-               lock_timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Path, list[Path]]:
+               lock_timeout_s: float = DEFAULT_TIMEOUT_S, failures: Path | None = None) -> tuple[Path, list[Path]]:
     """A history-enabled run: its trends put into the report, its reports written to a dated folder,
     then recorded, copied to root/latest, old runs pruned and root/index.html rewritten.
 
@@ -297,7 +299,8 @@ def record_run(report: AuditReport, root: Path, formats: list[str], *, keep: Ret
                 store.con.close()
         folder = run_folder(root, report)
         building = aside(folder)
-        written = write_reports(report, building, formats, report_url=report_url, templates=templates)
+        written = write_reports(report, building, formats, report_url=report_url, templates=templates,
+                                failures=failures)
         reached("reports written")
         with edited_copy(root / DB_NAME) as database:
             store = HistoryStore(database)
@@ -311,7 +314,7 @@ def record_run(report: AuditReport, root: Path, formats: list[str], *, keep: Ret
             reached("database copy")
         reached("database")  # recorded: from here a killed run's folder is completed by the next run
         os.replace(building, folder)
-        written = [folder / path.name for path in written]
+        written = [folder / path.relative_to(building) for path in written]
         reached("run folder")
         remove_folders(root, old)
         publish_latest(root, folder)

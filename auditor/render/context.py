@@ -192,8 +192,22 @@ def _check(check: CheckResult, anchor: str, figures: _Figures, queries: _Queries
         "sql": [queries(q, owner) for q in sql],
         "sql_summary": f"SQL ({len(sql)} {'query' if len(sql) == 1 else 'queries'})",
         "compact": check.status in ("pass", "skip"),
-        "has_detail": bool(metrics or evidence.get("tables") or evidence.get("charts") or evidence.get("sql")),
+        "files": [_failing_rows(f) for f in evidence.get("files") or []],
+        "has_detail": bool(metrics or evidence.get("tables") or evidence.get("charts") or evidence.get("sql")
+                           or evidence.get("files")),
     }
+
+
+def _failing_rows(entry: dict[str, Any]) -> dict[str, Any]:
+    """An exported failing-rows file as a link and a line: what it holds, and whether it was cut."""
+    rows, total = int(entry.get("rows") or 0), int(entry.get("total") or 0)
+    if not entry.get("path"):
+        text = f"{total:,} rows break “{entry.get('rule')}”; {entry.get('note') or 'not written'}."
+    elif entry.get("capped"):
+        text = f"{rows:,} of the {total:,} rows that break “{entry.get('rule')}” (the file was cut at export_max_rows)."
+    else:
+        text = f"{rows:,} rows that break “{entry.get('rule')}”."
+    return {"href": entry.get("path"), "text": text}
 
 
 def _text_items(value: Any) -> list[str]:

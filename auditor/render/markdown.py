@@ -80,7 +80,7 @@ def _md_table(table: dict[str, Any], rows: int) -> dict[str, Any]:
 def _detail(check: dict[str, Any], plan: _Plan) -> dict[str, Any] | None:
     show = plan.evidence_rows and (plan.pass_evidence or not check["compact"])
     tables = [_md_table(t, plan.evidence_rows) for t in check["tables"]] if show else []
-    if not check["metrics"] and not tables:
+    if not check["metrics"] and not tables and not check["files"]:
         return None  # the stage table already says everything else
     return {"check": check, "tables": tables}
 

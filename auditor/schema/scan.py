@@ -22,6 +22,17 @@ def _unique_sql(rule: Rule, view: str, k: int) -> str:
             f"FROM (SELECT {keys}, count(*) AS n FROM {view} GROUP BY ALL))")
 
 
+def failing_rows(rule: Rule, view: str) -> tuple[str, tuple]:
+    """SQL true on a row that breaks `rule`, and its parameters (the failing rows export): the rule's
+    violation predicate, or for a unique key every row of a repeated key (nulls of a single unique
+    column are ignored, as pandera ignores them; a key over several columns matches nulls)."""
+    if not rule.key:
+        return f"({rule.violation})", tuple(rule.params)
+    packed = "struct_pack(" + ", ".join(f"k{i} := {key}" for i, key in enumerate(rule.key)) + ")"
+    present = f"{rule.key[0]} IS NOT NULL AND " if _column_unique(rule) else ""
+    return f"({present}{packed} IN (SELECT {packed} FROM {view} GROUP BY ALL HAVING count(*) > 1))", ()
+
+
 def _column_unique(rule: Rule) -> bool:
     """A unique column (not a key over several): answered by auditor.engine.repeats, shared with data.duplicates."""
     return bool(rule.key) and rule.check != "multiple_fields_uniqueness"
