@@ -7,8 +7,9 @@ it back, so renderers can work from a saved report without touching data.
 from __future__ import annotations
 
 import html
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
@@ -23,6 +24,9 @@ STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "error", "skip")
 SEVERITY: dict[str, int] = {"error": 4, "fail": 3, "warn": 2, "pass": 1, "skip": 0}
 
 Direction = Literal["above", "below"]
+# How a result's value and threshold read: "points" (a difference of two rates, 0.141 is 14.1 points) or
+# "percent" (a relative change, 0.051 is 5.1%); None: as the value's name says (rates as percentages).
+Unit = Literal["points", "percent"]
 
 
 def json_number(value: Any) -> Any:
@@ -127,12 +131,17 @@ def empty_evidence() -> dict[str, list]:
     return {"tables": [], "charts": [], "sql": []}
 
 
+# An evidence table keeps at most this many rows (the first ones: checks put what matters first);
+# `total_rows` says how many there were. Bounds report.json whatever the data's cardinality.
+MAX_EVIDENCE_ROWS = 100
+
+
 def table(name: str, columns: list[str], rows: list[list[Any]], *, total_rows: int | None = None) -> dict[str, Any]:
-    """An evidence table: named columns and rows of JSON-native cells."""
+    """An evidence table: named columns and at most MAX_EVIDENCE_ROWS rows of JSON-native cells."""
     return {
         "name": name,
         "columns": list(columns),
-        "rows": [json_clean(list(r)) for r in rows],
+        "rows": [json_clean(list(r)) for r in rows[:MAX_EVIDENCE_ROWS]],
         "total_rows": len(rows) if total_rows is None else int(total_rows),
     }
 
@@ -153,6 +162,7 @@ class CheckResult:
     # data dictionary group results by these, not by parsing `subject`).
     dataset: str | None = None
     columns: tuple[str, ...] = ()
+    unit: Unit | None = None
 
     def to_dict(self) -> dict[str, Any]:
         evidence = empty_evidence()
@@ -166,6 +176,7 @@ class CheckResult:
             "columns": list(self.columns),
             "status": self.status,
             "value": json_number(self.value),
+            "unit": self.unit,
             "threshold": self.threshold.to_dict() if self.threshold else None,
             "message": self.message,
             "metrics": json_clean(self.metrics),
@@ -183,11 +194,52 @@ class CheckResult:
             columns=tuple(data.get("columns") or ()),
             status=data["status"],
             value=data.get("value"),
+            unit=data.get("unit"),
             threshold=Threshold.from_dict(data.get("threshold")),
             message=data["message"],
             metrics=dict(data.get("metrics") or {}),
             evidence=dict(data.get("evidence") or empty_evidence()),
         )
+
+
+# Bounds on report.json, whatever the data's width or cardinality (docs/report-json.md): a statement is
+# cut at MAX_SQL_CHARS; when the report would still pass REPORT_BYTES, a statement a check already showed
+# in an earlier result is not repeated, and then passing results lose their tables and charts, largest first.
+MAX_SQL_CHARS = 20_000
+REPORT_BYTES = 4_500_000
+
+
+def _cut(sql: str) -> str:
+    if len(sql) <= MAX_SQL_CHARS:
+        return sql
+    return sql[:MAX_SQL_CHARS] + f"\n-- cut: the first {MAX_SQL_CHARS:,} of {len(sql):,} characters"
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(json_clean(value), ensure_ascii=False, separators=(",", ":")))
+
+
+def bound_evidence(checks: list[CheckResult], *, budget: int = REPORT_BYTES, other_bytes: int = 0
+                   ) -> list[CheckResult]:
+    """The results with their evidence bounded (see REPORT_BYTES); `other_bytes` is the size of the rest
+    of the report. A report under the budget keeps every statement, table and chart."""
+    out = [replace(c, evidence={**empty_evidence(), **c.evidence,
+                                "sql": [_cut(str(q)) for q in c.evidence.get("sql") or []]}) for c in checks]
+    total = other_bytes + sum(_size(c.to_dict()) for c in out)
+    if total > budget:
+        shown: set[tuple[str, str]] = set()
+        for i, c in enumerate(out):
+            sql = [q for q in c.evidence["sql"] if (c.id, q) not in shown]
+            shown.update((c.id, q) for q in sql)
+            total -= _size(c.evidence["sql"]) - _size(sql)
+            out[i] = replace(c, evidence={**c.evidence, "sql": sql})
+    visual = {i: _size({k: c.evidence[k] for k in ("tables", "charts")}) for i, c in enumerate(out)}
+    for i in sorted((i for i, c in enumerate(out) if c.status == "pass"), key=lambda i: -visual[i]):
+        if total <= budget:
+            break
+        total -= visual[i] - _size({"tables": [], "charts": []})
+        out[i] = replace(out[i], evidence={**out[i].evidence, "tables": [], "charts": []})
+    return out
 
 
 @dataclass(frozen=True)

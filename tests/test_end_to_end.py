@@ -19,7 +19,7 @@ EPOCH = "1795748400"  # 2026-11-27T02:20:00Z: a pinned clock makes every byte re
 # Deterministic rows (no random()): a drifted income, nulls concentrated in one region, a biased model.
 ROWS = """
 SELECT i AS id,
-       TIMESTAMP '2026-11-20' + to_minutes(i * 7) AS ts,
+       TIMESTAMP '{start}' + to_minutes(i * 7) AS ts,
        20 + (i * 7) % 50 AS age,
        1000.0 + ((i * 37) % 500) * {scale} AS income,
        CASE WHEN i % {null_every} = 0 AND i % 4 = 2 THEN NULL ELSE 0.1 + (i % 9) / 10.0 END AS debt_ratio,
@@ -35,8 +35,9 @@ FROM range(600) t(i)
 
 
 def make_project(root: Path) -> Path:
-    write_parquet(root / "data" / "reference.parquet", ROWS.format(scale=1.0, null_every=50))
-    write_parquet(root / "data" / "current.parquet", ROWS.format(scale=1.3, null_every=2))
+    # The reference is an earlier period: the current data's windows are after it, so they are graded.
+    write_parquet(root / "data" / "reference.parquet", ROWS.format(scale=1.0, null_every=50, start="2026-11-01"))
+    write_parquet(root / "data" / "current.parquet", ROWS.format(scale=1.3, null_every=2, start="2026-11-20"))
     config = {
         "version": 1,
         "project": {"name": "golden <project>", "problem_statement": "Approve loans.", "owner": "risk",

@@ -13,9 +13,10 @@ from sklearn.metrics import accuracy_score, precision_score
 
 from auditor.metrics.group_rates import (
     MISSING,
+    Group,
     gap,
     holm,
-    pairwise_pvalues,
+    holm_pair,
     run_scan,
     two_proportion_pvalue,
     wilson_interval,
@@ -178,10 +179,38 @@ def test_holm_adjustment():
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
 
 
-def test_pairwise_family_covers_every_eligible_pair(tmp_path):
+def family(groups, rates, minimum):
+    """Every eligible pair on every rate, Holm-adjusted the plain way (the oracle of holm_pair)."""
+    raw = {}
+    for rate in rates:
+        eligible = sorted((g for g in groups if g.rows >= minimum and g.rates[rate] is not None), key=lambda g: g.name)
+        for i, a in enumerate(eligible):
+            for b in eligible[i + 1:]:
+                raw[(rate, a.name, b.name)] = two_proportion_pvalue(*a.successes(rate), *b.successes(rate))
+    return dict(zip(raw, holm(list(raw.values())), strict=True))
+
+
+def test_the_pair_behind_a_gap_is_adjusted_over_every_eligible_pair(tmp_path):
     groups = scan_of(frame(seed=5), tmp_path).groups["region"]
-    adjusted = pairwise_pvalues(groups, ["selection_rate", "true_positive_rate"], min_group_size=30)
+    rates = ["selection_rate", "true_positive_rate"]
+    adjusted = family(groups, rates, 30)
     assert len(adjusted) == 2 * 3  # north, south, east: 3 pairs per rate
+    for (rate, a, b), expected in adjusted.items():
+        assert holm_pair(groups, rates, rate, b, a, min_group_size=30) == (pytest.approx(expected, rel=1e-12), 6)
+    assert holm_pair(groups, rates, "selection_rate", "north", "(nowhere)", min_group_size=30) == (None, 6)
+
+
+def test_holm_of_one_pair_among_thousands_of_groups():
+    """300 groups (44,850 pairs a rate) with ties and a real gap: the same as adjusting the whole family."""
+    rng = np.random.default_rng(3)
+    groups = [Group("g", f"g{i:03d}", {"rows": n, "predicted": n, "selected": int(x)})
+              for i, (n, x) in enumerate(zip(rng.integers(30, 60, 300), rng.integers(5, 25, 300), strict=True))]
+    groups[7] = Group("g", "g007", {"rows": 50, "predicted": 50, "selected": 49})
+    adjusted = family(groups, ["selection_rate"], 30)
+    for a, b in (("g007", "g100"), ("g001", "g002"), ("g050", "g051")):
+        key = ("selection_rate", *sorted([a, b]))
+        got, size = holm_pair(groups, ["selection_rate"], "selection_rate", a, b, min_group_size=30)
+        assert size == len(adjusted) == 300 * 299 // 2 and got == pytest.approx(adjusted[key], rel=1e-9)
 
 
 def test_fairlearn_says_zero_silently_where_we_say_none():

@@ -65,9 +65,9 @@ def test_one_case_per_result_with_counts_matching_the_report() -> None:
     assert int(root.get("skipped")) == counts["skip"]
     assert root.get("time") == "12.500"
     assert [s.get("timestamp") for s in root][0] == "2024-05-01T06:00:00"
-    # classname = stage.check id; name = subject (or the id when there is none)
+    # classname = the check id (its stage is already its first part); name = subject (or the id when there is none)
     cases = {(c.get("classname"), c.get("name")) for c in root.iter("testcase")}
-    expected = {(f"{c.stage}.{c.id}", c.subject if c.subject is not None else c.id) for c in report.checks}
+    expected = {(c.id, c.subject if c.subject is not None else c.id) for c in report.checks}
     assert cases == expected
 
 
@@ -89,13 +89,13 @@ def test_failures_errors_skips_and_warnings_carry_their_messages() -> None:
     root = ET.fromstring(text)  # escaping: quotes, ampersands and angle brackets parse back
     check_structure(root)
     case = {c.get("classname") + "/" + c.get("name"): c for c in root.iter("testcase")}
-    failure = case["data.data.null_rate/income"].find("failure")
+    failure = case["data.null_rate/income"].find("failure")
     assert failure.get("message") == '31% of "income" is null & <rising>'
     assert "value: 31%" in failure.text and "threshold:" in failure.text
-    assert case["data.data.schema/data.schema"].find("error").get("message") == "boom: KeyError"
-    assert case["modeling.modeling.calibration/modeling.calibration"].find("skipped").get("message") == (
+    assert case["data.schema/data.schema"].find("error").get("message") == "boom: KeyError"
+    assert case["modeling.calibration/modeling.calibration"].find("skipped").get("message") == (
         "needs a score column")
-    warn = case["deployment.deployment.latency/p95"]
+    warn = case["deployment.latency/p95"]
     assert warn.find("failure") is None and warn.find("error") is None  # a warning passes in CI
     assert warn.find("system-out").text.startswith("WARNING: p95 latency is 170 ms")
     assert root.get("name") == "p&q"

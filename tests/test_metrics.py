@@ -19,9 +19,8 @@ TOL = 1e-9
 
 def binary(df, tmp_path, *, label="label", prediction="prediction", score="score", threshold=0.5):
     engine, ds = view_of(df, tmp_path)
-    cols = model_columns(ds, label=label, prediction=prediction, score=score)
-    values, sql = compute_metrics(engine, ds.view, cols, task="binary_classification",
-                                  decision_threshold=threshold)
+    cols = model_columns(ds, label=label, prediction=prediction, score=score, decision_threshold=threshold)
+    values, sql = compute_metrics(engine, ds.view, cols, task="binary_classification")
     return values, sql, engine
 
 

@@ -134,10 +134,11 @@ def test_binary_counts_equal_the_filtered_aggregates(tmp_path, rows, prediction)
     df = df.iloc[:rows]
     engine, ds = view_of(df, tmp_path)
     cols = model_columns(ds, label="label", prediction=prediction, score="score")
-    got, sql = binary_counts(engine, ds.view, cols, decision_threshold=0.5)
+    got, sql = binary_counts(engine, ds.view, cols)  # the threshold (0.5) is in cols.params
     aggregates = {**classification_aggregates(cols.label, cols.prediction, cols.score),
                   **cbpe_aggregates(cols.prediction, cols.score)}
-    params = {"decision_threshold": 0.5} if cols.prediction_from_score else {}
+    params = cols.params
+    assert cols.params == ({"decision_threshold": 0.5} if cols.prediction_from_score else {})
     assert_same(got, oracle(engine, f"SELECT * FROM {ds.view}", params, (), aggregates)[()])
     assert "GROUP BY y, yhat" in sql
 

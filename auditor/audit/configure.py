@@ -22,6 +22,9 @@ from auditor.checks import catalogue
 from auditor.config import AuditConfig, closest, one_line, parse_config, read_config
 from auditor.errors import ConfigError
 
+# Options that were per check and are now one setting for the whole audit: where they went.
+MOVED_OPTIONS = {"decision_threshold": "target.decision_threshold"}
+
 
 def validate_check_options(config: AuditConfig) -> dict[str, CheckOptions]:
     """Every registered check's options: the config's `checks:` entry validated by the check's
@@ -33,6 +36,10 @@ def validate_check_options(config: AuditConfig) -> dict[str, CheckOptions]:
             hint = closest(check_id, specs)
             suggestion = f" (did you mean '{hint}'?)" if hint else "; `auditor checks` lists them"
             raise ConfigError(f"{source}: checks.{check_id}: unknown check{suggestion}")
+    for check_id, options in config.checks.items():
+        for key, moved in MOVED_OPTIONS.items():
+            if key in options:
+                raise ConfigError(f"{source}: checks.{check_id}.{key}: moved to {moved}, one rule for every check")
     validated = {}
     for check_id, spec in specs.items():
         try:

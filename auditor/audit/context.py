@@ -10,15 +10,21 @@ from typing import Any
 from auditor.audit.options import CheckOptions
 from auditor.audit.registry import CheckSpec
 from auditor.audit.roles import Roles
+from auditor.audit.target import Target
 from auditor.config import AuditConfig
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import Dataset
+from auditor.engine.sql import quote_ident
 from auditor.engine.summary import ColumnSummary, summarize
+from auditor.engine.windows import Timestamp, naive_utc
 from auditor.metrics.slices import SliceKey, slice_keys
-from auditor.report import CheckResult, Status, Threshold, empty_evidence, grade
+from auditor.report import CheckResult, Status, Threshold, Unit, empty_evidence, grade
 
 # How a check names a result about the reference side ("reference: id").
 REFERENCE_PREFIX = "reference: "
+# Data whose newest timestamp is this many days behind the clock looks historical: messages name --as-of.
+HISTORICAL_DAYS = 30
+DISTINCT_SQL = "SELECT {side} AS side, {parts} FROM {view}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class RunState:
     roles: Roles
     as_of: datetime
     cache: dict[Any, Any] = field(default_factory=dict)
+    target: Target | None = None  # what the label and prediction mean (auditor.audit.target)
+    timestamps: dict[str, Timestamp] = field(default_factory=dict)  # per dataset with the timestamp column
+    as_of_given: bool = False  # --as-of was given (else the as-of time is the clock)
     catalog: dict[str, Dataset] = field(default_factory=dict)  # tables only the data dictionary reads
     exports: dict[str, list[FailingRows]] = field(default_factory=dict)  # check id -> failing rows to write
 
@@ -80,6 +89,49 @@ class CheckContext:
     def as_of(self) -> datetime:
         return self.run.as_of
 
+    @property
+    def target(self) -> Target:
+        """The run's decision rule: `ctx.target.columns(dataset)` gives label, prediction and score as SQL."""
+        assert self.run.target is not None, "the runner resolves the target before any check"
+        return self.run.target
+
+    def as_of_hint(self, newest: datetime | None) -> str:
+        """A sentence naming --as-of when the data's newest timestamp is far behind the clock (historical data
+        audited as of now), else ''."""
+        if newest is None or self.run.as_of_given:
+            return ""
+        behind = naive_utc(self.as_of) - naive_utc(newest)
+        if behind.days < HISTORICAL_DAYS:
+            return ""
+        return (f" The newest timestamp is {behind.days:,} days before the run's clock: for historical data, "
+                f"run with --as-of {newest:%Y-%m-%d} (or later).")
+
+    def distinct_values(self, datasets: list[str], columns: list[str]) -> dict[str, dict[str, int]]:
+        """Per dataset, the approximate distinct values of the columns it has, as the summary counts them: from
+        the run's summary when a check scanned the dataset already, otherwise from one narrow statement over
+        these columns of every such dataset (a whole summary would scan every column)."""
+        out: dict[str, dict[str, int]] = {}
+        scan = []
+        for name in datasets:
+            ds = self.dataset(name)
+            present = [c for c in columns if ds.column(c) is not None]
+            if ("summary", ds.name) in self.run.cache:
+                summary = self.summary(name)
+                out[name] = {c: summary[c].distinct for c in present}
+            else:
+                out[name] = {}
+                scan.append((name, ds.view, present))
+        wanted = [c for c in columns if any(c in present for _, _, present in scan)]
+        if wanted:
+            # A column one dataset lacks is NULL there, so every branch of the UNION ALL has the same columns.
+            selects = [DISTINCT_SQL.format(side=i, view=view, parts=", ".join(
+                f"approx_count_distinct({quote_ident(c)})::BIGINT" if c in present else "NULL::BIGINT"
+                for c in wanted)) for i, (_, view, present) in enumerate(scan)]
+            for side, *counts in self.engine.query("\nUNION ALL ".join(selects)):  # run once a run
+                name, _, present = scan[side]
+                out[name] = {c: int(n or 0) for c, n in zip(wanted, counts, strict=True) if c in present}
+        return out
+
     def dataset(self, name: str) -> Dataset | None:
         """A dataset by name; `predictions` falls back to `current` as DESIGN.md says."""
         if name == "predictions" and "predictions" not in self.run.datasets:
@@ -112,6 +164,7 @@ class CheckContext:
         evidence: dict[str, list] | None = None,
         dataset: str | None = None,
         columns: Sequence[str] | None = None,
+        unit: Unit | None = None,
     ) -> CheckResult:
         """A result of this check; graded from value and threshold unless a status is given.
 
@@ -120,12 +173,13 @@ class CheckContext:
         if status is None:
             status = grade(value, threshold) if threshold is not None else "pass"
         full_evidence = empty_evidence()
-        full_evidence.update(evidence or {})
+        if status != "skip":  # a skipped result measured nothing: it carries no evidence
+            full_evidence.update(evidence or {})
         dataset, columns = self.about(subject, dataset=dataset, columns=columns)
         return CheckResult(
             id=self.spec.id, stage=self.spec.stage, title=self.spec.title, subject=subject,
             status=status, value=value, threshold=threshold, message=message,
-            metrics=dict(metrics or {}), evidence=full_evidence, dataset=dataset, columns=columns,
+            metrics=dict(metrics or {}), evidence=full_evidence, dataset=dataset, columns=columns, unit=unit,
         )
 
     def about(self, subject: str | None, *, dataset: str | None = None, columns: Sequence[str] | None = None

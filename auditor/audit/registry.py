@@ -13,9 +13,12 @@ from auditor.audit.options import CheckOptions, NoOptions
 from auditor.config import ROLES
 from auditor.report import STAGES, CheckResult, Direction
 
-# What a check may need. Datasets are by name; roles are keys of `columns:` in the config.
+# What a check may need. Datasets are by name; roles are keys of `columns:` in the config; "target" says
+# the check reads the label, prediction or score by the run's decision rule (auditor.audit.target), which
+# the runner then checks against the data before any check grades.
 DATASET_NEEDS = ("reference", "current", "predictions")
 ROLE_NEEDS = ROLES
+TARGET_NEED = "target"
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def check(
     if stage not in STAGES:
         raise ValueError(f"check id {check_id!r} must start with a stage: {', '.join(STAGES)}")
     needs = tuple(needs)
-    unknown = set(needs) - set(DATASET_NEEDS) - set(ROLE_NEEDS)
+    unknown = set(needs) - set(DATASET_NEEDS) - set(ROLE_NEEDS) - {TARGET_NEED}
     if unknown:
         raise ValueError(f"check {check_id}: unknown needs {sorted(unknown)}")
 

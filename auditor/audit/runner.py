@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import secrets
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,15 +30,17 @@ from auditor.audit.options import CheckOptions
 from auditor.audit.personal import flagged_columns
 from auditor.audit.provenance import fingerprint_sources, provenance
 from auditor.audit.redaction import redact
-from auditor.audit.registry import DATASET_NEEDS, CheckSpec
-from auditor.audit.roles import resolve_roles
+from auditor.audit.registry import DATASET_NEEDS, TARGET_NEED, CheckSpec
+from auditor.audit.roles import default_features, left_out_features, resolve_roles
+from auditor.audit.target import Target, resolve_target
 from auditor.checks import catalogue
 from auditor.config import AuditConfig
 from auditor.engine.catalog import attach_catalog
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import attach_datasets
+from auditor.engine.windows import resolve_timestamp
 from auditor.errors import AuditorError, DataError
-from auditor.report import AuditReport, CheckResult
+from auditor.report import AuditReport, CheckResult, bound_evidence
 from auditor.version import __version__
 
 Progress = Callable[[str], None]
@@ -74,7 +78,7 @@ def missing_needs(spec: CheckSpec, state: RunState) -> list[str]:
                 missing.append(f"datasets.{need}")
             elif ds.rows == 0:
                 missing.append(f"rows in datasets.{need} (it is empty)")
-        elif not state.roles.has(need):
+        elif need != TARGET_NEED and not state.roles.has(need):
             missing.append(f"columns.{need}")
     return missing
 
@@ -93,6 +97,28 @@ def run_check(spec: CheckSpec, state: RunState, options: CheckOptions) -> list[C
         where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
         return [ctx.result(status="error", message=f"The check raised {type(exc).__name__}: {exc}{where}")]
     return results or [ctx.result(status="skip", message="Nothing to check.")]
+
+
+def resolve_inputs(state: RunState, specs: list[CheckSpec]) -> None:
+    """Roles, timestamps and the decision rule, resolved once before any check grades; what the data
+    cannot support (an unparseable timestamp, a label the rule cannot read) raises here."""
+    config, engine, datasets = state.config, state.engine, state.datasets
+    current, cols = datasets["current"], config.columns
+    for name, ds in datasets.items():
+        if cols.timestamp and ds.column(cols.timestamp) is not None and ds.rows:
+            state.timestamps[name] = resolve_timestamp(engine, ds, cols.timestamp, cols.timestamp_format)
+    # The summary (a full scan) only infers which columns are categorical: not needed when the config says.
+    summaries = state.summary("current") if cols.categorical is None else {}
+    left_out = {}
+    if cols.features is None:
+        left_out, _ = left_out_features(engine, current, summaries, default_features(cols, current),
+                                        state.timestamps.get("current"), cols.categorical)
+    state.roles = resolve_roles(cols, current, summaries, datasets.get("predictions"), left_out)
+    # The data is checked against the rule when a check that reads it will run (its other needs are met).
+    state.target = Target(config.task)
+    probe = any(TARGET_NEED in spec.needs and not missing_needs(spec, state) for spec in specs)
+    state.target = resolve_target(engine, config, datasets, label=state.roles.label,
+                                  prediction=state.roles.prediction, score=state.roles.score, probe=probe)
 
 
 def run_audit(
@@ -137,10 +163,9 @@ def run_audit(
         say("fingerprinting the data")
         fingerprints, catalog_fingerprints = fingerprint_sources(config, catalog)
         state = RunState(config=config, engine=engine, datasets=datasets, roles=None,  # type: ignore[arg-type]
-                         as_of=as_of or started_at, catalog={e.table.name: e.table for e in catalog})
-        # The summary (a full scan) only infers which columns are categorical: not needed when the config says.
-        summaries = state.summary("current") if config.columns.categorical is None else {}
-        state.roles = resolve_roles(config.columns, current, summaries, datasets.get("predictions"))
+                         as_of=as_of or started_at, as_of_given=as_of is not None,
+                         catalog={e.table.name: e.table for e in catalog})
+        resolve_inputs(state, specs)
         results: list[CheckResult] = []
         for i, spec in enumerate(specs, 1):
             say(f"[{i}/{len(specs)}] {spec.id}")
@@ -168,16 +193,19 @@ def run_audit(
         engine.close()
 
     finished_at = clock()
-    return AuditReport(
+    report = AuditReport(
         tool={"name": "auditor", "version": __version__},
         run={**run_info(config, started_at, finished_at, time.perf_counter() - started, as_of=state.as_of),
              "provenance": run_provenance},
         project=config.project.model_dump(mode="json"),
-        datasets=[d.to_dict() for d in datasets.values()],
-        checks=results,
+        datasets=[{**d.to_dict(), "left_out": state.roles.left_out if d.name == "current" else {}}
+                  for d in datasets.values()],
+        checks=[],
         findings=find(results),
         dictionary=dictionary,
     )
+    # Evidence bounded, so report.json stays small whatever the data's width (auditor.report.bound_evidence).
+    return replace(report, checks=bound_evidence(results, other_bytes=len(json.dumps(report.to_dict()))))
 
 
 def run_info(config: AuditConfig, started_at: datetime, finished_at: datetime, seconds: float,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -18,13 +19,14 @@ from auditor.audit.options import CheckOptions, Size
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import bind
 from auditor.engine.windows import WindowRange, build_range, parse_window
-from auditor.report import CheckResult
+from auditor.report import CheckResult, table
 
 
 class WindowedOptions(CheckOptions):
     """What every windowed check takes."""
 
-    max_windows: Size = Field(90, description="the most recent windows analysed")
+    max_windows: Size = Field(90, description="the most recent windows shown in charts and tables "
+                                              "(every window up to the as-of time is analysed)")
 # A line chart with more series than this is unreadable: keep the worst ones.
 MAX_SERIES = 8
 
@@ -34,19 +36,31 @@ def log_windows(ctx: CheckContext) -> tuple[Dataset, WindowRange] | CheckResult:
     log = ctx.dataset("predictions")
     if log is None or not ctx.roles.timestamp:
         return ctx.skip("Skipped: needs a prediction log with columns.timestamp.")
+    ts = ctx.run.timestamps.get(log.name)
+    if ts is None:
+        return ctx.skip(f"Skipped: the '{log.name}' dataset has no timestamp column '{ctx.roles.timestamp}'.")
     window = parse_window(ctx.config.monitoring.window)
-    max_windows = ctx.options.max_windows
-    key = ("windows", log.name, str(window), ctx.as_of, max_windows)
+    key = ("windows", log.name, str(window), ctx.as_of)
     if key not in ctx.run.cache:
-        ctx.run.cache[key] = build_range(ctx.engine, log, ctx.roles.timestamp, window=window,
-                                         as_of=ctx.as_of, max_windows=max_windows)
+        ctx.run.cache[key] = build_range(ctx.engine, log, ts, window=window, as_of=ctx.as_of)
     found = ctx.run.cache[key]
-    if isinstance(found, str):
-        return ctx.skip(f"Skipped: {found}.")
     if not found.starts:
         return ctx.skip(f"Skipped: the {log.name} data has no row with a timestamp before the as-of time "
                         f"{found.as_of:%Y-%m-%d %H:%M}.")
     return log, found
+
+
+REFERENCE_END_SQL = "SELECT max({ts}) FROM {view}"
+
+
+def reference_end(ctx: CheckContext) -> datetime | None:
+    """The reference's newest timestamp (None when it has none): windows up to it are the reference's
+    period, never the current state."""
+    ref, ts = ctx.dataset("reference"), ctx.run.timestamps.get("reference")
+    if ref is None or ts is None or not ref.rows:
+        return None
+    sql = REFERENCE_END_SQL.format(ts=ts.sql, view=ref.view)
+    return ctx.engine.query_one(sql, ts.params or None)[0]
 
 
 def over_windows(fn: Callable[..., Iterator[CheckResult]]) -> Callable[[CheckContext], Iterator[CheckResult]]:
@@ -67,10 +81,18 @@ def query_windows(ctx: CheckContext, wr: WindowRange, sql: str, **extra: Any) ->
     return ctx.engine.query(sql, bind(sql, {**wr.params, **extra}))
 
 
-def line_chart(title: str, wr: WindowRange, series: dict[str, list], *, thresholds: list[dict] | None = None,
-               y_label: str | None = None) -> dict[str, Any]:
-    return {"kind": "line", "title": title, "x": wr.labels(), "series": series,
+def line_chart(title: str, wr: WindowRange, series: dict[str, list], *, shown: int,
+               thresholds: list[dict] | None = None, y_label: str | None = None) -> dict[str, Any]:
+    """A line chart over the newest `shown` windows (a check's max_windows): every window is analysed,
+    the chart shows the recent ones."""
+    keep = wr.shown(shown)
+    return {"kind": "line", "title": title, "x": wr.labels()[keep], "series": {k: v[keep] for k, v in series.items()},
             "thresholds": thresholds or [], "y_label": y_label}
+
+
+def window_table(name: str, columns: list[str], rows: list[list[Any]], *, shown: int) -> dict[str, Any]:
+    """A per-window evidence table, newest window first, trimmed to the newest `shown` windows."""
+    return table(name, columns, rows[::-1][:shown], total_rows=len(rows))
 
 
 def latest(values: list[Any]) -> int | None:

@@ -13,6 +13,7 @@ from auditor.checks import (  # noqa: F401  (each module registers its checks)
     deployment,
     deployment_drift,
     deployment_performance,
+    deployment_volume,
     drift,
     fairness,
     leakage,

@@ -9,12 +9,12 @@ from pydantic import Field, model_validator
 from auditor.audit.context import CheckContext
 from auditor.audit.options import CheckOptions, Count, Hours, NonNegative
 from auditor.audit.registry import check
-from auditor.engine.sql import is_temporal, quote_ident
+from auditor.engine.windows import naive_utc
 from auditor.report import CheckResult, table, worst
 
 # ---------------------------------------------------------------- data.freshness
 
-FRESHNESS_SQL = "SELECT epoch(max({ts})), max({ts})::VARCHAR FROM {view}"
+FRESHNESS_SQL = "SELECT max({ts}) FROM {view}"
 
 
 class FreshnessOptions(CheckOptions):
@@ -25,27 +25,26 @@ class FreshnessOptions(CheckOptions):
 @check("data.freshness", title="Data freshness", options=FreshnessOptions, needs=("current", "timestamp"))
 def freshness(ctx: CheckContext) -> Iterator[CheckResult]:
     """Hours between the newest timestamp in current and the run's as-of time: warn 24, fail 72."""
-    ds, ts = ctx.dataset("current"), ctx.roles.timestamp
-    if ds.column(ts) is None:  # a log-only timestamp: deployment.freshness watches the prediction log
-        yield ctx.skip(f"Skipped: current has no '{ts}' column.")
+    ds, ts = ctx.dataset("current"), ctx.run.timestamps.get("current")
+    if ts is None:  # a log-only timestamp: deployment.freshness watches the prediction log
+        yield ctx.skip(f"Skipped: current has no '{ctx.roles.timestamp}' column.")
         return
-    duck_type = ds.column(ts).type
-    if not is_temporal(duck_type):
-        yield ctx.skip(f"Skipped: the timestamp column '{ts}' is {duck_type}, not a date or timestamp.")
+    sql = FRESHNESS_SQL.format(ts=ts.sql, view=ds.view)
+    (newest,) = ctx.engine.query_one(sql, ts.params or None)
+    if newest is None:
+        yield ctx.skip(f"Skipped: '{ts.column}' has no values in current.")
         return
-    sql = FRESHNESS_SQL.format(ts=quote_ident(ts), view=ds.view)
-    epoch, newest = ctx.engine.query_one(sql)
-    if epoch is None:
-        yield ctx.skip(f"Skipped: '{ts}' has no values in current.")
-        return
-    hours = (ctx.as_of.timestamp() - float(epoch)) / 3600
-    metrics = {"newest": newest, "as_of": ctx.as_of.isoformat(), "age_hours": hours}
+    hours = (naive_utc(ctx.as_of) - newest).total_seconds() / 3600
+    parsed = f", read as {ts.parsed}" if ts.parsed else ""
+    metrics = {"newest": newest.isoformat(sep=" "), "as_of": ctx.as_of.isoformat(), "age_hours": hours}
     if hours < 0:
         yield ctx.result(status="warn", value=hours, metrics=metrics, evidence={"sql": [sql]},
-                         message=f"The newest '{ts}' ({newest}) is {-hours:.1f} hours after the as-of time.")
+                         message=f"The newest '{ts.column}' ({newest:%Y-%m-%d %H:%M}) is {-hours:,.1f} hours "
+                                 f"after the as-of time{parsed}.")
         return
     yield ctx.result(value=hours, threshold=ctx.threshold(), metrics=metrics, evidence={"sql": [sql]},
-                     message=f"The newest row of current is {hours:.1f} hours old ({newest}).")
+                     message=f"The newest row of current is {hours:,.1f} hours old ({newest:%Y-%m-%d %H:%M} in "
+                             f"'{ts.column}'{parsed}).{ctx.as_of_hint(newest)}")
 
 
 # ---------------------------------------------------------------- data.volume

@@ -17,10 +17,11 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import CheckOptions, Probability, Size
 from auditor.audit.registry import check
+from auditor.engine.sql import bind
 from auditor.errors import DataError
 from auditor.metrics.group_rates import holm
 from auditor.metrics.paired import delong, delong_sql, mcnemar, mcnemar_measures
-from auditor.metrics.performance import canonical_metric, model_columns
+from auditor.metrics.performance import canonical_metric
 from auditor.metrics.slices import TOTAL, categorical_key, slice_scan
 from auditor.report import CheckResult, table
 
@@ -29,11 +30,10 @@ class ChampionChallengerOptions(CheckOptions):
     alpha: Probability = Field(0.05, description="significance level of DeLong's or McNemar's test")
     min_slice_size: Size = Field(100, description="smaller slices are not compared")
     max_categories: Size = Field(50, description="categorical features with more values are not sliced")
-    decision_threshold: float = Field(0.5, description="prediction = score >= this, when there is no prediction column")
 
 
 @check("modeling.champion_challenger", title="Champion vs challenger", options=ChampionChallengerOptions,
-       needs=("current",))
+       needs=("current", "target"))
 def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
     """Whether the challenger model beats the champion on the same rows (DeLong for AUC, McNemar for accuracy)."""
     cfg = ctx.config.columns
@@ -50,34 +50,33 @@ def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
         if name and current.column(name) is None:
             raise DataError(f"columns.{key}: column '{name}' does not exist in dataset 'current'")
     r = ctx.roles
-    champion = model_columns(current, label=r.label, prediction=r.prediction, score=r.score)
-    challenger = model_columns(current, label=r.label, prediction=cfg.challenger_prediction,
-                               score=cfg.challenger_score)
+    champion = ctx.target.columns(current)
+    challenger = ctx.target.columns(current, prediction=cfg.challenger_prediction, score=cfg.challenger_score,
+                                    challenger=True)
     if not champion.label:
         yield ctx.skip("Skipped: needs columns.label to compare the two models.")
         return
     if not champion.prediction:
         yield ctx.skip("Skipped: needs columns.prediction or columns.score for the champion.")
         return
-    # The challenger's thresholded score must not share the champion's parameter name.
-    challenger_pred = challenger.prediction.replace("$decision_threshold", "$challenger_threshold")
+    # The two models read by the same rule: their expressions bind the same parameters, with the same values.
+    params = {**champion.params, **challenger.params}
     firsts = [canonical_metric(m.metric) for m in ctx.config.project.success_metrics]
     use_auc = bool(firsts) and firsts[0] == "roc_auc" and champion.score and challenger.score
     alpha = ctx.options.alpha
-    threshold = ctx.options.decision_threshold
 
     summary = ctx.summary("current")
     keys = [categorical_key(c, summary[c].distinct if c in summary else None) for c in r.sensitive]
     slice_keys, key_sql = ctx.model_slice_keys()
     keys += [k for k in slice_keys if k.feature not in r.sensitive]
-    inner = [f"{champion.label} AS y", f"{champion.prediction} AS pa", f"{challenger_pred} AS pb"]
-    groups, sql = slice_scan(ctx.engine, current.view, keys, inner, mcnemar_measures("y", "pa", "pb"),
-                             {"decision_threshold": threshold, "challenger_threshold": threshold}, total=True)
+    inner = [f"{champion.label} AS y", f"{champion.prediction} AS pa", f"{challenger.prediction} AS pb"]
+    groups, sql = slice_scan(ctx.engine, current.view, keys, inner, mcnemar_measures("y", "pa", "pb"), params,
+                             total=True)
     statements = [*key_sql, sql]
     overall = mcnemar(groups[TOTAL][0][1])
     if use_auc:
         query = delong_sql(current.view, label=champion.label, score_a=champion.score, score_b=challenger.score)
-        primary = delong(ctx.engine.query_one(query))
+        primary = delong(ctx.engine.query_one(query, bind(query, params) or None))
         statements.append(query)
         metric, test, a, b = "roc_auc", "DeLong", primary["auc_a"], primary["auc_b"]
     else:
@@ -115,6 +114,9 @@ def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
         message = f"Keep the champion: the challenger is significantly worse, {shown}."
     else:
         message = f"Keep the champion: the challenger is not significantly better, {shown}."
+    cuts = [c for c in (champion.cut, challenger.cut and "the challenger's " + challenger.cut) if c]
+    if cuts:
+        message = message[:-1] + f" ({'; '.join(cuts)})."
     yield ctx.result(
         value=diff, status="warn" if better and hurt else "pass", message=message,
         metrics={"metric": metric, "test": test, "champion": a, "challenger": b, "difference": diff, "p_value": p,

@@ -1,36 +1,43 @@
-"""Deployment: the prediction log by time window: latency, volume, model versions, freshness.
+"""Deployment: the prediction log by time window: latency, model versions, freshness.
 
 Every windowed check reads the log (`datasets.predictions`, else `current`) through the
-same `WindowRange` (auditor/engine/windows.py): windows of `monitoring.window` ending at the
-as-of time, at most `max_windows` of them. Each check is one GROUP BY over the window
-bucket, never one query per window.
+same `WindowRange` (auditor/engine/windows.py): every window of `monitoring.window` from the
+log's first row to the as-of time is analysed; `max_windows` only limits the windows shown in
+charts and tables (the newest). Each check is one GROUP BY over the window position, never
+one query per window.
 
 What is graded, and why (the same rule in every windowed check):
 - latency, drift and performance grade the *latest* window with data: a nightly run
   reports the state now, and names the first window where the problem began, so an
   old incident that has recovered does not keep failing every night;
-- volume grades *every* window of the range: a gap or dip in the log is a hole in
-  what all the other checks could see, however long ago it happened.
+- volume (auditor/checks/deployment_volume.py) grades *every* window after its baseline: a gap
+  or dip in the log is a hole in what all the other checks could see, however long ago.
 """
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Iterator
 from datetime import datetime
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from auditor.audit.context import CheckContext
-from auditor.audit.options import Factor, NonNegative, PositiveNumber, Rate, Size, ordered
+from auditor.audit.options import NonNegative, PositiveNumber, Rate
 from auditor.audit.registry import check
-from auditor.audit.windowed import MAX_SERIES, WindowedOptions, latest, line_chart, over_windows, query_windows
+from auditor.audit.windowed import (
+    MAX_SERIES,
+    WindowedOptions,
+    latest,
+    line_chart,
+    over_windows,
+    query_windows,
+    window_table,
+)
 from auditor.engine.quantiles import order_positions
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, is_numeric, quote_ident
 from auditor.engine.windows import WindowRange, window_label
-from auditor.report import CheckResult, Status, Threshold, grade, table, worst
+from auditor.report import CheckResult, Threshold, grade
 from auditor.stats.distances import lerp
 
 
@@ -111,13 +118,15 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
     first_over = next((labels[i] for i, s in enumerate(statuses) if s == "fail"), None)
     first_warn = next((labels[i] for i, s in enumerate(statuses) if s in ("warn", "fail")), None)
     last = latest(p95)
-    chart = line_chart(f"{col.name} per window (ms)", wr, {"p50": p50, "p95": p95, "p99": p99},
+    shown = ctx.options.max_windows
+    chart = line_chart(f"{col.name} per window (ms)", wr, {"p50": p50, "p95": p95, "p99": p99}, shown=shown,
                        thresholds=[{"value": float(budget), "label": f"budget {budget:g} ms"},
                                    {"value": threshold.warn, "label": f"{ctx.options.warn_fraction:.0%} of budget"}],
                        y_label="ms")
     rows = [[labels[i], counts[i], p50[i], p95[i], p99[i], statuses[i]] for i in range(len(labels))]
     evidence = {"charts": [chart], "sql": [*wr.sql, sql],
-                "tables": [table("Latency per window", ["window", "rows", "p50", "p95", "p99", "status"], rows)]}
+                "tables": [window_table("Latency per window", ["window", "rows", "p50", "p95", "p99", "status"], rows,
+                                        shown=shown)]}
     metrics = {"budget_ms": float(budget), "window": str(wr.window), "windows": len(labels),
                "latest_window": labels[last] if last is not None else None,
                "p50_latest": p50[last] if last is not None else None,
@@ -133,132 +142,18 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
     message = f"p95 latency was {value:,.0f} ms in the window of {labels[last]}, against a {budget:g} ms budget"
     if first_over:
         since = "since" if all(s == "fail" for s in statuses[labels.index(first_over):last + 1] if s) else "first in"
-        message += f"; it went over the budget {since} the window of {first_over}."
+        first_logged = " (the log's first)" if first_over == labels[next(i for i, v in enumerate(p95) if v is not None)] else ""
+        message += f"; it went over the budget {since} the window of {first_over}{first_logged}."
     else:
         message += "; no window went over it."
     yield ctx.result(value=value, status=status, threshold=threshold, message=message, metrics=metrics,
                      evidence=evidence, columns=[col.name])
 
 
-VOLUME_SQL = """SELECT {position} AS window_index, count(*) AS n FROM {view} WHERE {in_range}
-GROUP BY 1 ORDER BY 1"""
-
-
-class VolumeOptions(WindowedOptions):
-    warn_below: Rate | None = Field(0.5, description="a window under this many times the typical one warns")
-    fail_below: Rate | None = Field(0.2, description="a window under this many times the typical one fails")
-    warn_above: Factor | None = Field(3.0, description="a window over this many times the typical one warns")
-    fail_above: Factor | None = Field(None, description="a window over this many times the typical one fails")
-    min_windows: Size = Field(3, description="fewer complete windows are not graded")
-
-    @model_validator(mode="after")
-    def _lines_in_order(self) -> VolumeOptions:
-        ordered(self.warn_below, self.fail_below, "below", names=("warn_below", "fail_below"))
-        ordered(self.warn_above, self.fail_above, "above", names=("warn_above", "fail_above"))
-        return self
-
-
-def volume_status(ratio: float | None, *, rows: int, options: VolumeOptions) -> Status | None:
-    """A window's verdict from its rows against the typical window (None when it is not graded)."""
-    if rows == 0:
-        return "fail"  # a gap, whatever the typical window (even an empty one)
-    if ratio is None:
-        return None
-    if ratio < options.fail_below:
-        return "fail"
-    if options.fail_above is not None and ratio > options.fail_above:
-        return "fail"
-    if ratio < options.warn_below or (options.warn_above is not None and ratio > options.warn_above):
-        return "warn"
-    return "pass"
-
-
-@check("deployment.volume", title="Prediction volume", options=VolumeOptions, needs=("predictions",))
-@over_windows
-def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
-    """Rows per window against the typical (median) window: gaps and dips under 0.5x/0.2x, spikes over 3x."""
-    counts = [0] * len(wr.starts)  # a window without a row is a gap: 0, not left out
-    version = ctx.roles.model_version
-    if version and log.column(version) is not None:
-        # model_versions' rows per (window, version) add up to the rows per window: the engine runs
-        # that statement once for both checks, a scan of the log less.
-        sql = VERSIONS_SQL.format(position=wr.position(), version=quote_ident(version), view=log.view,
-                                  in_range=wr.filter())
-        for i, _version, n in query_windows(ctx, wr, sql):
-            counts[i] += int(n)
-    else:
-        sql = VOLUME_SQL.format(position=wr.position(), view=log.view, in_range=wr.filter())
-        for i, n in query_windows(ctx, wr, sql):
-            counts[i] = int(n)
-    labels = wr.labels()
-    # The log's first window may have begun part-way (we cannot tell), so it is not graded for dips;
-    # a window the as-of time cuts short is compared with the typical rows scaled to its length.
-    first_graded = 1 if not wr.capped and len(counts) > 1 else 0
-    full = [n for i, n in enumerate(counts) if i >= first_graded and wr.coverage(i) == 1.0]
-    if len(full) < ctx.options.min_windows:
-        yield ctx.skip(f"Skipped: {len(full)} full windows of {wr.window}; a typical volume needs at least "
-                       f"{ctx.options.min_windows} (min_windows).")
-        return
-    typical = float(statistics.median(full))
-    ratios: list[float | None] = [None] * len(counts)
-    statuses: list[Status | None] = [None] * len(counts)
-    for i in range(first_graded, len(counts)):
-        expected = typical * wr.coverage(i)
-        ratios[i] = counts[i] / expected if expected else None
-        statuses[i] = volume_status(ratios[i], rows=counts[i], options=ctx.options)
-    flagged = [i for i, s in enumerate(statuses) if s in ("warn", "fail")]
-    status = worst([s for s in statuses if s])
-    graded = [i for i in range(len(counts)) if statuses[i] is not None]
-    worst_at = min(graded, key=lambda i: (-_severity(statuses[i]), -abs(_log_ratio(ratios[i] or 0.0))), default=None)
-    gaps = [labels[i] for i in range(first_graded, len(counts)) if counts[i] == 0]
-
-    def describe(i: int) -> str:
-        kind = "no rows" if counts[i] == 0 else f"{counts[i]:,} rows, {ratios[i]:.2f}x typical"
-        return f"{labels[i]} ({kind})"
-
-    if flagged:
-        shown = ", ".join(describe(i) for i in flagged[:5]) + (f" and {len(flagged) - 5} more" if len(flagged) > 5 else "")
-        message = (f"{len(flagged)} of {len(counts)} windows had unusual volume against a typical {typical:,.0f} rows "
-                   f"per {wr.window}: {shown}.")
-    else:
-        message = f"Every one of {len(counts)} windows had between {min(counts):,} and {max(counts):,} rows (typical {typical:,.0f})."
-    lines = [("warn_below", "warn"), ("fail_below", "fail"), ("warn_above", "warn"), ("fail_above", "fail")]
-    chart = line_chart(f"Rows per {wr.window} window", wr, {"rows": counts}, y_label="rows",
-                       thresholds=[{"value": typical, "label": "typical (median)"}] +
-                                  [{"value": typical * getattr(ctx.options, k), "label": f"{what} {getattr(ctx.options, k):g}x"}
-                                   for k, what in lines if getattr(ctx.options, k) is not None])
-    rows = [[labels[i], counts[i], ratios[i], statuses[i] or "not graded"] for i in range(len(counts))]
-    yield ctx.result(
-        value=ratios[worst_at] if worst_at is not None else None, status=status, message=message,
-        threshold=Threshold(warn=ctx.options.warn_below, fail=ctx.options.fail_below, direction="below"),
-        metrics={"window": str(wr.window), "windows": len(counts), "typical_rows": typical,
-                 "latest_rows": counts[-1], "latest_ratio": ratios[-1],
-                 "worst_window": labels[worst_at] if worst_at is not None else None,
-                 "first_flagged_window": labels[flagged[0]] if flagged else None, "flagged_windows": len(flagged),
-                 "gaps": len(gaps), "gap_windows": ", ".join(gaps) or None,
-                 "dips": sum(1 for i in flagged if ratios[i] is not None and ratios[i] < 1),
-                 "spikes": sum(1 for i in flagged if ratios[i] is not None and ratios[i] > 1),
-                 "rows_after_as_of": wr.rows_after_as_of, "rows_without_timestamp": wr.rows_without_timestamp},
-        evidence={"charts": [chart], "sql": [*wr.sql, sql],
-                  "tables": [table("Rows per window", ["window", "rows", "ratio_to_typical", "status"], rows)]},
-    )
-
-
 def _age(hours: float) -> str:
     return f"{hours * 60:.0f} minutes" if hours < 1 else f"{hours:,.1f} hours"
 
 
-def _severity(status: Status | None) -> int:
-    return {"fail": 2, "warn": 1}.get(status or "", 0)
-
-
-def _log_ratio(ratio: float) -> float:
-    return math.inf if ratio <= 0 else math.log(ratio)
-
-
-VERSIONS_SQL = """SELECT {position} AS window_index, coalesce({version}::VARCHAR, '(missing)') AS version, count(*) AS n
-FROM {view} WHERE {in_range}
-GROUP BY ALL ORDER BY 1, 2"""
 REFERENCE_VERSIONS_SQL = "SELECT DISTINCT coalesce({version}::VARCHAR, '(missing)') FROM {view} ORDER BY 1 LIMIT 1000"
 
 
@@ -271,7 +166,7 @@ def model_versions(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator
     if log.column(name) is None:
         yield ctx.skip(f"Skipped: the log has no model version column '{name}'.")
         return
-    sql = VERSIONS_SQL.format(position=wr.position(), version=quote_ident(name), view=log.view, in_range=wr.filter())
+    sql = wr.rows_sql(name)
     labels = wr.labels()
     per_window: dict[str, list[int]] = {}
     totals = [0] * len(labels)
@@ -289,10 +184,11 @@ def model_versions(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator
     first_seen = {v: next(i for i, n in enumerate(c) if n) for v, c in per_window.items()}
     last = latest([t or None for t in totals])
     ordered = sorted(per_window, key=lambda v: (first_seen[v], v))
+    shown = ctx.options.max_windows
     chart = line_chart(f"Share of predictions per model version, per {wr.window}", wr,
-                       {v: shares[v] for v in ordered[-MAX_SERIES:]}, y_label="share of rows")
+                       {v: shares[v] for v in ordered[-MAX_SERIES:]}, y_label="share of rows", shown=shown)
     rows = [[labels[i], *[per_window[v][i] for v in ordered]] for i in range(len(labels))]
-    mix = table("Rows per window and version", ["window", *ordered], rows)
+    mix = window_table("Rows per window and version", ["window", *ordered], rows, shown=shown)
     for version in ordered:
         new = version not in known if known is not None else first_seen[version] > 0
         share = shares[version][last] if last is not None else None
@@ -332,7 +228,7 @@ def freshness(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[Chec
     yield ctx.result(
         value=hours, threshold=threshold,
         message=f"The newest prediction is from {newest:%Y-%m-%d %H:%M}, {_age(hours)} before the as-of "
-                f"time {wr.as_of:%Y-%m-%d %H:%M}.{after}",
+                f"time {wr.as_of:%Y-%m-%d %H:%M}.{after}{ctx.as_of_hint(newest)}",
         metrics={"newest": newest.isoformat(), "as_of": wr.as_of.isoformat(), "hours": hours,
                  "rows_after_as_of": wr.rows_after_as_of, "newest_window": window_label(newest, wr.window)},
         evidence={"sql": list(wr.sql)},

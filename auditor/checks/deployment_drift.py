@@ -22,22 +22,24 @@ crossed a line.
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from auditor.audit.context import CheckContext
-from auditor.audit.options import Lines, Size
+from auditor.audit.options import Lines, Probability, Size
 from auditor.audit.registry import check
-from auditor.audit.windowed import WindowedOptions, latest, over_windows, query_windows
+from auditor.audit.windowed import WindowedOptions, over_windows, query_windows, reference_end, window_table
+from auditor.audit.wording import some
 from auditor.engine import quantiles
 from auditor.engine.binning import bin_search
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_numeric, is_temporal, quote_ident
 from auditor.engine.value_counts import countable, value_counts
 from auditor.engine.windows import WindowRange
-from auditor.report import SEVERITY, CheckResult, Status, Threshold, grade, table, worst
+from auditor.report import SEVERITY, CheckResult, Status, Threshold, grade, worst
 from auditor.stats import distances as stats
 from auditor.stats.column_drift import DriftColumn, Kind, missing_condition
 
@@ -115,7 +117,8 @@ def located_bins(located: quantiles.Located, cuts: list[float]) -> dict[int, int
 
 
 def drift_columns(ctx: CheckContext, log, reference) -> tuple[list[DriftColumn], list[CheckResult]]:
-    """The features and the score that both the log and the reference have; skips for the others."""
+    """The features and the score that both the log and the reference have; skips for the others (a column
+    missing on a side, a category column with more values than deployment.feature_drift compares)."""
     skip_roles = {ctx.roles.id, ctx.roles.timestamp} - {None}
     names = [f for f in ctx.roles.features if f not in skip_roles]
     if ctx.roles.score and ctx.roles.score not in names:
@@ -135,15 +138,28 @@ def drift_columns(ctx: CheckContext, log, reference) -> tuple[list[DriftColumn],
         if name == ctx.roles.score and numeric:
             kind = "numeric"
         columns.append(DriftColumn(name, col.type, kind))  # the log's type: NaN is missing where the log has floats
+    categorical = [c.name for c in columns if c.kind == "categorical"]
+    if categorical:
+        # Decided on reference and current as deployment.feature_drift decides (the same statement, run once).
+        limit = ctx.options.max_categories
+        found = ctx.distinct_values(["reference", "current"], categorical)
+        many = {n for n in categorical if any(side.get(n, 0) > limit for side in found.values())}
+        skipped += [ctx.skip(f"'{n}' has more than {limit:,} distinct values (max_categories); category drift is not "
+                             "meaningful there.", subject=n) for n in categorical if n in many]
+        columns = [c for c in columns if c.name not in many]
     return columns, skipped
 
 
-def window_drift(kind: Kind, reference_bins: dict, window_bins: dict, n_bins: int) -> tuple[float | None, float | None]:
-    """PSI and JS distance of one window against the reference, on the reference's bins or the union of categories."""
+def window_drift(kind: Kind, reference_bins: dict, window_bins: dict, n_bins: int
+                 ) -> tuple[float | None, float | None, float | None]:
+    """PSI, JS distance and the chi-square p-value of one window against the reference, on the reference's
+    bins or the union of categories."""
     keys = list(range(n_bins)) if kind == "numeric" else sorted(set(reference_bins) | set(window_bins))
     ref = [int(reference_bins.get(k, 0)) for k in keys]
     cur = [int(window_bins.get(k, 0)) for k in keys]
-    return stats.psi(ref, cur), stats.js_distance(ref, cur)
+    present = [(r, c) for r, c in zip(ref, cur, strict=True) if r or c]  # a bin empty on both sides tests nothing
+    chi = stats.chi_square([r for r, _ in present], [c for _, c in present])
+    return stats.psi(ref, cur), stats.js_distance(ref, cur), chi[1] if chi else None
 
 
 def lines(ctx: CheckContext, method: str) -> Threshold:
@@ -151,10 +167,27 @@ def lines(ctx: CheckContext, method: str) -> Threshold:
     return Threshold(warn=given.warn, fail=given.fail)
 
 
+# min_rows: auto takes half the median window's values, within these bounds: under 200 values the PSI of
+# ten bins is mostly noise (about (bins - 1) / rows under no drift: 0.045 at 200 rows, half the warn line).
+AUTO_MIN_ROWS = (200, 500)
+
+
+def auto_min_rows(values: list[int]) -> int:
+    present = [v for v in values if v]
+    half = statistics.median(present) / 2 if present else AUTO_MIN_ROWS[1]
+    return int(min(AUTO_MIN_ROWS[1], max(AUTO_MIN_ROWS[0], half)))
+
+
 class DriftOverTimeOptions(WindowedOptions):
     psi: Lines = Field(Lines(warn=0.1, fail=0.25), description="PSI lines of a window against the reference")
     js: Lines = Field(Lines(warn=0.1, fail=0.2), description="Jensen-Shannon distance lines (categorical columns)")
-    min_rows: Size = Field(500, description="windows with fewer values of a column are not graded")
+    min_rows: Literal["auto"] | Size = Field(
+        "auto", description="a window with fewer values of a column is not graded on its own (a newer one still "
+                            "warns when its drift is past a line and significant); auto: half the median window's "
+                            "values, between 200 and 500")
+    alpha: Probability = Field(0.05, description="a window under min_rows warns when its drift is past a line and the "
+                                                 "chi-square test against the reference is significant at this level")
+    max_categories: Size = Field(1000, description="categorical columns with more distinct values are skipped")
 
 
 @check("deployment.drift_over_time", title="Drift over time", options=DriftOverTimeOptions,
@@ -181,78 +214,107 @@ def drift_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterato
     sql, cut_params = counts_sql(WINDOW_COUNTS_SQL, columns, cuts, windowed=True, position=wr.position(),
                                  view=log.view, in_range=wr.filter())
     counted = read_counts(query_windows(ctx, wr, sql, **cut_params), columns)
-    labels = wr.labels()
     bins = {c.name: [counted.get((i, c.name), {}) for i in range(len(wr.starts))] for c in columns}
-    values = {c.name: [sum(b.values()) for b in bins[c.name]] for c in columns}
-    psi_lines, js_lines = lines(ctx, "psi"), lines(ctx, "js")
     statements = [*wr.sql, *deciles_sql, *ref_sql, sql]
-    measured = []
-    for col in columns:
-        ref_counts = ref_bins[col.name]
-        ref_values = sum(ref_counts.values())
-        n_bins = len(cuts.get(col.name, [])) + 1
-        psi, js, status = [None] * len(labels), [None] * len(labels), [None] * len(labels)
-        for i in range(len(labels)):
-            if values[col.name][i] == 0 or ref_values == 0:
-                continue
-            psi[i], js[i] = window_drift(col.kind, ref_counts, bins[col.name][i], n_bins)
-            if values[col.name][i] >= ctx.options.min_rows:
-                status[i] = worst([grade(psi[i], psi_lines)] +
-                                  ([grade(js[i], js_lines)] if col.kind == "categorical" else []))
-        measured.append((col, psi, js, status))
-    yield from _results(ctx, wr, labels, measured, values, psi_lines, statements)
+    newer = wr.since(reference_end(ctx))
+    measured = [_measure(ctx, col, ref_bins[col.name], bins[col.name], len(cuts.get(col.name, [])) + 1)
+                for col in columns]
+    yield from _results(ctx, wr, newer, measured, statements)
 
 
-def _results(ctx: CheckContext, wr: WindowRange, labels: list[str], measured: list, values: dict[str, list[int]],
-             psi_lines: Threshold, statements: list[str]) -> Iterator[CheckResult]:
-    graded_psi = {col.name: [p if s else None for p, s in zip(psi, status, strict=True)]
-                  for col, psi, _, status in measured}
-    ranked = sorted(graded_psi, key=lambda n: -max((v for v in graded_psi[n] if v is not None), default=-1.0))
-    # A heatmap (a row per column, worst first): any number of columns stays readable, where lines tangle.
-    chart = {"kind": "heatmap", "title": f"PSI per {wr.window} window against the reference", "x": wr.labels(),
-             "y": ranked, "values": [graded_psi[n] for n in ranked], "x_label": "window",
-             "thresholds": [{"value": psi_lines.warn, "label": "warn"}, {"value": psi_lines.fail, "label": "fail"}]}
-    results = []
-    for col, psi, js, status in measured:
-        last = latest(status)
-        first = next((i for i, s in enumerate(status) if s in ("warn", "fail")), None)
-        first_fail = next((i for i, s in enumerate(status) if s == "fail"), None)
-        rows = [[labels[i], values[col.name][i], psi[i], js[i], status[i] or "not graded"] for i in range(len(labels))]
-        metrics = {"kind": col.kind, "window": str(wr.window), "windows": len(labels),
-                   "graded_windows": sum(1 for s in status if s),
+def _measure(ctx: CheckContext, col: DriftColumn, ref_counts: dict, windows: list[dict], n_bins: int) -> dict[str, Any]:
+    """One column's values, PSI, JS, chi-square p-value and status per window (status only where graded)."""
+    values = [sum(b.values()) for b in windows]
+    min_rows = auto_min_rows(values) if ctx.options.min_rows == "auto" else ctx.options.min_rows
+    n = len(windows)
+    psi, js, p, status, crossed = [None] * n, [None] * n, [None] * n, [None] * n, [None] * n
+    psi_lines, js_lines = lines(ctx, "psi"), lines(ctx, "js")
+    for i in range(n):
+        if values[i] == 0 or not ref_counts:
+            continue
+        psi[i], js[i], p[i] = window_drift(col.kind, ref_counts, windows[i], n_bins)
+        crossed[i] = worst([grade(psi[i], psi_lines)] + ([grade(js[i], js_lines)] if col.kind == "categorical" else []))
+        if values[i] >= min_rows:
+            status[i] = crossed[i]
+    return {"col": col, "values": values, "psi": psi, "js": js, "p": p, "status": status, "crossed": crossed,
+            "min_rows": min_rows}
+
+
+def _results(ctx: CheckContext, wr: WindowRange, newer: int, measured: list[dict],
+             statements: list[str]) -> Iterator[CheckResult]:
+    labels, shown = wr.labels(), ctx.options.max_windows
+    psi_lines = lines(ctx, "psi")
+    results, series = [], {}
+    for m in measured:
+        col, values, psi, status, min_rows = m["col"], m["values"], m["psi"], m["status"], m["min_rows"]
+        judged = [i for i in range(newer, len(labels)) if values[i]]
+        graded = [i for i in judged if status[i]]
+        last = graded[-1] if graded else None
+        small = [i for i in judged if (last is None or i > last) and values[i] < min_rows]
+        drifted = [i for i in small if m["crossed"][i] in ("warn", "fail") and m["p"][i] is not None
+                   and m["p"][i] < ctx.options.alpha]
+        first = next((i for i in graded if status[i] in ("warn", "fail")), None)
+        first_fail = next((i for i in graded if status[i] == "fail"), None)
+        series[col.name] = [psi[i] if status[i] or i in drifted else None for i in range(len(labels))]
+        rows = [[labels[i], values[i], psi[i], m["js"][i],
+                 status[i] if i >= newer and status[i] else "drifted (too few values to grade alone)" if i in drifted
+                 else "reference period" if i < newer and values[i] else "not graded" if values[i] else "no values"]
+                for i in range(len(labels))]
+        metrics = {"kind": col.kind, "window": str(wr.window), "windows": len(labels), "min_rows": min_rows,
+                   "graded_windows": len(graded), "reference_period_windows": newer,
                    "latest_window": labels[last] if last is not None else None,
                    "psi_latest": psi[last] if last is not None else None,
-                   "js_distance_latest": js[last] if last is not None else None,
-                   "psi_max": max((p for p in graded_psi[col.name] if p is not None), default=None),
+                   "js_distance_latest": m["js"][last] if last is not None else None,
+                   "psi_max": max((psi[i] for i in graded), default=None),
                    "first_crossed_window": labels[first] if first is not None else None,
                    "first_fail_window": labels[first_fail] if first_fail is not None else None,
-                   "windows_crossed": sum(1 for s in status if s in ("warn", "fail"))}
-        evidence = {"tables": [table(f"Drift of '{col.name}' per window",
-                                     ["window", "values", "psi", "js_distance", "status"], rows)],
+                   "windows_crossed": sum(1 for i in graded if status[i] in ("warn", "fail")),
+                   "small_windows_drifted": len(drifted)}
+        evidence = {"tables": [window_table(f"Drift of '{col.name}' per window",
+                                            ["window", "values", "psi", "js_distance", "status"], rows, shown=shown)],
                     "charts": [], "sql": statements}
-        if last is None:
-            results.append(ctx.result(subject=col.name, status="skip", metrics=metrics, evidence=evidence,
-                                      message=f"No window has {ctx.options.min_rows:,} values of '{col.name}' "
-                                              "(min_rows), so its drift over time is not graded."))
+        said = {i: f"{labels[i]} ({values[i]:,} values, PSI {psi[i]:.3f})" for i in small}  # newest first below
+        describe = [said[i] for i in reversed(small)]
+        if last is None and not drifted:
+            where = "after the reference's period " if newer else ""
+            why = (f"no window {where}has {min_rows:,} values of '{col.name}' (min_rows)" if judged else
+                   f"every window with values of '{col.name}' is in the reference's period")
+            tail = f": the newest are {some(describe)}, none drifted significantly" if describe else ""
+            results.append(ctx.skip(f"Not graded: {why}{tail}.", subject=col.name))
             continue
-        results.append(ctx.result(subject=col.name, value=psi[last], status=status[last], threshold=psi_lines,
-                                  metrics=metrics, evidence=evidence,
-                                  message=_message(col.name, status[last], labels, last, first, psi[last], js[last],
-                                                   col.kind)))
+        value, verdict = (psi[last], status[last]) if last is not None else (max(psi[i] for i in drifted), "pass")
+        message = _message(col.name, verdict, labels, last, first, psi, m["js"], col.kind) if last is not None else \
+            f"'{col.name}' has no window after the reference's period with {min_rows:,} values to grade."
+        if drifted:
+            verdict = worst([verdict, "warn"])
+            message += (f" Newer windows too small to grade alone (under {min_rows:,} values) drifted significantly: "
+                        f"{some([said[i] for i in reversed(drifted)])}.")
+        elif small:
+            message += f" Newer windows under {min_rows:,} values, within the lines: {some(describe)}."
+        results.append(ctx.result(subject=col.name, value=value, status=verdict, threshold=psi_lines,
+                                  metrics=metrics, evidence=evidence, message=message))
+    # A heatmap (a row per column, worst first) of the windows shown: any number of columns stays readable.
+    keep = wr.shown(shown)
+    ranked = sorted(series, key=lambda n: -max((v for v in series[n] if v is not None), default=-1.0))
+    chart = {"kind": "heatmap", "title": f"PSI per {wr.window} window against the reference", "x": labels[keep],
+             "y": ranked, "values": [series[n][keep] for n in ranked], "x_label": "window",
+             "thresholds": [{"value": psi_lines.warn, "label": "warn"}, {"value": psi_lines.fail, "label": "fail"}]}
     # The overview chart goes with the worst result, so the report shows it once, where it matters.
-    if results:
-        top = min(range(len(results)), key=lambda i: (-SEVERITY[results[i].status], i))
+    graded_results = [i for i, r in enumerate(results) if r.status != "skip"]
+    if graded_results:
+        top = min(graded_results, key=lambda i: (-SEVERITY[results[i].status], i))
         results[top].evidence["charts"].append(chart)
     yield from results
 
 
-def _message(name: str, status: Status, labels: list[str], last: int, first: int | None, psi: float | None,
-             js: float | None, kind: Kind) -> str:
-    measured = f"PSI {psi:.3f}" + (f", JS distance {js:.3f}" if kind == "categorical" and js is not None else "")
+def _message(name: str, status: Status, labels: list[str], last: int, first: int | None, psi: list,
+             js: list, kind: Kind) -> str:
+    measured = f"PSI {psi[last]:.3f}" + (f", JS distance {js[last]:.3f}" if kind == "categorical" and js[last] is not None
+                                         else "")
     if status in ("warn", "fail"):
         since = f" since the window of {labels[first]}" if first is not None else ""
         return f"'{name}' has drifted{since}: {measured} in the window of {labels[last]}."
     if first is not None:
         return (f"'{name}' is back within the lines in the window of {labels[last]} ({measured}); it first crossed "
                 f"one in the window of {labels[first]}.")
-    return f"'{name}' has not drifted in any window: {measured} in the window of {labels[last]}."
+    return f"'{name}' has not drifted in any graded window: {measured} in the window of {labels[last]}."

@@ -21,7 +21,15 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import NonNegative, Rate, Size
 from auditor.audit.registry import check
-from auditor.audit.windowed import WindowedOptions, latest, line_chart, over_windows, query_windows
+from auditor.audit.windowed import (
+    WindowedOptions,
+    latest,
+    line_chart,
+    over_windows,
+    query_windows,
+    reference_end,
+    window_table,
+)
 from auditor.engine import rollup
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import bind, select_list
@@ -34,14 +42,13 @@ from auditor.metrics.performance import (
     ModelColumns,
     binary_metrics,
     canonical_metric,
-    model_columns,
     ratio,
     regression_aggregates,
     regression_metrics,
     worse_by,
 )
 from auditor.metrics.ranking import rank_partitions
-from auditor.report import CheckResult, grade, table
+from auditor.report import CheckResult, grade
 
 PERFORMANCE_SQL = """SELECT {position} AS window_index, {aggregates}
 FROM {view} WHERE {in_range}
@@ -137,12 +144,14 @@ def evidence_of(wr: WindowRange, metric: str, per_window: list[dict], rows: dict
         sign = -1 if METRICS[metric].higher_is_better else 1
         thresholds = [{"value": ref_value, "label": f"reference {metric}"},
                       {"value": ref_value + sign * opts.fail, "label": f"fail ({opts.fail:g} worse)"}]
-    chart = line_chart(f"{metric} per {wr.window} window, as labels arrive", wr, series, thresholds=thresholds)
+    chart = line_chart(f"{metric} per {wr.window} window, as labels arrive", wr, series, thresholds=thresholds,
+                       shown=opts.max_windows)
     columns = ["window", "rows", "labelled", "label_coverage", metric, "drop", "status", "accuracy", *CBPE_METRICS]
     table_rows = [[labels[i], rows["rows"][i], rows["labelled"][i], rows["label_coverage"][i], rows[metric][i],
                    rows["drop"][i], rows["status"][i] or "not graded", per_window[i].get("accuracy"),
                    *[per_window[i].get(k) for k in CBPE_METRICS]] for i in range(len(labels))]
-    return {"charts": [chart], "sql": statements, "tables": [table(f"{metric} per window", columns, table_rows)]}
+    return {"charts": [chart], "sql": statements,
+            "tables": [window_table(f"{metric} per window", columns, table_rows, shown=opts.max_windows)]}
 
 
 class PerformanceOverTimeOptions(WindowedOptions):
@@ -152,30 +161,30 @@ class PerformanceOverTimeOptions(WindowedOptions):
     recent_windows: Size = Field(3, description="the latest labelled windows graded together")
     min_labelled: Size = Field(100, description="windows with fewer labelled rows are not graded")
     min_label_coverage: Rate = Field(0.5, description="windows with a smaller labelled share are not graded")
-    decision_threshold: float = Field(0.5, description="prediction = score >= this, when there is no prediction column")
 
 
 @check("deployment.performance_over_time", title="Performance over time", options=PerformanceOverTimeOptions,
-       needs=("predictions", "label"))
+       needs=("predictions", "label", "target"))
 @over_windows
 def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckResult]:
     """The primary metric per window on rows whose labels arrived, label coverage, the drop against the reference, CBPE."""
-    task, roles, opts = ctx.config.task, ctx.roles, ctx.options
-    mc = model_columns(log, label=roles.label, prediction=roles.prediction, score=roles.score, task=task)
+    task, opts = ctx.config.task, ctx.options
+    mc = ctx.target.columns(log)
     if mc.label is None or mc.prediction is None:
         yield ctx.skip("Skipped: the log needs a label and a prediction (or a score) column.")
         return
     metric = primary_metric(ctx, mc)
-    extra = {"decision_threshold": float(opts.decision_threshold)}
-    sums, per_window, statements = measure_windows(ctx, log, wr, mc, metric, extra)
-    reference, ref_sql = reference_metrics(ctx, task, extra)
+    sums, per_window, statements = measure_windows(ctx, log, wr, mc, metric, mc.params)
+    reference, ref_sql = reference_metrics(ctx, task)
     ref_value = reference.get(metric)
     labels = wr.labels()
     rows = {"rows": [int(s.get("rows") or 0) for s in sums], "labelled": [int(s.get("labelled") or 0) for s in sums],
             metric: [m.get(metric) for m in per_window]}
     rows["label_coverage"] = [ratio(lab, n) for lab, n in zip(rows["labelled"], rows["rows"], strict=True)]
-    graded = [i for i, v in enumerate(rows[metric]) if v is not None and rows["labelled"][i] >= opts.min_labelled
-              and (rows["label_coverage"][i] or 0) >= opts.min_label_coverage]
+    # Windows of the reference's period are shown, never graded as the current state.
+    newer = wr.since(reference_end(ctx))
+    graded = [i for i, v in enumerate(rows[metric]) if i >= newer and v is not None
+              and rows["labelled"][i] >= opts.min_labelled and (rows["label_coverage"][i] or 0) >= opts.min_label_coverage]
     rows["drop"] = [worse_by(metric, rows[metric][i], ref_value) if i in graded else None for i in range(len(labels))]
     threshold = ctx.threshold()
     rows["status"] = [grade(d, threshold) if d is not None else None for d in rows["drop"]]
@@ -197,8 +206,8 @@ def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> I
                **cbpe_latest}
     evidence = evidence_of(wr, metric, per_window, rows, opts, ref_value, [*wr.sql, *statements, *ref_sql])
     if value is None:
-        why = (f"no window has at least {opts.min_labelled} labelled rows and "
-               f"{opts.min_label_coverage:.0%} label coverage yet")
+        why = (f"no window{' after the reference period' if newer else ''} has at least {opts.min_labelled} "
+               f"labelled rows and {opts.min_label_coverage:.0%} label coverage yet")
         yield ctx.result(subject=metric, status="skip", metrics=metrics, evidence=evidence,
                          message=f"{metric} cannot be graded over time: {why}.")
         return
@@ -210,34 +219,36 @@ def performance_over_time(ctx: CheckContext, log: Dataset, wr: WindowRange) -> I
         return
     message += f", against {_fmt(ref_value)} in the reference"
     if first_fail:
-        message += f"; it first dropped past the fail line in the window of {first_fail}"
+        moved = "dropped" if METRICS[metric].higher_is_better else "rose"
+        message += f"; it first {moved} past the fail line in the window of {first_fail}"
     if graded[-1] < len(labels) - 1:
         message += f"; windows after {labels[graded[-1]]} have too few labels to grade"
     if cbpe_latest["expected_accuracy_latest"] is not None:
         message += f" (CBPE expects accuracy {_fmt(cbpe_latest['expected_accuracy_latest'])} in {labels[last]})"
+    if mc.cut:
+        message += f" ({mc.cut})"
     yield ctx.result(subject=metric, value=metrics["drop"], threshold=threshold, metrics=metrics,
+                     unit="points" if METRICS[metric].bounded else "percent",
                      evidence=evidence, message=message + ".")
 
 
-def reference_metrics(ctx: CheckContext, task: str, extra: dict[str, Any]) -> tuple[dict[str, float | None], list[str]]:
+def reference_metrics(ctx: CheckContext, task: str) -> tuple[dict[str, float | None], list[str]]:
     """The reference's metrics on its labelled rows, CBPE's expectation included; cached per run."""
     ref = ctx.dataset("reference")
-    roles = ctx.roles
     if ref is None or ref.rows == 0:
         return {}, []
-    mc = model_columns(ref, label=roles.label, prediction=roles.prediction, score=roles.score, task=task)
+    mc = ctx.target.columns(ref)
     if mc.label is None or mc.prediction is None:
         return {}, []
-    key = ("deployment.reference_metrics", task, extra["decision_threshold"])
+    key = ("deployment.reference_metrics", task)
     if key not in ctx.run.cache:
         statements, sums = [], None
         if task == "binary_classification":
             # One scan gives the counts of every count metric and CBPE's sums; compute_metrics adds the ranking.
             # It is modeling.performance's scan of the reference too (same SQL): the engine runs it once.
-            sums, sql = binary_counts(ctx.engine, ref.view, mc, decision_threshold=extra["decision_threshold"])
+            sums, sql = binary_counts(ctx.engine, ref.view, mc)
             statements.append(sql)
-        found, more = compute_metrics(ctx.engine, ref.view, mc, task=task, counts=sums,
-                                      decision_threshold=extra["decision_threshold"])
+        found, more = compute_metrics(ctx.engine, ref.view, mc, task=task, counts=sums)
         if sums is not None:
             found.update(expected_metrics(sums))
         ctx.run.cache[key] = (found, statements + more)

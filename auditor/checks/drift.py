@@ -23,8 +23,9 @@ from pydantic import BaseModel, BeforeValidator, Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import CheckOptions, Lines, NonNegative, Size, Strict
 from auditor.audit.registry import check
+from auditor.audit.wording import some
 from auditor.config import closest
-from auditor.engine.sql import is_numeric, is_temporal, quote_ident
+from auditor.engine.sql import is_numeric, is_temporal
 from auditor.errors import ConfigError
 from auditor.report import CheckResult, Status, Threshold, grade, table, worst
 from auditor.stats.column_drift import ColumnDrift, DriftColumn, Kind, Relation, compare
@@ -224,40 +225,8 @@ def drift_results(ctx: CheckContext, columns: list[tuple[str, Kind]], *, referen
 def _too_many_categories(ctx: CheckContext, column: str, categorical: list[str], reference: str,
                          current: str) -> bool:
     limit = ctx.options.max_categories
-    found = distinct_values(ctx, [reference, current], categorical)
+    found = ctx.distinct_values([reference, current], categorical)
     return any(found[ds].get(column, 0) > limit for ds in (reference, current))
-
-
-DISTINCT_SQL = "SELECT {side} AS side, {parts} FROM {view}"
-
-
-def distinct_values(ctx: CheckContext, datasets: list[str], columns: list[str]) -> dict[str, dict[str, int]]:
-    """Per dataset, the approximate distinct values of the columns it has, as the summary counts them: from the
-    run's summary when another check scanned the dataset already, otherwise from one narrow statement over
-    these columns of every such dataset (the whole summary, every column's moments and distinct values, cost
-    this check a full scan of each side)."""
-    out: dict[str, dict[str, int]] = {}
-    scan = []
-    for name in datasets:
-        ds = ctx.dataset(name)
-        present = [c for c in columns if ds.column(c) is not None]
-        if ("summary", ds.name) in ctx.run.cache:
-            summary = ctx.summary(name)
-            out[name] = {c: summary[c].distinct for c in present}
-        else:
-            out[name] = {}
-            scan.append((name, ds.view, present))
-    wanted = [c for c in columns if any(c in present for _, _, present in scan)]
-    if wanted:
-        # A column one dataset lacks is NULL there, so every branch of the UNION ALL has the same columns.
-        selects = [DISTINCT_SQL.format(side=i, view=view, parts=", ".join(
-            f"approx_count_distinct({quote_ident(c)})::BIGINT" if c in present else "NULL::BIGINT" for c in wanted))
-            for i, (_, view, present) in enumerate(scan)]
-        rows = ctx.engine.query("\nUNION ALL ".join(selects))  # the engine runs it once a run
-        for side, *counts in rows:
-            name, _, present = scan[side]
-            out[name] = {c: int(n or 0) for c, n in zip(wanted, counts, strict=True) if c in present}
-    return out
 
 
 def _result(ctx: CheckContext, drift: ColumnDrift) -> CheckResult:
@@ -300,11 +269,12 @@ def _summary(ctx: CheckContext, results: list[CheckResult]) -> CheckResult:
     share = len(drifted) / len(graded) if graded else None
     metrics = {"features": len(results), "features_graded": len(graded), "features_drifted": len(drifted),
                "features_warned": len(warned), "drifted_share": share,
-               "drifted_features": ", ".join(drifted) or None, "warned_features": ", ".join(warned) or None}
+               "drifted_features": some(drifted) if drifted else None,
+               "warned_features": some(warned) if warned else None}
     if share is None:
         message = "No feature could be graded for drift."
     elif drifted:
-        message = (f"{len(drifted)} of {len(graded)} features drifted ({share:.0%}): {', '.join(drifted)}.")
+        message = (f"{len(drifted)} of {len(graded)} features drifted ({share:.0%}): {some(drifted)}.")
     else:
         message = f"None of the {len(graded)} features drifted past its fail line."
     rows = [[r.subject, r.status, r.metrics.get("method"), r.value] for r in results]

@@ -28,7 +28,6 @@ from auditor.metrics.performance import (
     ModelColumns,
     binary_metrics,
     canonical_metric,
-    model_columns,
     regression_aggregates,
     regression_metrics,
     worse_by,
@@ -38,11 +37,7 @@ from auditor.report import CheckResult, Threshold, grade, table, worst
 
 
 def columns_of(ctx: CheckContext, dataset_name: str) -> ModelColumns | None:
-    ds = ctx.dataset(dataset_name)
-    if ds is None or not ds.rows:
-        return None
-    r = ctx.roles
-    return model_columns(ds, label=r.label, prediction=r.prediction, score=r.score, task=ctx.config.task)
+    return ctx.target.columns(ctx.dataset(dataset_name))
 
 
 def labelled_inputs(ctx: CheckContext) -> tuple[ModelColumns | None, CheckResult | None]:
@@ -51,7 +46,8 @@ def labelled_inputs(ctx: CheckContext) -> tuple[ModelColumns | None, CheckResult
     if cols is None:
         return None, ctx.skip("Skipped: needs rows in datasets.current.")
     if not cols.label:
-        return None, ctx.skip("Skipped: needs columns.label (a numeric or boolean label in current).")
+        why = "a numeric label" if ctx.config.task == "regression" else "a label"
+        return None, ctx.skip(f"Skipped: needs columns.label ({why} in current).")
     if not (cols.prediction or cols.score):
         return None, ctx.skip("Skipped: needs columns.prediction or columns.score.")
     return cols, None
@@ -61,7 +57,7 @@ def current_metrics(ctx: CheckContext, cols: ModelColumns) -> tuple[dict[str, fl
     """Metrics of the current data, the SQL behind them and the rows they were computed on."""
     task = ctx.config.task
     if task == "binary_classification":
-        scan = modeling_scan(ctx.run, decision_threshold=ctx.options.decision_threshold)
+        scan = modeling_scan(ctx.run)
         values, sql = compute_metrics(ctx.engine, ctx.dataset("current").view, cols, task=task,
                                       counts=scan.overall)
         return values, [scan.sql, *sql], int(scan.overall.get("labelled") or 0)
@@ -85,15 +81,11 @@ def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4g}"
 
 
-DECISION_THRESHOLD = Field(0.5, description="prediction = score >= this, when there is no prediction column")
-
-
 class PerformanceOptions(CheckOptions):
     near_target: Rate = Field(0.05, description="within this fraction of a success-metric target warns")
     drop_warn: NonNegative | None = Field(0.02, description="a drop against the reference that warns "
                                                             "(points; a fraction of the reference for errors like MAE)")
     drop_fail: NonNegative | None = Field(0.05, description="a drop against the reference that fails")
-    decision_threshold: float = DECISION_THRESHOLD
 
     @model_validator(mode="after")
     def _drops_in_order(self) -> PerformanceOptions:
@@ -101,7 +93,7 @@ class PerformanceOptions(CheckOptions):
         return self
 
 
-@check("modeling.performance", title="Model performance", options=PerformanceOptions, needs=("current",))
+@check("modeling.performance", title="Model performance", options=PerformanceOptions, needs=("current", "target"))
 def performance(ctx: CheckContext) -> Iterator[CheckResult]:
     """Metrics on labelled current data, against the project's success-metric targets and the reference."""
     cols, skipped = labelled_inputs(ctx)
@@ -111,24 +103,20 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
     task = ctx.config.task
     values, sql, rows = current_metrics(ctx, cols)
     if not rows:
-        yield ctx.skip(f"Skipped: '{cols.label_column}' is empty in current (label-free mode).")
+        yield ctx.skip(f"Skipped: '{cols.label_column}' has no value in current yet: no label has arrived.")
         return
     targets = success_targets(ctx)
     ref_cols = columns_of(ctx, "reference")
     reference: dict[str, float | None] = {}
     if ref_cols is not None and ref_cols.label and (ref_cols.prediction or ref_cols.score):
-        reference, ref_sql = compute_metrics(ctx.engine, ctx.dataset("reference").view, ref_cols, task=task,
-                                             decision_threshold=ctx.options.decision_threshold)
+        reference, ref_sql = compute_metrics(ctx.engine, ctx.dataset("reference").view, ref_cols, task=task)
         sql += ref_sql
-    scan = modeling_scan(ctx.run, decision_threshold=ctx.options.decision_threshold) \
-        if task == "binary_classification" else None
+    scan = modeling_scan(ctx.run) if task == "binary_classification" else None
     charts, chart_sql = quality_charts(
         ctx.engine, task=task, current=(ctx.dataset("current").view, cols),
         reference=(ctx.dataset("reference").view, ref_cols) if ref_cols is not None and ref_cols.label else None,
         overall=scan.overall if scan else None, groups=scan.groups if scan else None)
-    drop = Threshold(warn=ctx.options.drop_warn, fail=ctx.options.drop_fail, direction="above")
-    summary_rows, statuses = [], []
-    note = " (prediction = score ≥ decision_threshold)" if cols.prediction_from_score else ""
+    summary_rows = []
     for metric in TASK_METRICS[task]:
         value, ref, target = values.get(metric), reference.get(metric), targets.get(metric)
         higher = METRICS[metric].higher_is_better
@@ -139,53 +127,79 @@ def performance(ctx: CheckContext) -> Iterator[CheckResult]:
         summary_rows.append([metric, value, ref, worse, target, "higher" if higher else "lower"])
         if value is None or (target is None and worse is None):
             if target is not None:
-                statuses.append("skip")
-                yield ctx.skip(f"Skipped: {metric} is undefined on the current data (it has a target of {target:g}).",
-                               subject=metric)
+                why = (f"it needs probabilities, and {ctx.target.not_probability()}"
+                       if METRICS[metric].kind == "prob" and not ctx.target.probability
+                       else "it is undefined on the current data")
+                yield ctx.skip(f"Skipped: {metric} has a target of {target:g}, but {why}.", subject=metric)
             continue
-        near = ctx.options.near_target
-        threshold = None
-        parts, status_parts = [f"{metric} is {_fmt(value)}"], []
-        if target is not None:
-            threshold = (Threshold(warn=target * (1 + near), fail=target, direction="below") if higher
-                         else Threshold(warn=target * (1 - near), fail=target, direction="above"))
-            s = grade(value, threshold)
-            status_parts.append(s)
-            parts.append({"fail": f"{'below' if higher else 'above'} its target of {target:g}",
-                          "warn": f"within {near:.0%} of its target of {target:g}",
-                          "pass": f"meeting its target of {target:g}"}[s])
-        if worse is not None:
-            s = grade(worse, drop)
-            status_parts.append(s)
-            unit = f"{abs(worse) * 100:.1f} points" if METRICS[metric].bounded else f"{abs(worse):.1%}"
-            parts.append(f"the reference had {_fmt(ref)} ({unit} {'worse' if worse > 0 else 'better'} now)")
-        status = worst(status_parts)
-        statuses.append(status)
-        yield ctx.result(
-            subject=metric, value=value, threshold=threshold, status=status, columns=cols.names,
-            message=", ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "") + f"{note}.",
-            metrics={"metric": metric, "current": value, "reference": ref, "target": target, "change": worse,
-                     "rows": rows, "dataset": "current"},
-            evidence={"sql": sql + (chart_sql if metric in charts else []), "charts": charts.get(metric, [])},
-        )
+        evidence = {"sql": sql + (chart_sql if metric in charts else []), "charts": charts.get(metric, [])}
+        yield _metric_result(ctx, metric, value, ref, target, worse, rows, cols, evidence)
     extras = {k: v for k, v in values.items() if k not in TASK_METRICS[task]}
     yield ctx.result(
         subject="all metrics", status="pass", value=None, columns=cols.names,
         message=f"{len(summary_rows)} metrics on {rows:,} labelled current rows"
-                + (" against the reference." if reference else "."),
+                + (" against the reference" if reference else "") + (f" ({cols.cut})" if cols.cut else "") + "."
+                + (f" Log loss and Brier score are left out: {ctx.target.not_probability()}."
+                   if task == "binary_classification" and cols.score and not ctx.target.probability else ""),
         metrics={**{m: values.get(m) for m in TASK_METRICS[task]}, **extras, "rows": rows, "dataset": "current"},
         evidence={"tables": [table("Metrics", ["metric", "current", "reference", "worse_by", "target", "better"],
                                    summary_rows)], "sql": sql},
     )
 
 
+def _change(metric: str, worse: float) -> str:
+    """How a metric moved against the reference, in its own words: an error that grows rose, a score dropped."""
+    spec = METRICS[metric]
+    size = f"{abs(worse) * 100:.1f} points" if spec.bounded else f"{abs(worse):.1%}"
+    if size.startswith("0.0"):  # a change that rounds to nothing (or a last-bit difference) is no change
+        return "did not change"
+    return f"{'rose' if (worse > 0) != bool(spec.higher_is_better) else 'dropped'} {size}"
+
+
+def _metric_result(ctx: CheckContext, metric: str, value: float, ref: float | None, target: float | None,
+                   worse: float | None, rows: int, cols: ModelColumns, evidence: dict[str, list]) -> CheckResult:
+    """One metric graded on its target and on its change against the reference; the value, threshold and
+    words shown are the rule that decided the status (the target's on a tie)."""
+    spec, near = METRICS[metric], ctx.options.near_target
+    rules, target_words = [], None
+    if target is not None:
+        line = (Threshold(warn=target * (1 + near), fail=target, direction="below") if spec.higher_is_better
+                else Threshold(warn=target * (1 - near), fail=target, direction="above"))
+        status = grade(value, line)
+        target_words = {"fail": f"{'below' if spec.higher_is_better else 'above'} its target of {target:g}",
+                        "warn": f"within {near:.0%} of its target of {target:g}",
+                        "pass": f"meeting its target of {target:g}"}[status]
+        rules.append((status, value, line, None))
+    if worse is not None:
+        line = Threshold(warn=ctx.options.drop_warn, fail=ctx.options.drop_fail)
+        rules.append((grade(worse, line), worse, line, "points" if spec.bounded else "percent"))
+    status = worst([r[0] for r in rules])
+    _, shown, threshold, unit = next(r for r in rules if r[0] == status)
+    if unit is not None:  # the change against the reference decided
+        message = f"{metric} {_change(metric, worse)} against the reference ({_fmt(ref)} then, {_fmt(value)} now)"
+        if status in ("warn", "fail"):
+            crossed = getattr(threshold, status)
+            message += f", past the {status} line of {crossed * 100:g} points" if spec.bounded else \
+                f", past the {status} line of {crossed:.0%}"
+        message += f"; it is {target_words}" if target_words else ""
+    else:
+        message = f"{metric} is {_fmt(value)}" + (f", {target_words}" if target_words else "")
+        message += f"; the reference had {_fmt(ref)} (it {_change(metric, worse)} since)" if worse is not None else ""
+    return ctx.result(
+        subject=metric, value=shown, threshold=threshold, status=status, unit=unit, columns=cols.names,
+        message=message + (f" ({cols.cut})" if cols.cut else "") + ".",
+        metrics={"metric": metric, "current": value, "reference": ref, "target": target, "change": worse,
+                 "rows": rows, "dataset": "current"},
+        evidence=evidence,
+    )
+
+
 class CalibrationOptions(CheckOptions):
     warn: Rate | None = Field(0.05, description="expected calibration error that warns")
     fail: Rate | None = Field(0.10, description="expected calibration error that fails")
-    decision_threshold: float = DECISION_THRESHOLD
 
 
-@check("modeling.calibration", title="Calibration", options=CalibrationOptions, needs=("current",))
+@check("modeling.calibration", title="Calibration", options=CalibrationOptions, needs=("current", "target"))
 def calibration(ctx: CheckContext) -> Iterator[CheckResult]:
     """Expected calibration error: predicted probability vs observed rate in ten equal-width score bins."""
     if ctx.config.task != "binary_classification":
@@ -195,14 +209,14 @@ def calibration(ctx: CheckContext) -> Iterator[CheckResult]:
     if cols is None or not cols.label or not cols.score:
         yield ctx.skip("Skipped: needs columns.label and columns.score (a probability) in current.")
         return
-    scan = modeling_scan(ctx.run, decision_threshold=ctx.options.decision_threshold)
+    scan = modeling_scan(ctx.run)
     overall = scan.overall
     if not overall.get("scored_labelled"):
         yield ctx.skip(f"Skipped: no current row has both '{cols.label_column}' and '{cols.score_column}'.")
         return
-    if overall["score_min"] < 0 or overall["score_max"] > 1:
-        yield ctx.skip(f"Skipped: '{cols.score_column}' is not a probability (it ranges "
-                       f"{overall['score_min']:g} to {overall['score_max']:g}).")
+    if not ctx.target.probability:
+        yield ctx.skip(f"Skipped: calibration compares probabilities with observed rates, and "
+                       f"{ctx.target.not_probability()}.")
         return
     rows, predicted, observed, counts = [], [], [], []
     total = overall["scored_labelled"]
@@ -272,7 +286,6 @@ class SlicesOptions(CheckOptions):
     relative_fail: NonNegative | None = Field(0.5, description="for errors like MAE: a slice this fraction worse fails")
     min_slice_size: Size = Field(100, description="smaller slices are not graded")
     max_categories: Size = Field(50, description="categorical features with more values are not sliced")
-    decision_threshold: float = DECISION_THRESHOLD
 
     @model_validator(mode="after")
     def _relative_in_order(self) -> SlicesOptions:
@@ -280,7 +293,7 @@ class SlicesOptions(CheckOptions):
         return self
 
 
-@check("modeling.slices", title="Error analysis by slice", options=SlicesOptions, needs=("current",))
+@check("modeling.slices", title="Error analysis by slice", options=SlicesOptions, needs=("current", "target"))
 def slices(ctx: CheckContext) -> Iterator[CheckResult]:
     """The primary metric per value of each categorical feature and per quintile of each numeric feature."""
     cols, skipped = labelled_inputs(ctx)
@@ -302,8 +315,7 @@ def slices(ctx: CheckContext) -> Iterator[CheckResult]:
         yield ctx.skip("Skipped: no categorical or numeric feature to slice by.")
         return
     inner, aggregates = slice_inputs(cols, task, metric)
-    scanned, sql = slice_scan(ctx.engine, ctx.dataset("current").view, keys, inner, aggregates,
-                              {"decision_threshold": ctx.options.decision_threshold})
+    scanned, sql = slice_scan(ctx.engine, ctx.dataset("current").view, keys, inner, aggregates, cols.params)
     spec = METRICS[metric]
     threshold = ctx.threshold() if spec.bounded else ctx.threshold(warn="relative_warn", fail="relative_fail")
     minimum = ctx.options.min_slice_size
@@ -330,9 +342,10 @@ def slices(ctx: CheckContext) -> Iterator[CheckResult]:
         worse, name, value, n = max(eligible)
         how = f"{abs(worse) * 100:.1f} points" if spec.bounded else f"{abs(worse):.0%}"
         yield ctx.result(
-            subject=feature, value=worse, threshold=threshold,
+            subject=feature, value=worse, threshold=threshold, unit="points" if spec.bounded else "percent",
             message=f"{metric} is worst where {feature} is {name}: {_fmt(value)} on {n:,} rows, "
-                    f"{how} {'worse' if worse > 0 else 'better'} than overall ({_fmt(overall)}).",
+                    f"{how} {'worse' if worse > 0 else 'better'} than overall ({_fmt(overall)})"
+                    + (f" ({cols.cut})" if cols.cut else "") + ".",
             metrics={"metric": metric, "overall": overall, "worst_slice": name, "worst_value": value,
                      "worst_rows": n, "gap": worse, "slices": len(groups), "slices_graded": len(eligible),
                      "dataset": "current"},

@@ -28,7 +28,7 @@ from auditor.audit.options import NonNegative, Probability, Size
 from auditor.audit.registry import check
 from auditor.audit.windowed import WindowedOptions, latest, log_windows, query_windows
 from auditor.engine.sources import Dataset
-from auditor.engine.sql import is_numeric, is_temporal, quote_ident
+from auditor.engine.sql import is_numeric
 from auditor.report import CheckResult, Threshold, grade, table
 from auditor.stats import reconstruction as rc
 
@@ -136,14 +136,13 @@ def _features(ctx: CheckContext, reference: Dataset, current: Dataset) -> rc.Sta
 def _chunks(ctx: CheckContext, reference: Dataset, row: str) -> tuple[str, dict, str]:
     """The SQL naming each reference row's chunk: equal spans of the timestamp when it has one, else a hash."""
     n = ctx.options.chunks
-    ts = ctx.roles.timestamp
-    col = reference.column(ts) if ts else None
-    if col is not None and is_temporal(col.type):
-        sql = TIME_SPAN_SQL.format(ts=quote_ident(ts), view=reference.view)
-        t0, t1 = ctx.engine.query_one(sql)
+    ts = ctx.run.timestamps.get(reference.name)  # the run's one reading of the timestamp (text included)
+    if ts is not None:
+        sql = TIME_SPAN_SQL.format(ts=ts.sql, view=reference.view)
+        t0, t1 = ctx.engine.query_one(sql, ts.params or None)
         if t0 is not None and t1 > t0:
-            return (TIME_CHUNK.format(ts=quote_ident(ts)), {"mv_t0": t0, "mv_span": t1 - t0 + 1, "mv_chunks": n},
-                    f"{n} equal spans of '{ts}'")
+            return (TIME_CHUNK.format(ts=ts.sql), {"mv_t0": t0, "mv_span": t1 - t0 + 1, "mv_chunks": n, **ts.params},
+                    f"{n} equal spans of '{ts.column}'")
     return HASH_CHUNK.format(row=row), {"mv_chunks": n}, f"{n} chunks of rows spread by a hash"
 
 

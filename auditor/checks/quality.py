@@ -14,9 +14,11 @@ from auditor.audit.registry import check
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, quote_ident
 from auditor.engine.value_counts import countable, counted_exactly, value_counts
-from auditor.report import CheckResult, Threshold, table, worst
+from auditor.report import MAX_EVIDENCE_ROWS, CheckResult, Threshold, table, worst
 
 MISSING = "(missing)"
+# A bar chart shows at most this many groups: those with the highest null rates.
+MAX_CHART_GROUPS = 40
 
 
 def _null(column: str, duck_type: str) -> str:
@@ -131,6 +133,9 @@ def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
                     where, params = _in_group(keys[label])
                     ctx.export_rows(f"{feature} by {name}", f"{feature} is missing where {label}",
                                     f"{_null(feature, ds.column(feature).type)} AND {where}", params)
+            # The chart keeps the groups with the highest null rates (a column of 5,000 groups is no chart).
+            charted = sorted(sorted(graded, key=lambda g: -g[3])[:MAX_CHART_GROUPS], key=lambda g: g[0])
+            shown = f" ({len(charted)} highest of {len(graded)} groups)" if len(charted) < len(graded) else ""
             yield ctx.result(
                 subject=f"{feature} by {name}", status=status, value=top[3] if top else None,
                 message=message,
@@ -140,10 +145,12 @@ def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
                          "ratio": (top[3] / base if base else None) if top else None,
                          "points": (top[3] - base) if top else None},
                 evidence={"tables": [table(f"Null rate of {feature} by {name}",
-                                           ["group", "rows", "nulls", "null rate", "verdict"], graded)],
-                          "charts": [{"kind": "bars", "title": f"Null rate of {feature} by {name}",
-                                      "categories": [g[0] for g in graded],
-                                      "series": {"current": [g[3] for g in graded]},
+                                           ["group", "rows", "nulls", "null rate", "verdict"],
+                                           graded if len(graded) <= MAX_EVIDENCE_ROWS
+                                           else sorted(graded, key=lambda g: -g[3]))],
+                          "charts": [{"kind": "bars", "title": f"Null rate of {feature} by {name}{shown}",
+                                      "categories": [g[0] for g in charted],
+                                      "series": {"current": [g[3] for g in charted]},
                                       "reference_line": {"value": base, "label": "overall"}, "y_label": "null rate"}],
                           "sql": [sql]},
             )

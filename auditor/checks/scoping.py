@@ -9,6 +9,7 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import CheckOptions, Rate, Size
 from auditor.audit.registry import check
+from auditor.audit.wording import some
 from auditor.config import CARD_FIELDS
 from auditor.engine.sql import quote_ident
 from auditor.report import CheckResult, Threshold, table
@@ -127,7 +128,7 @@ def _group_sizes(ctx: CheckContext, col: str) -> CheckResult:
     smallest = min((n for _, n in groups), default=0)
     threshold = Threshold(warn=minimum, fail=None, direction="below")
     message = (f"{len(small)} of {len(groups)} groups of '{col}' have fewer than {minimum} rows "
-               f"({', '.join(map(str, small[:5]))}{', …' if len(small) > 5 else ''}): their fairness results are not graded."
+               f"({some([str(g) for g in small])}): their fairness results are not graded."
                if small else f"All {len(groups)} groups of '{col}' have at least {minimum} rows (smallest: {smallest}).")
     return ctx.result(
         subject=col, value=smallest, threshold=threshold, message=message,

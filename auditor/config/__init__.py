@@ -15,7 +15,8 @@ from auditor.config.models import (
     DatasetSpec,
     EngineSettings,
     ProjectCard,
+    Target,
 )
 
 __all__ = ["AuditConfig", "CARD_FIELDS", "CatalogTable", "Columns", "DatasetSpec", "EngineSettings", "ProjectCard", "ROLES",
-           "SINGLE_ROLES", "closest", "describe_error", "one_line", "parse_config", "read_config"]
+           "SINGLE_ROLES", "Target", "closest", "describe_error", "one_line", "parse_config", "read_config"]

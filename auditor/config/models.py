@@ -152,6 +152,9 @@ class Columns(Strict):
     categorical: list[str] | None = Field(None, description="columns to treat as categories (default: inferred)")
     challenger_prediction: str | None = Field(None, description="a second model's prediction on the same rows (modeling.champion_challenger)")
     challenger_score: str | None = Field(None, description="a second model's score on the same rows")
+    timestamp_format: str | None = Field(
+        None, description="how a text timestamp is written, in strptime codes like '%d/%m/%Y %H:%M' "
+                          "(default: ISO 8601 text, or a native date or timestamp column)")
     descriptions: dict[str, FieldDoc] = Field(
         default_factory=dict, description="what each column means, for the data dictionary: column -> text, or "
         "{description, owner}; the pandera schema's description/title and metadata.owner are used where it is silent")
@@ -167,6 +170,28 @@ class Columns(Strict):
         if isinstance(value, dict):
             return {k: {"description": v} if isinstance(v, str) else v for k, v in value.items()}
         return value
+
+
+class Target(Strict):
+    """What the label and the prediction mean: one decision rule, read by every check."""
+
+    positive_label: str | None = Field(
+        None, description="the label value that is the positive class, compared as text (like '>50K'); needed "
+                          "when the label is not two-valued 1/0, true/false, yes/no, y/n, positive/negative or pos/neg")
+    decision_threshold: float | None = Field(
+        None, description="prediction = score >= this, when there is no prediction column; needed when the score "
+                          "is not a probability (default: 0.5 for probabilities)")
+    favorable_outcome: Literal["positive", "negative"] = Field(
+        "positive", description="which predicted class benefits the person (negative: a positive prediction harms, "
+                                "like 'high risk'); disparate impact compares the favorable outcome's rates")
+
+    @field_validator("positive_label", mode="before")
+    @classmethod
+    def as_text(cls, value: Any) -> Any:
+        # YAML reads `positive_label: 1` as a number and `yes` as true: the label is compared as text.
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value) if isinstance(value, (int, float)) else value
 
 
 class Monitoring(Strict):
@@ -214,6 +239,8 @@ class AuditConfig(Strict):
     task: Task = Field("binary_classification", description="what the model does")
     datasets: Datasets = Field(description="where the data is")
     columns: Columns = Field(default_factory=Columns, description="which column plays which role")
+    target: Target = Field(default_factory=Target, description="the positive class, the decision threshold and "
+                                                              "the favorable outcome")
     schema_: str | None = Field(default=None, alias="schema",
                                 description="a pandera schema: a YAML file relative to the config, or module:attribute")
     checks: dict[str, dict[str, Any]] = Field(

@@ -104,6 +104,9 @@ class Engine:
             raise ConfigError(f"engine: DuckDB rejected the settings: {message}") from None
         # DuckDB's own progress bar would print on long queries: cron must stay quiet (progress is ours, on -v).
         self.con.execute("SET enable_progress_bar = false")
+        # Timestamps are compared as UTC (auditor.engine.windows): text without an offset is read as UTC
+        # whatever the machine's zone, so a report does not change with where it runs.
+        self.con.execute("SET TimeZone = 'UTC'")
         # memory_limit bounds DuckDB's buffers, not what its allocator keeps after freeing them: without
         # purging, a 100M-row ranking sort peaked at 819 MB under a 512 MB limit and held 653 MB after
         # it ended. jemalloc's background threads return freed pages as they go: 686 MB, 167 MB after.

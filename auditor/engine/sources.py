@@ -8,6 +8,7 @@ unreadable file) are `DataError`s: one line, exit 3.
 from __future__ import annotations
 
 import glob
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import duckdb
 from auditor.config import AuditConfig, DatasetSpec
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sql import quote_ident, quote_literal
-from auditor.errors import DataError
+from auditor.errors import ConfigError, DataError
 
 READERS = {"parquet": "read_parquet", "csv": "read_csv_auto", "json": "read_json_auto"}
 EXTENSIONS = {
@@ -91,16 +92,73 @@ def _view_sql(name: str, spec: DatasetSpec, config: AuditConfig, engine: Engine)
     return spec.sql, "sql"
 
 
+DATASET_NAMES = ("reference", "current", "predictions")
+
+
+def tables_read(engine: Engine, sql: str, where: str) -> set[str]:
+    """The table names a query reads, from DuckDB's parse tree (nothing is bound or read; CTEs left out)."""
+    tree = json.loads(engine.query_one("SELECT json_serialize_sql($sql)", {"sql": sql})[0])
+    if tree.get("error"):
+        raise ConfigError(f"{where}: {tree.get('error_message', 'not a query DuckDB can parse')}")
+    tables: set[str] = set()
+    ctes: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                tables.add(str(node.get("table_name")))
+            ctes.update(str(entry.get("key")) for entry in (node.get("cte_map") or {}).get("map", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    return tables - ctes
+
+
+def attach_order(engine: Engine, config: AuditConfig) -> list[str]:
+    """The configured datasets in an order where a `sql:` dataset comes after the datasets it reads
+    (`reference: {sql: "select * from predictions ..."}`); a cycle is a ConfigError (exit 2)."""
+    specs = {n: getattr(config.datasets, n) for n in DATASET_NAMES if getattr(config.datasets, n) is not None}
+    reads = {name: tables_read(engine, spec.sql, f"datasets.{name}.sql") & set(specs) if spec.sql else set()
+             for name, spec in specs.items()}
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            loop = visiting[visiting.index(name):]
+            if len(loop) == 1:
+                raise ConfigError(f"datasets.{name}.sql reads '{name}', itself; read files or tables instead")
+            raise ConfigError(f"datasets: the sql of {' and '.join(loop)} read each other "
+                              f"({' -> '.join([*loop, name])}); one of them must read files or tables instead")
+        visiting.append(name)
+        for dependency in sorted(reads[name], key=DATASET_NAMES.index):
+            visit(dependency)
+        visiting.pop()
+        order.append(name)
+
+    for name in specs:
+        visit(name)
+    return order
+
+
 def attach_datasets(engine: Engine, config: AuditConfig) -> dict[str, Dataset]:
-    """Create one view per configured dataset; read its columns and row count."""
-    datasets: dict[str, Dataset] = {}
-    for name in ("reference", "current", "predictions"):
+    """Create one view per configured dataset, those a `sql:` reads first; read its columns and row count.
+
+    Relative paths inside `sql:` (`read_parquet('../x.parquet')`) resolve against the config's folder, as
+    `path:` does: it is DuckDB's `file_search_path` for the run."""
+    engine.execute(f"SET file_search_path = {quote_literal(str(config.base_dir.resolve()))}")
+    attached: dict[str, Dataset] = {}
+    for name in attach_order(engine, config):
         spec = getattr(config.datasets, name)
-        if spec is None:
-            continue
         select, source = _view_sql(name, spec, config, engine)
-        datasets[name] = attach_view(engine, name, select, source)
-    return datasets
+        attached[name] = attach_view(engine, name, select, source)
+    return {name: attached[name] for name in DATASET_NAMES if name in attached}
 
 
 def attach_view(engine: Engine, name: str, select: str, source: str, *, kind: str = "dataset") -> Dataset:

@@ -22,7 +22,7 @@ class ColumnSummary:
     type: str
     rows: int
     nulls: int  # NULL, plus NaN for floating columns
-    distinct: int  # approximate (HyperLogLog) beyond a few thousand values
+    distinct: int  # approximate (HyperLogLog) beyond a few thousand values, never above rows - nulls
     infinite: int = 0
     min: float | str | None = None
     max: float | str | None = None
@@ -130,8 +130,10 @@ def summarize(engine: Engine, dataset: Dataset) -> dict[str, ColumnSummary]:
     for i, col in enumerate(dataset.columns):
         _, count, nulls, distinct, infinite, num_min, num_max, text_min, text_max, mean, std = rows[i]
         numeric = is_numeric(col.type)
+        # HyperLogLog can overshoot by a few percent: an estimate above the values there are is capped to them.
         out[col.name] = ColumnSummary(
-            name=col.name, type=col.type, rows=int(count), nulls=int(nulls), distinct=int(distinct or 0),
+            name=col.name, type=col.type, rows=int(count), nulls=int(nulls),
+            distinct=min(int(distinct or 0), int(count) - int(nulls)),
             infinite=int(infinite), min=num_min if numeric else text_min, max=num_max if numeric else text_max,
             mean=float(mean) if mean is not None else None, std=float(std) if std is not None else None, sql=sql,
         )

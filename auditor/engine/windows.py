@@ -4,15 +4,19 @@ Windows are DuckDB's `time_bucket` buckets with its default origin (Monday 2000-
 00:00 UTC), so daily windows start at midnight, hourly ones on the hour and weekly ones
 on Mondays. A window is half-open, [start, start + width). The range ends at the run's
 as-of time: rows at or after it are left out (a nightly run "up to last night" ignores
-what arrives while it runs), so the last window may be cut short by it. The range
-starts at the window of the oldest row, or `max_windows` windows before the end when
-the log is longer, which bounds every windowed table (windows x features x bins).
+what arrives while it runs), so the last window may be cut short by it. The range starts
+at the window of the oldest row: every window is analysed (a check's `max_windows` only
+limits what its charts and tables show), so a problem is dated from when it began, not
+from the first window shown. More than MAX_WINDOWS windows is a usage error naming
+--as-of and monitoring.window (a log read years after it ended, by the clock).
 
-Timestamps are compared as naive UTC: a TIMESTAMP column is taken to be UTC, a
-TIMESTAMP WITH TIME ZONE is converted to UTC, a DATE is its midnight, and text is cast
-(unparseable text counts as a row without a timestamp). Every windowed query binds the
-same named parameters (`$window_start`, `$as_of`, and the window start and width in
-microseconds); `WindowRange.params` gives them.
+The timestamp role has ONE resolution per dataset (`resolve_timestamp`), used by every
+check: a TIMESTAMP column is taken to be UTC, a TIMESTAMP WITH TIME ZONE is converted to
+UTC, a DATE is its midnight, and text is parsed, as ISO 8601 (an offset is honoured) or
+with `columns.timestamp_format` (strptime codes). Text that does not parse is a DataError
+naming the column and an example value; blank text is a missing timestamp. Every windowed
+query binds the same named parameters (`$window_start`, `$as_of`, the window start and
+width in microseconds, and the format); `WindowRange.params` gives them.
 
 A row's window is named in SQL by its position (0 = the oldest window), a small integer
 computed from the timestamp's microseconds, rather than by `time_bucket`: at 10M rows the
@@ -27,10 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import duckdb
+
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_temporal, quote_ident
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, DataError
 
 Unit = Literal["h", "d", "w"]
 UNITS: dict[str, timedelta] = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -39,6 +45,8 @@ WINDOW_PATTERN = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 ORIGIN = datetime(2000, 1, 3)
 MICROSECOND = timedelta(microseconds=1)
 EPOCH = datetime(1970, 1, 1)  # DuckDB's epoch_us counts from here
+# Every window of the log is analysed; this many is a log read far from its time (or a window too narrow).
+MAX_WINDOWS = 50_000
 
 
 def microseconds(span: timedelta) -> int:
@@ -80,18 +88,65 @@ def naive_utc(moment: datetime) -> datetime:
 
 
 def timestamp_expr(column: str, duck_type: str) -> str | None:
-    """The column as a naive-UTC TIMESTAMP expression; None when it cannot be one (numbers)."""
+    """A native date or time column as a naive-UTC TIMESTAMP expression; None when it is not one (text,
+    numbers, a TIME without a date): text goes through `resolve_timestamp`."""
     c = quote_ident(column)
     kind = duck_type.upper()
     if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
         return f"timezone('UTC', {c})"
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"{c}::TIMESTAMP"
-    if is_temporal(kind):  # TIME alone has no date: not a point in time
-        return None
-    if kind == "VARCHAR":
-        return f"TRY_CAST({c} AS TIMESTAMP)"
     return None
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """How one dataset's timestamp column reads as a naive-UTC TIMESTAMP: the expression, the parameters
+    it binds, and how its text was parsed (None for a native column)."""
+
+    column: str
+    sql: str
+    params: dict[str, Any]
+    parsed: str | None = None
+
+
+# Text timestamps: blank is missing; ISO 8601 is cast through TIMESTAMPTZ so an offset is honoured (the
+# engine's session time zone is UTC, so text without one is UTC); a format goes to strptime.
+TEXT = "nullif(trim({c}), '')"
+ISO_TEXT = "timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ))"
+FORMATTED_TEXT = "try_strptime({text}, $timestamp_format)"
+UNPARSED_SQL = """SELECT count(*) FILTER (WHERE {text} IS NOT NULL AND {ts} IS NULL),
+  min({text}) FILTER (WHERE {text} IS NOT NULL AND {ts} IS NULL), count({text})
+FROM {view}"""
+
+
+def resolve_timestamp(engine: Engine, dataset: Dataset, column: str, timestamp_format: str | None = None) -> Timestamp:
+    """The dataset's timestamp as naive-UTC SQL. Text is parsed (ISO 8601, or `timestamp_format`); text that
+    does not parse, or a column that is neither a date, a timestamp nor text, is a DataError (exit 3)."""
+    col = dataset.column(column)
+    native = timestamp_expr(column, col.type)
+    if native is not None:
+        return Timestamp(column, native, {})
+    if col.type.upper() != "VARCHAR" or is_temporal(col.type):
+        raise DataError(f"columns.timestamp '{column}' is {col.type} in dataset '{dataset.name}', not a date, "
+                        "a timestamp or text")
+    text = TEXT.format(c=quote_ident(column))
+    if timestamp_format:
+        parsed = FORMATTED_TEXT.format(text=text)
+        ts = f"timezone('UTC', {parsed})" if "%z" in timestamp_format.lower() else parsed
+        params, how = {"timestamp_format": timestamp_format}, f"'{timestamp_format}' (columns.timestamp_format)"
+    else:
+        ts, params, how = ISO_TEXT.format(text=text), {}, "ISO 8601 dates or times"
+    sql = UNPARSED_SQL.format(text=text, ts=ts, view=dataset.view)
+    try:
+        bad, example, present = engine.query_one(sql, params or None)
+    except duckdb.Error as exc:  # a format DuckDB cannot read at all
+        raise DataError(f"columns.timestamp_format {timestamp_format!r}: {str(exc).strip().splitlines()[0]}") from None
+    if bad:
+        hint = "" if timestamp_format else "; set columns.timestamp_format (like '%d/%m/%Y %H:%M')"
+        raise DataError(f"columns.timestamp '{column}' in dataset '{dataset.name}': {bad:,} of {present:,} values "
+                        f"are not {how}, like {example!r}{hint}")
+    return Timestamp(column, ts, params, how)
 
 
 # Filters a windowed query to the audited range; `POSITION` numbers a row's window (in range only:
@@ -104,15 +159,24 @@ POSITION = "((epoch_us({ts}) - $window_start_us) // $width_us)::INTEGER"
 BETWEEN_POSITIONS = ("{ts} >= $window_start + $first_part * $width "
                      "AND {ts} < $window_start + ($last_part + 1) * $width")
 
+# Rows per window, and per window and value of one column (a missing value counted as '(missing)'). Both
+# deployment.volume and deployment.model_versions ask for the second when the log has model versions: the
+# engine runs it once for both.
+ROWS_SQL = """SELECT {position} AS window_index, count(*) AS n FROM {view} WHERE {in_range}
+GROUP BY 1 ORDER BY 1"""
+ROWS_BY_VALUE_SQL = """SELECT {position} AS window_index, coalesce({column}::VARCHAR, '(missing)') AS value, count(*) AS n
+FROM {view} WHERE {in_range}
+GROUP BY ALL ORDER BY 1, 2"""
+
 RANGE_SQL = """SELECT min({ts}) FILTER (WHERE {ts} < $as_of), max({ts}) FILTER (WHERE {ts} < $as_of),
   count({ts}) FILTER (WHERE {ts} < $as_of), count(*) FILTER (WHERE {ts} >= $as_of), count(*) - count({ts})
 FROM {view}"""
-ROWS_IN_RANGE_SQL = "SELECT count(*) FROM {view} WHERE " + IN_RANGE
 
 
 @dataclass(frozen=True)
 class WindowRange:
-    """The windows one run audits, and what the log holds around them."""
+    """The windows one run audits (every one from the log's oldest row to the as-of time), and what
+    the log holds around them."""
 
     window: Window
     starts: tuple[datetime, ...]  # naive UTC, oldest first; empty when the log has no row before as_of
@@ -124,8 +188,8 @@ class WindowRange:
     rows_before_as_of: int
     rows_after_as_of: int
     rows_without_timestamp: int
-    rows_in_range: int  # rows before as_of that fall inside the windows (the cap may leave older ones out)
     sql: tuple[str, ...]
+    ts_params: tuple[tuple[str, Any], ...] = ()  # what the timestamp expression binds (a format)
 
     @property
     def width(self) -> timedelta:
@@ -136,19 +200,26 @@ class WindowRange:
         return self.starts[0] if self.starts else None
 
     @property
-    def capped(self) -> bool:
-        """True when older rows exist before the first window (max_windows cut the range)."""
-        return self.rows_in_range < self.rows_before_as_of
-
-    @property
     def params(self) -> dict[str, Any]:
         """The named parameters of every windowed query."""
         start = self.start or self.as_of
         return {"window_start": start, "as_of": self.as_of, "width": self.width,
-                "window_start_us": microseconds(start - EPOCH), "width_us": microseconds(self.width)}
+                "window_start_us": microseconds(start - EPOCH), "width_us": microseconds(self.width),
+                **dict(self.ts_params)}
 
     def labels(self) -> list[str]:
         return [window_label(s, self.window) for s in self.starts]
+
+    def shown(self, limit: int) -> slice:
+        """The newest `limit` windows: what a chart shows (every window is analysed)."""
+        return slice(max(0, len(self.starts) - limit), len(self.starts))
+
+    def since(self, moment: datetime | None) -> int:
+        """The position of the first window that starts at or after `moment` (0 without one): the windows
+        from there on are newer than, say, the reference's end."""
+        if moment is None:
+            return 0
+        return next((i for i, s in enumerate(self.starts) if s >= naive_utc(moment)), len(self.starts))
 
     def coverage(self, position: int) -> float:
         """The share of a window inside the range: 1, except for a last window the as-of time cuts."""
@@ -166,39 +237,39 @@ class WindowRange:
         """SQL: true for the rows of the windows at positions `$first_part` to `$last_part`."""
         return BETWEEN_POSITIONS.format(ts=self.ts)
 
+    def rows_sql(self, column: str | None = None) -> str:
+        """SQL: rows per window position (window_index, n), or per position and value of `column`
+        (window_index, value, n)."""
+        parts = {"position": self.position(), "view": self.view, "in_range": self.filter()}
+        if column is None:
+            return ROWS_SQL.format(**parts)
+        return ROWS_BY_VALUE_SQL.format(column=quote_ident(column), **parts)
+
 
 def window_label(start: datetime, window: Window) -> str:
     """A window's name: its start date for days and weeks, date and hour for hours."""
     return start.strftime("%Y-%m-%dT%H:%M") if window.unit == "h" else start.strftime("%Y-%m-%d")
 
 
-def build_range(engine: Engine, dataset: Dataset, timestamp: str, *, window: Window, as_of: datetime,
-                max_windows: int) -> WindowRange | str:
-    """Scan the timestamp column once; the windows up to as_of, or why there are none (a skip reason)."""
-    column = dataset.column(timestamp)
-    if column is None:
-        return f"the '{dataset.name}' dataset has no timestamp column '{timestamp}'"
-    ts = timestamp_expr(timestamp, column.type)
-    if ts is None:
-        return f"the timestamp column '{timestamp}' is {column.type}, not a date or time"
-    if max_windows < 1:
-        raise ConfigError(f"max_windows must be at least 1, got {max_windows}")
+def build_range(engine: Engine, dataset: Dataset, timestamp: Timestamp, *, window: Window,
+                as_of: datetime) -> WindowRange:
+    """Scan the timestamp column once: every window from the oldest row's to the as-of time's."""
     end = naive_utc(as_of)
-    sql = RANGE_SQL.format(ts=ts, view=dataset.view)
-    oldest, newest, before, after, untimed = engine.query_one(sql, {"as_of": end})
+    sql = RANGE_SQL.format(ts=timestamp.sql, view=dataset.view)
+    oldest, newest, before, after, untimed = engine.query_one(sql, {"as_of": end, **timestamp.params})
     last = bucket_start(end - MICROSECOND, window.width)
-    if oldest is None:
-        starts: tuple[datetime, ...] = ()
-    else:
-        first = max(bucket_start(oldest, window.width), last - (max_windows - 1) * window.width)
-        starts = tuple(first + i * window.width for i in range((last - first) // window.width + 1))
-    in_range, statements = int(before), [sql]
-    if starts and bucket_start(oldest, window.width) < starts[0]:
-        count_sql = ROWS_IN_RANGE_SQL.format(ts=ts, view=dataset.view)
-        in_range = int(engine.query_one(count_sql, {"window_start": starts[0], "as_of": end})[0])
-        statements.append(count_sql)
+    starts: tuple[datetime, ...] = ()
+    if oldest is not None:
+        first = bucket_start(oldest, window.width)
+        count = (last - first) // window.width + 1
+        if count > MAX_WINDOWS:
+            raise ConfigError(
+                f"monitoring.window: {window} windows from the log's oldest row ({oldest:%Y-%m-%d}) to the as-of time "
+                f"({end:%Y-%m-%d}) are {count:,}, over {MAX_WINDOWS:,}: its newest row is from {newest:%Y-%m-%d}; "
+                f"for historical data run with --as-of {newest:%Y-%m-%d}, or use a wider window")
+        starts = tuple(first + i * window.width for i in range(count))
     return WindowRange(
-        window=window, starts=starts, as_of=end, ts=ts, view=dataset.view, oldest=oldest, newest=newest,
+        window=window, starts=starts, as_of=end, ts=timestamp.sql, view=dataset.view, oldest=oldest, newest=newest,
         rows_before_as_of=int(before), rows_after_as_of=int(after), rows_without_timestamp=int(untimed),
-        rows_in_range=in_range, sql=tuple(statements),
+        sql=(sql,), ts_params=tuple(timestamp.params.items()),
     )

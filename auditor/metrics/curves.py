@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.engine.sql import bind
 from auditor.metrics.group_rates import Group
 from auditor.metrics.performance import ModelColumns
 
@@ -131,7 +132,7 @@ def quality_charts(engine, *, task: str, current: tuple[str, ModelColumns],
         if cols.label and cols.prediction:
             sql = regression_sql(view, cols)
             statements.append(sql)
-            charts["rmse"] = regression_charts(engine.query(sql, {"grid": GRID}), "current")
+            charts["rmse"] = regression_charts(engine.query(sql, bind(sql, {**cols.params, "grid": GRID})), "current")
         return charts, statements
     if task != "binary_classification":
         return charts, statements
@@ -141,7 +142,7 @@ def quality_charts(engine, *, task: str, current: tuple[str, ModelColumns],
             continue
         sql = score_bins_sql(view, cols)
         statements.append(sql)
-        found = curves(engine.query(sql, {"bins": BINS}))
+        found = curves(engine.query(sql, bind(sql, {**cols.params, "bins": BINS})))
         if found:
             roc[name], pr[name], base = found["roc"], found["pr"], found["positive_rate"]
     if roc:

@@ -22,8 +22,7 @@ from auditor.metrics.performance import (
 from auditor.metrics.ranking import rank_whole
 
 
-def binary_counts(engine, view: str, cols: ModelColumns, *, decision_threshold: float = 0.5
-                  ) -> tuple[dict[str, float | None], str]:
+def binary_counts(engine, view: str, cols: ModelColumns) -> tuple[dict[str, float | None], str]:
     """One scan of a binary dataset: confusion counts, score sums and CBPE's expected counts, grouped
     by (label, prediction) cells and added up (auditor.metrics.cells).
 
@@ -32,11 +31,11 @@ def binary_counts(engine, view: str, cols: ModelColumns, *, decision_threshold: 
     """
     source = binary_source(view, cols)
     grouped, sql = rollup.grouped(engine, source, keys=[], sizes={}, wanted=[()], measures=binary_measures(*binary_names(cols)),
-                                  params=bind(source, {"decision_threshold": float(decision_threshold)}))
+                                  params=bind(source, cols.params))
     return grouped[()][()], sql
 
 
-def compute_metrics(engine, view: str, cols: ModelColumns, *, task: str, decision_threshold: float = 0.5,
+def compute_metrics(engine, view: str, cols: ModelColumns, *, task: str,
                     counts: Mapping[str, object] | None = None) -> tuple[dict[str, float | None], list[str]]:
     """Every metric of `task` on one dataset, and the SQL that produced it.
 
@@ -52,11 +51,11 @@ def compute_metrics(engine, view: str, cols: ModelColumns, *, task: str, decisio
         return multiclass_metrics(engine.query(sql)), [sql]
     statements = []
     if counts is None:
-        counts, sql = binary_counts(engine, view, cols, decision_threshold=decision_threshold)
+        counts, sql = binary_counts(engine, view, cols)
         statements.append(sql)
     ranking = None
     if cols.score and cols.label:
         ranking, sql = rank_whole(engine, view, label=cols.label, score=cols.score,
-                                  rows=int(counts.get("scored_labelled") or 0))
+                                  rows=int(counts.get("scored_labelled") or 0), params=cols.params)
         statements.extend(sql)
     return binary_metrics(counts, ranking), statements

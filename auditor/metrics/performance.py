@@ -7,10 +7,11 @@ ROC AUC / average precision come from sorts by score (auditor.metrics.ranking), 
 window functions so nothing row-sized reaches Python.
 
 Conventions:
-- The positive class is 1 (or true): `positive_expr` turns a 0/1 integer, a
-  boolean or a 'true'/'1' string column into a SQL boolean (NULL stays NULL).
-- A score is the predicted probability of the positive class. Without a
-  prediction column, the prediction is `score >= decision_threshold` (0.5).
+- The positive class is `target.positive_label`, or by the two-valued rule 1 / true /
+  yes / y / positive / pos: `positive_expr` turns the label (and prediction) into a
+  SQL boolean (NULL stays NULL). auditor.audit.target decides which, once per run.
+- A score is the model's score of the positive class. Without a prediction column,
+  the prediction is `score >= decision_threshold` (0.5 for probabilities).
 - Undefined numbers are None where scikit-learn says 0 with a warning (precision
   with no predicted positives, recall with no positives, ROC AUC with one class,
   average precision with no positives) or 1.0/0.0 by convention (R² of a
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from auditor.engine.sql import is_float, is_numeric, quote_ident
 
@@ -92,14 +93,41 @@ def ratio(num: float, den: float) -> float | None:
 
 # --- SQL fragments -----------------------------------------------------------------------------
 
-def positive_expr(column: str, duck_type: str) -> str:
-    """A SQL boolean that is true for the positive class (1 / true), NULL when the value is NULL."""
+# The documented two-valued rule: a label or prediction written with these words (any case, spaces
+# trimmed) is binary without a `target.positive_label`; 1 and 0 count as numbers too.
+POSITIVE_WORDS = ("1", "true", "yes", "y", "positive", "pos")
+NEGATIVE_WORDS = ("0", "false", "no", "n", "negative", "neg")
+
+
+def positive_expr(column: str, duck_type: str, *, positive: str | None = None) -> str:
+    """A SQL boolean that is true for the positive class, NULL when the value is missing (NaN too).
+
+    `positive` names a bound parameter holding the positive value (`target.positive_label`), compared
+    as a number for a numeric column and as trimmed text otherwise; without it, the two-valued rule:
+    a boolean as it is, a number = 1, text by POSITIVE_WORDS / NEGATIVE_WORDS (NULL for other text).
+    """
     c = quote_ident(column)
+    if positive:
+        if is_numeric(duck_type):
+            return f"({value_expr(column, duck_type)} = ${positive})"
+        return f"(trim({c}::VARCHAR) = ${positive})"
     if duck_type.upper() == "BOOLEAN":
         return c
     if is_numeric(duck_type):
-        return f"({c} = 1)"
-    return f"TRY_CAST({c} AS BOOLEAN)"
+        return f"({value_expr(column, duck_type)} = 1)"
+    word = f"lower(trim({c}::VARCHAR))"
+    words = (", ".join(f"'{w}'" for w in POSITIVE_WORDS), ", ".join(f"'{w}'" for w in NEGATIVE_WORDS))
+    return f"(CASE WHEN {word} IN ({words[0]}) THEN true WHEN {word} IN ({words[1]}) THEN false END)"
+
+
+def positive_value(duck_type: str, positive_label: str) -> str | float | None:
+    """The bound value `positive_expr(..., positive=...)` compares with (None: it can match no value)."""
+    if not is_numeric(duck_type):
+        return positive_label.strip()
+    try:
+        return float(positive_label)
+    except ValueError:
+        return None
 
 
 def value_expr(column: str, duck_type: str) -> str:
@@ -190,6 +218,8 @@ def rates(counts: Mapping[str, float | None]) -> dict[str, float | None]:
     tp, fp, fn, tn = (_n(counts, k) for k in ("tp", "fp", "fn", "tn"))
     return {
         "selection_rate": ratio(_n(counts, "selected"), _n(counts, "predicted")),
+        # The favorable rate when a positive prediction harms (target.favorable_outcome: negative).
+        "non_selection_rate": ratio(_n(counts, "predicted") - _n(counts, "selected"), _n(counts, "predicted")),
         "true_positive_rate": ratio(tp, tp + fn),
         "false_positive_rate": ratio(fp, fp + tn),
         "false_negative_rate": ratio(fn, tp + fn),
@@ -246,9 +276,10 @@ def multiclass_metrics(cells: list[tuple[str, str, int]]) -> dict[str, float | N
 class ModelColumns:
     """Label, prediction and score of one dataset as SQL expressions (None when absent).
 
-    For classification `label` and `prediction` are SQL booleans (positive class = 1/true);
+    For classification `label` and `prediction` are SQL booleans (the positive class is true);
     for regression and multiclass they are the raw values. `prediction_from_score` says the
-    prediction is `score >= $decision_threshold` because the dataset has no prediction column.
+    prediction is `score >= $decision_threshold` because the dataset has no prediction column, and
+    `cut` says so in words. Every statement using these expressions binds `params`.
     """
 
     label: str | None
@@ -258,6 +289,8 @@ class ModelColumns:
     prediction_column: str | None
     score_column: str | None
     prediction_from_score: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    cut: str | None = None  # "prediction = decile_score ≥ 5" when the prediction comes from the score
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -266,8 +299,13 @@ class ModelColumns:
 
 
 def model_columns(dataset, *, label: str | None, prediction: str | None, score: str | None,
-                  task: str = "binary_classification") -> ModelColumns:
-    """Resolve the role columns present in `dataset` into SQL expressions for `task`."""
+                  task: str = "binary_classification", positive_label: str | None = None,
+                  prediction_positive: bool = False, decision_threshold: float = 0.5) -> ModelColumns:
+    """Resolve the role columns present in `dataset` into SQL expressions for `task`.
+
+    Binary: the label is positive where it equals `positive_label` (else by the two-valued rule);
+    so is the prediction column when `prediction_positive` (it holds label values), else the rule;
+    without a prediction column the prediction is `score >= decision_threshold`."""
     def typed(col: str | None) -> str | None:
         found = dataset.column(col) if col else None
         return found.type if found else None
@@ -277,12 +315,17 @@ def model_columns(dataset, *, label: str | None, prediction: str | None, score: 
     prediction = prediction if pred_t else None
     score = score if score_t and is_numeric(score_t) else None
     score_sql = value_expr(score, score_t) if score else None
+    params: dict[str, Any] = {}
+    cut = None
     if task == "binary_classification":
-        label_sql = positive_expr(label, label_t) if label else None
-        pred_sql = positive_expr(prediction, pred_t) if prediction else None
+        label_sql = _outcome(label, label_t, positive_label, "label_positive", params) if label else None
+        pred_sql = (_outcome(prediction, pred_t, positive_label if prediction_positive else None,
+                             "prediction_positive", params) if prediction else None)
         from_score = pred_sql is None and score_sql is not None
         if from_score:
             pred_sql = f"({score_sql} >= $decision_threshold)"
+            params["decision_threshold"] = float(decision_threshold)
+            cut = f"prediction = {score} ≥ {decision_threshold:g}"
     elif task == "regression":
         label_sql = value_expr(label, label_t) if label and is_numeric(label_t) else None
         pred_col, pred_type = (prediction, pred_t) if prediction and is_numeric(pred_t) else (score, score_t)
@@ -292,7 +335,15 @@ def model_columns(dataset, *, label: str | None, prediction: str | None, score: 
         label_sql = quote_ident(label) if label else None
         pred_sql = quote_ident(prediction) if prediction else None
         from_score = False
-    return ModelColumns(label_sql, pred_sql, score_sql, label, prediction, score, from_score)
+    return ModelColumns(label_sql, pred_sql, score_sql, label, prediction, score, from_score, params, cut)
+
+
+def _outcome(column: str, duck_type: str, positive_label: str | None, name: str, params: dict[str, Any]) -> str:
+    """positive_expr of one column, its compared value (if any) added to `params` under `name`."""
+    if positive_label is None:
+        return positive_expr(column, duck_type)
+    params[name] = positive_value(duck_type, positive_label)
+    return positive_expr(column, duck_type, positive=name)
 
 
 def worse_by(metric: str, current: float | None, reference: float | None) -> float | None:

@@ -20,6 +20,7 @@ from auditor.render.filters import (
     fmt_number,
     fmt_threshold,
     fmt_timestamp,
+    fmt_value,
     status_emoji,
 )
 from auditor.render.overview import findings_view, overview_view
@@ -183,9 +184,9 @@ def _check(check: CheckResult, anchor: str, figures: _Figures, queries: _Queries
         "status": check.status,
         "emoji": status_emoji(check.status),
         "message": check.message or "",
-        "value": fmt_number(check.value, name),
+        "value": fmt_value(check.value, name, check.unit),
         "has_value": check.value is not None,
-        "threshold": fmt_threshold(threshold, name),
+        "threshold": fmt_threshold(threshold, name, check.unit),
         "metrics": [{"name": str(k), "value": fmt_number(v, str(k))} for k, v in metrics.items()],
         "tables": [_table(t, MAX_TABLE_ROWS) for t in evidence.get("tables") or []],
         "charts": [figures(spec) for spec in evidence.get("charts") or []],
@@ -276,6 +277,9 @@ def _dataset(ds: Any) -> dict[str, Any]:
         "rows": fmt_number(ds.get("rows")),
         "n_columns": f"{len(columns):,}",
         "columns": [{"name": fmt_number(c.get("name")), "type": fmt_number(c.get("type"))} for c in columns],
+        # Columns role inference kept out of the default features, and why ("looks like an id (99.9% distinct)").
+        "left_out": [{"name": fmt_number(name), "reason": fmt_number(reason)}
+                     for name, reason in (ds.get("left_out") or {}).items()],
     }
 
 

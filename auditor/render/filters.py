@@ -22,6 +22,7 @@ __all__ = [
     "UNDEFINED",
     "fmt_number",
     "fmt_threshold",
+    "fmt_value",
     "fmt_duration",
     "fmt_timestamp",
     "is_rate",
@@ -91,12 +92,22 @@ def fmt_number(value: Any, name: str | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def fmt_threshold(threshold: dict[str, Any] | None, name: str | None = None) -> str:
+def fmt_value(value: Any, name: str | None = None, unit: str | None = None) -> str:
+    """A result's value in its unit: "points" (0.141 is '14.1 pts', percentage points), "percent" (0.051 is
+    '5.1%'), else as `fmt_number` reads the name."""
+    if unit in ("points", "percent") and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value):
+        shown = _sig(value * 100)
+        return f"{shown} pts" if unit == "points" else f"{shown}%"
+    return fmt_number(value, name)
+
+
+def fmt_threshold(threshold: dict[str, Any] | None, name: str | None = None, unit: str | None = None) -> str:
     """Where a check turns warn and fail, e.g. 'warn ≥ 5% · fail ≥ 20%' ('' when ungraded)."""
     if not threshold:
         return ""
     op = "<" if threshold.get("direction") == "below" else "≥"
-    parts = [f"{level} {op} {fmt_number(threshold[level], name)}" for level in ("warn", "fail")
+    parts = [f"{level} {op} {fmt_value(threshold[level], name, unit)}" for level in ("warn", "fail")
              if threshold.get(level) is not None]
     return " · ".join(parts)
 

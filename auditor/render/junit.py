@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditor.render.context import sort_checks
-from auditor.render.filters import fmt_number, fmt_threshold
+from auditor.render.filters import fmt_number, fmt_threshold, fmt_value
 from auditor.report import STAGES, AuditReport, CheckResult, Finding
 
 __all__ = ["render_junit"]
@@ -43,16 +43,16 @@ def _detail(check: CheckResult) -> str:
     name = check.id.rsplit(".", 1)[-1]
     lines = [check.message]
     if check.value is not None:
-        lines.append(f"value: {fmt_number(check.value, name)}")
+        lines.append(f"value: {fmt_value(check.value, name, check.unit)}")
     if check.threshold is not None:
-        lines.append(f"threshold: {fmt_threshold(check.threshold.to_dict(), name)}")
+        lines.append(f"threshold: {fmt_threshold(check.threshold.to_dict(), name, check.unit)}")
     lines += [f"{k}: {fmt_number(v, k)}" for k, v in (check.metrics or {}).items()]
     return "\n".join(lines)
 
 
 def _testcase(suite: ET.Element, check: CheckResult) -> None:
     case = ET.SubElement(suite, "testcase", {
-        "classname": f"{check.stage}.{check.id}",
+        "classname": check.id,
         "name": check.subject if check.subject is not None else check.id,
         "time": "0.000",
     })

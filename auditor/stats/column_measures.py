@@ -228,8 +228,9 @@ def categorical_drift(col: DriftColumn, r: SideCounts, c: SideCounts) -> ColumnD
     return drift
 
 
-def _names(categories: list[str], limit: int = 20) -> str | None:
-    """Category names as one metric string (metrics are scalars); None when there are none."""
+def _names(categories: list[str], limit: int = 5) -> str | None:
+    """Category names as one metric string (metrics are scalars), at most `limit` named (as messages name
+    them, auditor.audit.wording.some); None when there are none."""
     if not categories:
         return None
     shown = ", ".join(categories[:limit])
