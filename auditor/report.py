@@ -203,42 +203,62 @@ class CheckResult:
 
 
 # Bounds on report.json, whatever the data's width or cardinality (docs/report-json.md): a statement is
-# cut at MAX_SQL_CHARS; when the report would still pass REPORT_BYTES, a statement a check already showed
-# in an earlier result is not repeated, and then passing results lose their tables and charts, largest first.
+# cut at MAX_SQL_CHARS. While the report would pass REPORT_BYTES, then, one step after the other: a
+# statement a check already showed in an earlier result is left out, statements are cut at SHORT_SQL_CHARS,
+# passing results lose their tables and charts, then their metrics (largest first). Failing, warning and
+# error results keep everything.
 MAX_SQL_CHARS = 20_000
+SHORT_SQL_CHARS = 2_000
 REPORT_BYTES = 4_500_000
 
 
-def _cut(sql: str) -> str:
-    if len(sql) <= MAX_SQL_CHARS:
+def _cut(sql: str, limit: int = MAX_SQL_CHARS) -> str:
+    if len(sql) <= limit:
         return sql
-    return sql[:MAX_SQL_CHARS] + f"\n-- cut: the first {MAX_SQL_CHARS:,} of {len(sql):,} characters"
+    whole = sql.rsplit("\n-- cut: the first ", 1)
+    total = int(whole[1].split(" of ")[1].split(" ")[0].replace(",", "")) if len(whole) == 2 else len(sql)
+    return whole[0][:limit] + f"\n-- cut: the first {limit:,} of {total:,} characters"
 
 
 def _size(value: Any) -> int:
     return len(json.dumps(json_clean(value), ensure_ascii=False, separators=(",", ":")))
 
 
-def bound_evidence(checks: list[CheckResult], *, budget: int = REPORT_BYTES, other_bytes: int = 0
-                   ) -> list[CheckResult]:
-    """The results with their evidence bounded (see REPORT_BYTES); `other_bytes` is the size of the rest
-    of the report. A report under the budget keeps every statement, table and chart."""
+def bound_results(checks: list[CheckResult], *, budget: int = REPORT_BYTES, other_bytes: int = 0
+                  ) -> list[CheckResult]:
+    """The results, bounded as REPORT_BYTES says; `other_bytes` is the size of the rest of the report.
+    A report under the budget keeps every statement (each at most MAX_SQL_CHARS), table, chart and metric."""
     out = [replace(c, evidence={**empty_evidence(), **c.evidence,
                                 "sql": [_cut(str(q)) for q in c.evidence.get("sql") or []]}) for c in checks]
     total = other_bytes + sum(_size(c.to_dict()) for c in out)
-    if total > budget:
-        shown: set[tuple[str, str]] = set()
-        for i, c in enumerate(out):
-            sql = [q for q in c.evidence["sql"] if (c.id, q) not in shown]
-            shown.update((c.id, q) for q in sql)
-            total -= _size(c.evidence["sql"]) - _size(sql)
-            out[i] = replace(c, evidence={**c.evidence, "sql": sql})
-    visual = {i: _size({k: c.evidence[k] for k in ("tables", "charts")}) for i, c in enumerate(out)}
-    for i in sorted((i for i, c in enumerate(out) if c.status == "pass"), key=lambda i: -visual[i]):
+    shown: set[tuple[str, str]] = set()
+
+    def unseen(c: CheckResult) -> CheckResult:
+        sql = [q for q in c.evidence["sql"] if (c.id, q) not in shown]
+        shown.update((c.id, q) for q in sql)
+        return replace(c, evidence={**c.evidence, "sql": sql})
+
+    def shorter(c: CheckResult) -> CheckResult:
+        return replace(c, evidence={**c.evidence, "sql": [_cut(q, SHORT_SQL_CHARS) for q in c.evidence["sql"]]})
+
+    def plain(c: CheckResult) -> CheckResult:
+        return replace(c, evidence={**c.evidence, "tables": [], "charts": []})
+
+    def bare(c: CheckResult) -> CheckResult:
+        return replace(c, metrics={})
+
+    steps = [(unseen, False), (shorter, True), (plain, True), (bare, True)]
+    for step, passing_only in steps:
         if total <= budget:
             break
-        total -= visual[i] - _size({"tables": [], "charts": []})
-        out[i] = replace(out[i], evidence={**out[i].evidence, "tables": [], "charts": []})
+        order = sorted((i for i, c in enumerate(out) if not passing_only or c.status == "pass"),
+                       key=(lambda i: -_size(out[i].to_dict())) if passing_only else (lambda i: i))
+        for i in order:
+            if total <= budget:
+                break
+            before = _size(out[i].to_dict())
+            out[i] = step(out[i])
+            total -= before - _size(out[i].to_dict())
     return out
 
 

@@ -17,7 +17,7 @@ from auditor import load_config
 from auditor.audit.runner import run_audit
 from auditor.audit.wording import some
 from auditor.cli import main
-from auditor.report import MAX_EVIDENCE_ROWS, MAX_SQL_CHARS, CheckResult, bound_evidence, table
+from auditor.report import MAX_EVIDENCE_ROWS, MAX_SQL_CHARS, CheckResult, bound_results, table
 from tests.conftest import results, write_parquet
 
 ROWS = """SELECT i AS id, 'g' || lpad((i % {groups})::VARCHAR, 4, '0') AS grp, ['f', 'm'][1 + i % 2] AS sex,
@@ -67,14 +67,29 @@ def test_a_report_over_its_budget_keeps_the_evidence_of_what_fails():
     sql = "SELECT " + ", ".join(f"count(c{i})" for i in range(5000)) + " FROM t"
     bulky = {"tables": [table("t", ["a", "b"], [[i, "x" * 50] for i in range(100)])], "charts": [], "sql": [sql]}
     checks = [CheckResult(id="data.null_rate", stage="data", title="Null rate", status=s, message="m", subject=f"c{i}",
-                          evidence=bulky) for i, s in enumerate(["fail", "pass", "pass", "warn"])]
-    kept = bound_evidence(checks)
+                          evidence=bulky, metrics={f"m{j}": j / 7 for j in range(200)})
+              for i, s in enumerate(["fail", "pass", "pass", "warn"])]
+    kept = bound_results(checks)
     assert all(len(q) <= MAX_SQL_CHARS + 100 for c in kept for q in c.evidence["sql"])
     assert kept[0].evidence["sql"][0].endswith(f"-- cut: the first {MAX_SQL_CHARS:,} of {len(sql):,} characters")
     assert all(c.evidence["tables"] for c in kept)  # under the budget, nothing else is dropped
-    tight = bound_evidence(checks, budget=30_000)
-    assert [bool(c.evidence["tables"]) for c in tight] == [True, False, False, True]
-    assert [len(c.evidence["sql"]) for c in tight] == [1, 0, 0, 0]  # one check's statement, shown once
+    floor = 0
+    for budget in (110_000, 80_000, 60_000, 50_000, 40_000, 30_000):
+        tight = bound_results(checks, budget=budget)
+        size = sum(len(json.dumps(c.to_dict(), separators=(",", ":"))) for c in tight)
+        # Steps stop as soon as the report fits: a repeated statement goes first, results in order.
+        assert tight[0].evidence["sql"] == kept[0].evidence["sql"]
+        if budget <= 60_000:
+            assert [len(c.evidence["sql"]) for c in tight] == [1, 0, 0, 0]  # one check's statement, shown once
+        for c, original in zip(tight, kept, strict=True):
+            if c.status != "pass":  # failing and warning results keep everything
+                assert c.evidence["tables"] == original.evidence["tables"] and c.metrics == original.metrics
+        passes = [c for c in tight if c.status == "pass"]
+        if any(not c.metrics for c in passes):  # metrics go only after every passing table went
+            assert not any(c.evidence["tables"] for c in passes)
+        assert size <= budget or not any(c.metrics for c in passes)
+        floor = size
+    assert floor < 45_000  # the four results' own fields and what fails: the least a report can be
 
 
 def test_value_lists_name_five_then_say_how_many_more():

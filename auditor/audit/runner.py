@@ -40,7 +40,7 @@ from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import attach_datasets
 from auditor.engine.windows import resolve_timestamp
 from auditor.errors import AuditorError, DataError
-from auditor.report import AuditReport, CheckResult, bound_evidence
+from auditor.report import AuditReport, CheckResult, bound_results
 from auditor.version import __version__
 
 Progress = Callable[[str], None]
@@ -204,8 +204,8 @@ def run_audit(
         findings=find(results),
         dictionary=dictionary,
     )
-    # Evidence bounded, so report.json stays small whatever the data's width (auditor.report.bound_evidence).
-    return replace(report, checks=bound_evidence(results, other_bytes=len(json.dumps(report.to_dict()))))
+    # Bounded, so report.json stays small whatever the data's width (auditor.report.bound_results).
+    return replace(report, checks=bound_results(results, other_bytes=len(json.dumps(report.to_dict()))))
 
 
 def run_info(config: AuditConfig, started_at: datetime, finished_at: datetime, seconds: float,
