@@ -115,7 +115,7 @@ def _validate_columns(ctx: CheckContext, known: list[str]) -> None:
         if name not in known:
             hint = closest(str(name), known)
             raise ConfigError(f"{_where(ctx, None)}.columns.{name}: not a column this check compares"
-                              + (f" (did you mean '{hint}'?)" if hint else f"; it compares {', '.join(known)}"))
+                              + (f" (did you mean '{hint}'?)" if hint else f"; it compares {some(known)}"))
 
 
 def _fmt(value: float | None) -> str:
