@@ -99,11 +99,17 @@ def test_a_grouping_column_does_not_link_a_null_rate_to_fairness():
     assert len(findings) == 2
 
 
-def test_different_first_windows_are_different_incidents():
-    a = r("deployment.latency", dataset="predictions", metrics={"first_over_budget_window": "2026-11-13"})
-    b = r("deployment.volume", dataset="predictions", metrics={"first_flagged_window": "2026-11-01"})
-    c = r("deployment.model_versions", "v3", "warn", dataset="predictions", metrics={"first_seen_window": "2026-11-13"})
-    assert groups(find([a, b, c])) == [{(a.id, None), (c.id, "v3")}, {(b.id, None)}]
+def test_only_drift_and_model_quality_link_by_their_first_window():
+    drift = r("deployment.drift_over_time", "income", columns=["income"], dataset="predictions",
+              metrics={"first_crossed_window": "2026-11-13"})
+    quality = r("deployment.performance_over_time", "accuracy", dataset="predictions",
+                metrics={"first_warn_window": "2026-11-13"})
+    later = r("deployment.performance_over_time", "roc_auc", dataset="predictions", metrics={"first_warn_window": "2026-11-20"})
+    latency = r("deployment.latency", dataset="predictions", metrics={"first_over_budget_window": "2026-11-13"})
+    versions = r("deployment.model_versions", "v3", "warn", dataset="predictions", metrics={"first_seen_window": "2026-11-13"})
+    found = groups(find([drift, quality, later, latency, versions]))
+    assert {(drift.id, "income"), (quality.id, "accuracy")} in found  # one incident
+    assert {(latency.id, None)} in found and {(versions.id, "v3")} in found  # operations stand alone
 
 
 def test_the_same_column_in_different_datasets_is_one_finding():

@@ -17,8 +17,10 @@ a connected group, so a result joins a finding through any one of its keys). The
    multivariate) is one finding: the score drifts because its inputs do. Model quality on one dataset
    (performance, calibration, the challenger) is one finding.
 4. **Repeated rows repeat their id.** Whole-row duplicates join the id's repeats in the same dataset.
-5. **Same first window.** Monitoring results that first crossed their line in the same window are one
-   incident (income drifting and accuracy falling from the same day).
+5. **Same first window.** Drift and model-quality results over time that first crossed their line in
+   the same window are one incident (income drifting and accuracy falling from the same day).
+   Operations (latency, volume, versions) never link by window: a slow service starting the day the
+   data drifts is a coincidence until a person says otherwise.
 6. **Scoping** gaps (the project card, data availability) are one finding.
 
 Anything else is a finding of its own. Findings are ranked by severity, then lifecycle stage (the
@@ -98,7 +100,7 @@ def link_keys(result: CheckResult) -> set[tuple[str, ...]]:
     if fam == "scoping":
         keys.add(("scoping",))
     windows = sorted(str(v) for k in FIRST_WINDOW if (v := (result.metrics or {}).get(k)) is not None)
-    if windows and result.stage == "deployment":
+    if windows and result.stage == "deployment" and fam in ("drift", "quality"):
         keys.add(("window", _side(result.dataset), windows[0]))
     return keys
 
