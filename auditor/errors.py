@@ -19,3 +19,7 @@ class DataError(AuditorError):
     """A dataset is missing, unreadable, empty or lacks a declared column (exit 3)."""
 
     exit_code = 3
+
+
+class UsageError(ConfigError):
+    """The command line is wrong (exit 2)."""

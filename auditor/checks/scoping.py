@@ -16,10 +16,11 @@ from auditor.report import CheckResult, Threshold, table
 
 
 def _filled(value: object) -> bool:
+    """Present and not a placeholder: `auditor init` writes 'TODO: ...' for a person to replace."""
     if value is None:
         return False
     if isinstance(value, str):
-        return bool(value.strip())
+        return bool(value.strip()) and not value.strip().upper().startswith("TODO")
     if isinstance(value, (list, dict)):
         return bool(value)
     return True
