@@ -55,9 +55,10 @@ MIXED = """SELECT * FROM (VALUES
 
 @pytest.mark.parametrize("source", ["parquet", "csv", "table", "filtered"])
 def test_min_and_max_from_parquet_statistics_equal_those_read_from_the_values(tmp_path, source):
-    """Where DuckDB answers min and max from a file's statistics, the summary asks it to, in subqueries of
-    their own; elsewhere it reads them with the other aggregates. The summaries are the same either way."""
-    from auditor.engine.summary import bounds_from_metadata, statements, summary_sql
+    """Where DuckDB answers a text or temporal column's min and max from a file's statistics, the summary
+    asks it to, in one statement of min and max alone; elsewhere it reads them with the other aggregates.
+    The summaries are the same either way."""
+    from auditor.engine.summary import bounds_from_metadata, summary_plan
 
     path = write_parquet(tmp_path / "m.parquet", MIXED)
     engine = Engine()
@@ -68,29 +69,50 @@ def test_min_and_max_from_parquet_statistics_equal_those_read_from_the_values(tm
     engine.execute(f"CREATE VIEW d AS {select[source]}")
     ds = Dataset(name="d", view="d", source=source, rows=4,
                  columns=tuple(Column(r[0], str(r[1])) for r in engine.query("DESCRIBE d")))
-    # Booleans are compared as text, an order the file's statistics do not keep: read.
-    expected = {"n", "s", "ts", "amount", "same"} if source == "parquet" else set()
+    # Booleans are compared as text, an order the file's statistics do not keep: read. Numbers are always read.
+    expected = {"s", "ts"} if source == "parquet" else set()
     assert bounds_from_metadata(engine, ds) == expected
     found = summarize(engine, ds)
-    sql = statements(found)
-    assert sql == [summary_sql(ds, metadata_bounds=expected)]
-    assert ("(SELECT min(" in sql[0]) == (source == "parquet") and "(SELECT min(\"flag\"" not in sql[0]
+    # Each column's evidence is the statement of that column alone.
+    assert all(s.sql == summary_plan(ds, [ds.column(n)], metadata_bounds=expected)[0] for n, s in found.items())
     # The same summaries, min and max read from the values.
-    rows = {row[0]: row for row in engine.query(summary_sql(ds))}
-    for i, col in enumerate(ds.columns):
+    sql, plan = summary_plan(ds)
+    read = {plan[batch][int(k)].name: values for batch, k, *values in engine.query(sql)}
+    for col in ds.columns:
         got = found[col.name]
-        assert (got.min, got.max) == (rows[i][5], rows[i][6]) if got.numeric else (rows[i][7], rows[i][8]), col
+        assert (got.min, got.max) == ((read[col.name][4], read[col.name][5]) if got.numeric
+                                      else (read[col.name][6], read[col.name][7])), col
     assert (found["n"].min, found["n"].max, found["n"].nulls, found["n"].distinct) == (-7.0, 10.0, 1, 3)
     assert (found["s"].min, found["s"].max) == ("a", "c")
     assert (found["ts"].min, found["ts"].max) == ("2025-12-31 23:59:59", "2026-03-01 00:00:00")
     assert (found["flag"].min, found["flag"].max) == ("false", "true")
     assert (found["amount"].min, found["amount"].max) == (-2.25, 4.0)
     assert (found["same"].min, found["same"].max, found["same"].mean) == (2.0, 2.0, 2.0)
-    if source == "parquet":  # without the boolean, one plan answers for every column
-        engine.execute(f"CREATE VIEW e AS SELECT * EXCLUDE (flag) FROM read_parquet('{path}')")
-        plain = Dataset(name="e", view="e", source=source, rows=4,
-                        columns=tuple(c for c in ds.columns if c.name != "flag"))
-        before = len(engine.log)
-        assert bounds_from_metadata(engine, plain) == expected
-        assert [q.sql.startswith("EXPLAIN") for q in engine.log[before:]] == [True]
+    if source == "parquet":  # the bounds statement is answered from the statistics: its plan aggregates nothing
+        from auditor.engine.summary import bounds_sql
+
+        plan_text = str(engine.query(f"EXPLAIN {bounds_sql(ds.view, [ds.column('s'), ds.column('ts')])}"))
+        assert "AGGREGATE" not in plan_text.upper()
+    engine.close()
+
+
+def test_one_plan_for_every_bounded_column_and_one_per_type_when_some_must_be_read(tmp_path):
+    """Whether a file's statistics answer min and max is asked once, or once per type: never per column."""
+    from auditor.engine.summary import bounds_from_metadata
+
+    parts = ", ".join([f"'v' || (i % {j + 2})::VARCHAR AS s{j}" for j in range(40)]
+                      + [f"DATE '2026-01-01' + (i % {j + 3})::INTEGER AS d{j}" for j in range(20)])
+    path = write_parquet(tmp_path / "w.parquet", f"SELECT {parts} FROM range(50) t(i)")
+    engine = Engine()
+    engine.execute(f"CREATE VIEW w AS SELECT * FROM read_parquet('{path}')")
+    ds = Dataset(name="w", view="w", source="w", rows=50,
+                 columns=tuple(Column(r[0], str(r[1])) for r in engine.query("DESCRIBE w")))
+    before = len(engine.log)
+    assert bounds_from_metadata(engine, ds) == {c.name for c in ds.columns}
+    assert len(engine.log) - before == 1
+    engine.execute(f"CREATE VIEW f AS SELECT * FROM read_parquet('{path}') WHERE d0 > DATE '2026-01-01'")
+    filtered = Dataset(name="f", view="f", source="f", rows=50, columns=ds.columns)
+    before = len(engine.log)
+    assert bounds_from_metadata(engine, filtered) == set()
+    assert len(engine.log) - before == 3  # all at once, then VARCHAR and DATE apart
     engine.close()

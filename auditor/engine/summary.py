@@ -4,6 +4,11 @@ Null rate, constant columns, profiles, category inference and data
 availability all read this one result, so a table is scanned once for them.
 For floating columns NaN counts as missing (as pandas treats it) and infinities
 are counted apart and left out of the moments.
+
+Columns are stacked in long form (auditor.engine.long_form) by family: numbers as DOUBLE, text
+(and anything compared as text, like booleans) as VARCHAR, each temporal type as itself; a family
+of more than MAX_COLUMNS columns is split. Each stack is one GROUP BY k, and the stacks are one
+statement (a UNION ALL of at most a few branches per 500 columns, whatever the column count).
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from auditor.engine import long_form
 from auditor.engine.duckdb_engine import Engine
-from auditor.engine.sources import Dataset
-from auditor.engine.sql import is_float, is_numeric, is_temporal, quote_ident
+from auditor.engine.sources import Column, Dataset
+from auditor.engine.sql import is_numeric, is_temporal, quote_ident
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class ColumnSummary:
     max: float | str | None = None
     mean: float | None = None
     std: float | None = None  # population (ddof=0)
-    sql: str = field(default="", compare=False, repr=False)  # the statement that summarized the dataset
+    sql: str = field(default="", compare=False, repr=False)  # the statement that summarizes this column
 
     @property
     def null_rate(self) -> float | None:
@@ -39,81 +45,90 @@ class ColumnSummary:
         return is_numeric(self.type)
 
 
-# DuckDB answers an unfiltered min and max from Parquet's statistics without reading the column, but not
-# inside an aggregate that reads the column anyway: there, text min and max cost more than the distinct
-# count beside them (10M rows: model_version 0.32 -> 0.09 CPU s, the summary of a table ~0.8 s less).
-# Where the source keeps such statistics for a column that is not floating (whose bounds are its finite
-# bounds; `bounds_from_metadata`), its min and max are scalar subqueries of their own.
-BOUND = "(SELECT {aggregate}({value}) FROM {view})"
+# Per family: how a column is stacked, and the aggregates of its stacked values v (k, non-missing values,
+# NaN, infinite, distinct, numeric min and max, text min and max, mean, std). Numbers are stacked as
+# DOUBLE (the min, max and moments were DOUBLE before too); the finite values are one expression the
+# aggregates share. Text min and max are left out where the file's statistics give them (`bounds`).
+FINITE = "CASE WHEN isfinite(v) THEN v END"
+NUMBER_AGGREGATES = (f"count(v), count(CASE WHEN isnan(v) THEN 1 END), count(CASE WHEN isinf(v) THEN 1 END), "
+                     f"approx_count_distinct(v), min({FINITE}), max({FINITE}), NULL::VARCHAR, NULL::VARCHAR, "
+                     f"avg({FINITE}), stddev_pop({FINITE})")
+TEXT_AGGREGATES = ("count(v), 0, 0, approx_count_distinct(v), NULL::DOUBLE, NULL::DOUBLE, {low}, {high}, "
+                   "NULL::DOUBLE, NULL::DOUBLE")
+BRANCH_SQL = "SELECT {batch} AS batch, k, {aggregates} FROM {stacked} GROUP BY k"
 
 
-def _bounds(column: str, duck_type: str) -> tuple[str, str] | None:
-    """The expression whose min and max a column that is not floating reports, and whether as text."""
-    c = quote_ident(column)
-    if is_float(duck_type):
-        return None
-    if is_numeric(duck_type) or is_temporal(duck_type):
-        return c, "text" if is_temporal(duck_type) else "number"
-    return f"{c}::VARCHAR", "text"  # strings, booleans and anything else: compared as text
+def family(column: Column, metadata_bounds: Collection[str] = ()) -> tuple[str, str, bool]:
+    """(the SQL type a column is stacked as, its expression, whether its min and max are read from the values)."""
+    c = quote_ident(column.name)
+    if is_numeric(column.type):
+        return "DOUBLE", f"{c}::DOUBLE", True
+    if is_temporal(column.type):  # compared in their own type, shown as text
+        return column.type.upper(), c, column.name not in metadata_bounds
+    return "VARCHAR", f"{c}::VARCHAR", column.name not in metadata_bounds
 
 
-def _column_aggregates(column: str, duck_type: str, view: str, metadata_bounds: bool) -> list[str]:
-    """nulls, distinct, infinite, numeric min and max, text min and max, mean, std: one column's aggregates."""
-    c = quote_ident(column)
-    bounds = _bounds(column, duck_type)
-    if bounds is None:
-        # The finite values as one expression the aggregates share (DuckDB computes it once), rather than
-        # four FILTER clauses each testing isfinite: 10M rows, 0.63 -> 0.52 CPU s a column.
-        finite = f"CASE WHEN isfinite({c}) THEN {c} END"
-        return [
-            f"count(*) FILTER (WHERE {c} IS NULL OR isnan({c}))",
-            f"approx_count_distinct({c})",
-            f"count(*) FILTER (WHERE isinf({c}))",
-            f"min({finite})",
-            f"max({finite})",
-            "NULL", "NULL",
-            f"avg({finite})",
-            f"stddev_pop({finite})",
-        ]
-    value, kind = bounds
-    low, high = ([BOUND.format(aggregate=a, value=value, view=view) for a in ("min", "max")] if metadata_bounds
-                 else [f"min({value})", f"max({value})"])
-    number, text = ([low, high], ["NULL", "NULL"]) if kind == "number" else (["NULL", "NULL"], [low, high])
-    moments = [f"avg({c}::DOUBLE)", f"stddev_pop({c}::DOUBLE)"] if is_numeric(duck_type) else ["NULL", "NULL"]
-    return [f"count(*) FILTER (WHERE {c} IS NULL)", f"approx_count_distinct({c})", "0", *number, *text, *moments]
+def summary_plan(dataset: Dataset, columns: list[Column] | None = None, *,
+                 metadata_bounds: Collection[str] = ()) -> tuple[str, list[list[Column]]]:
+    """The summary statement of some (default all) columns of a dataset, and the columns of each of its
+    branches, in order: a branch's k-th row is its k-th column."""
+    columns = list(dataset.columns if columns is None else columns)
+    families: dict[tuple[str, bool], list[Column]] = {}
+    exprs: dict[str, str] = {}
+    for col in columns:
+        kind, expr, read_bounds = family(col, metadata_bounds)
+        families.setdefault((kind, read_bounds), []).append(col)
+        exprs[col.name] = expr
+    branches, plan = [], []
+    for (kind, read_bounds), members in families.items():
+        if kind == "DOUBLE":
+            aggregates = NUMBER_AGGREGATES
+        else:
+            low, high = ("min(v)::VARCHAR", "max(v)::VARCHAR") if read_bounds else ("NULL::VARCHAR", "NULL::VARCHAR")
+            aggregates = TEXT_AGGREGATES.format(low=low, high=high)
+        for batch in long_form.batches(members):
+            stacked = long_form.unpivot(dataset.view, [exprs[c.name] for c in batch])
+            branches.append(BRANCH_SQL.format(batch=len(plan), aggregates=aggregates, stacked=stacked))
+            plan.append(batch)
+    return "\nUNION ALL ".join(branches), plan
 
 
-COLUMN_SQL = ("SELECT {index} AS i, count(*), {nulls}::BIGINT, {distinct}::BIGINT, {infinite}::BIGINT, {num_min}::DOUBLE, "
-              "{num_max}::DOUBLE, {text_min}::VARCHAR, {text_max}::VARCHAR, {mean}::DOUBLE, {std}::DOUBLE FROM {view}")
+# DuckDB answers an unfiltered min and max from Parquet's statistics without reading the column. Text min
+# and max cost more than the distinct count beside them (10M rows: model_version 0.32 -> 0.09 CPU s, the
+# summary of a table ~0.8 s less), so where the source keeps such statistics for a text or temporal
+# column, its bounds come from one statement of min and max alone (`bounds_from_metadata`).
+BOUNDS_SQL = "SELECT {parts} FROM {view}"
 
 
-def summary_sql(dataset: Dataset, *, metadata_bounds: Collection[str] = ()) -> str:
-    """One narrow aggregate per column, as one statement. DuckDB reads each branch's column alone, and
-    this costs less than half the CPU of one wide aggregate over every column (13 s -> 6 s at 10M rows)."""
-    names = ("nulls", "distinct", "infinite", "num_min", "num_max", "text_min", "text_max", "mean", "std")
-    branches = [COLUMN_SQL.format(index=i, view=dataset.view, **dict(zip(
-        names, _column_aggregates(c.name, c.type, dataset.view, c.name in metadata_bounds), strict=True)))
-        for i, c in enumerate(dataset.columns)]
-    if not branches:
-        return f"SELECT NULL AS i, count(*) FROM {dataset.view}"
-    return "\nUNION ALL ".join(branches)
+def bounds_sql(view: str, columns: list[Column]) -> str:
+    """min and max of each column, as text: answered from the statistics, or read, as one statement."""
+    parts = ", ".join(f"min({quote_ident(c.name)})::VARCHAR, max({quote_ident(c.name)})::VARCHAR" for c in columns)
+    return BOUNDS_SQL.format(parts=parts, view=view)
+
+
+def _bounded(column: Column) -> bool:
+    """Whether a column's min and max could come from a file's statistics: text and temporal columns
+    compared in their own type (booleans are compared as text, an order the statistics do not keep)."""
+    return column.type.upper() == "VARCHAR" or is_temporal(column.type)
 
 
 def bounds_from_metadata(engine: Engine, dataset: Dataset) -> set[str]:
-    """The columns, not floating, whose min and max DuckDB answers without reading them (from a Parquet
-    file's statistics): its plan for them has no aggregate. Columns of CSV files, tables, views that
-    filter, or cast to text to compare (booleans) are read, their min and max in their one aggregate."""
-    values = {c.name: bounds[0] for c in dataset.columns if (bounds := _bounds(c.name, c.type)) is not None}
+    """The text and temporal columns whose min and max DuckDB answers without reading them (from a Parquet
+    file's statistics): its plan for them has no aggregate. Columns of CSV files, tables or views that
+    filter are read, their min and max with their other aggregates. One plan for every such column;
+    when some column has to be read, one plan per type (whether statistics answer goes by type)."""
+    candidates = [c for c in dataset.columns if _bounded(c)]
 
-    def answered(names: list[str]) -> bool:
-        parts = ", ".join(f"min({values[n]}), max({values[n]})" for n in names)
-        plan = engine.query(f"EXPLAIN SELECT {parts} FROM {dataset.view}")
+    def answered(names: list[Column]) -> bool:
+        plan = engine.query(f"EXPLAIN {bounds_sql(dataset.view, names)}")
         return "AGGREGATE" not in " ".join(str(cell) for row in plan for cell in row).upper()
 
-    # One plan for every column (~20 ms each); one per column only when some column has to be read.
-    if not values or answered(list(values)):
-        return set(values)
-    return {name for name in values if answered([name])}
+    if not candidates or answered(candidates):
+        return {c.name for c in candidates}
+    by_type: dict[str, list[Column]] = {}
+    for c in candidates:
+        by_type.setdefault(c.type.upper(), []).append(c)
+    return {c.name for members in by_type.values() if answered(members) for c in members}
 
 
 def statements(summaries: Mapping[str, ColumnSummary]) -> list[str]:
@@ -122,19 +137,32 @@ def statements(summaries: Mapping[str, ColumnSummary]) -> list[str]:
 
 
 def summarize(engine: Engine, dataset: Dataset) -> dict[str, ColumnSummary]:
-    """One statement over the dataset (and a plan, to see where min and max come from); one ColumnSummary
-    per column."""
-    sql = summary_sql(dataset, metadata_bounds=bounds_from_metadata(engine, dataset))
-    rows = {row[0]: row for row in engine.query(sql)}
+    """One statement over the dataset (and a plan and the file statistics, for the bounds of text and
+    temporal columns); one ColumnSummary per column, whose `sql` is the statement of that column alone."""
+    bounded = bounds_from_metadata(engine, dataset)
+    found: dict[str, tuple] = {}
+    if dataset.columns:
+        sql, plan = summary_plan(dataset, metadata_bounds=bounded)
+        for batch, k, *values in engine.query(sql):
+            found[plan[batch][long_form.position(k)].name] = tuple(values)
+    bounds: dict[str, tuple] = {}
+    listed = [c for c in dataset.columns if c.name in bounded]
+    for batch in long_form.batches(listed):
+        row = engine.query_one(bounds_sql(dataset.view, batch))
+        bounds.update({c.name: (row[2 * i], row[2 * i + 1]) for i, c in enumerate(batch)})
     out: dict[str, ColumnSummary] = {}
-    for i, col in enumerate(dataset.columns):
-        _, count, nulls, distinct, infinite, num_min, num_max, text_min, text_max, mean, std = rows[i]
+    for col in dataset.columns:
+        # A column with no value has no stacked row: every value of it is missing.
+        present, nan, infinite, distinct, num_min, num_max, text_min, text_max, mean, std = found.get(
+            col.name, (0, 0, 0, 0, None, None, None, None, None, None))
+        if col.name in bounds:
+            text_min, text_max = bounds[col.name]
         numeric = is_numeric(col.type)
-        # HyperLogLog can overshoot by a few percent: an estimate above the values there are is capped to them.
         out[col.name] = ColumnSummary(
-            name=col.name, type=col.type, rows=int(count), nulls=int(nulls),
-            distinct=min(int(distinct or 0), int(count) - int(nulls)),
-            infinite=int(infinite), min=num_min if numeric else text_min, max=num_max if numeric else text_max,
-            mean=float(mean) if mean is not None else None, std=float(std) if std is not None else None, sql=sql,
+            name=col.name, type=col.type, rows=dataset.rows, nulls=dataset.rows - int(present) + int(nan),
+            distinct=int(distinct or 0), infinite=int(infinite), min=num_min if numeric else text_min,
+            max=num_max if numeric else text_max, mean=float(mean) if mean is not None else None,
+            std=float(std) if std is not None else None,
+            sql=summary_plan(dataset, [col], metadata_bounds=bounded)[0],
         )
     return out
