@@ -24,15 +24,16 @@ SHARED_IDS_SQL = """SELECT count(*), min(k, {k}) FROM (
 
 
 def label_equality_sql(ds: Dataset, label: str, features: list[str]) -> str:
-    """ONE scan: labelled rows, and per feature how many of them carry exactly the label's value."""
+    """ONE scan: labelled rows, and per feature how many of them carry exactly the label's value. Counts of
+    CASE rather than FILTER clauses: a thousand FILTERs in one aggregate slow down faster than they grow."""
     lab = quote_ident(label)
     numeric_label = is_numeric(ds.column(label).type)
-    parts = [f"count(*) FILTER (WHERE {lab} IS NOT NULL)"]
+    parts = [f"count({lab})"]
     for f in features:
         c = quote_ident(f)
         same = (f"{c}::DOUBLE = {lab}::DOUBLE" if numeric_label and is_numeric(ds.column(f).type)
                 else f"{c}::VARCHAR = {lab}::VARCHAR")
-        parts.append(f"count(*) FILTER (WHERE {lab} IS NOT NULL AND {same})")
+        parts.append(f"count(CASE WHEN {same} THEN 1 END)")
     return f"SELECT {', '.join(parts)} FROM {ds.view}"
 
 

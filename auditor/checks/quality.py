@@ -13,7 +13,8 @@ from auditor.audit.options import CheckOptions, Factor, Rate, Size, ordered
 from auditor.audit.registry import check
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, quote_ident
-from auditor.engine.value_counts import countable, counted_exactly, value_counts
+from auditor.engine.top_values import approximate_top_values, exact_top_values
+from auditor.engine.value_counts import HISTOGRAMS_MAX, countable, counted_exactly, value_counts
 from auditor.report import MAX_EVIDENCE_ROWS, CheckResult, Threshold, table, worst
 
 MISSING = "(missing)"
@@ -33,7 +34,7 @@ def subgroup_null_sql(ds: Dataset, features: list[str], groupings: list[tuple[st
     sensitive = sorted({c for g in groupings for c in g})
     keys = [f"{quote_ident(s)}::VARCHAR" for s in sensitive]
     flags = [f"GROUPING({quote_ident(s)})" for s in sensitive]
-    nulls = [f"count(*) FILTER (WHERE {_null(f, ds.column(f).type)})" for f in features]
+    nulls = [f"count(CASE WHEN {_null(f, ds.column(f).type)} THEN 1 END)" for f in features]
     sets = ", ".join("(" + ", ".join(quote_ident(c) for c in g) + ")" for g in [(), *groupings])
     return (f"SELECT {', '.join(flags + keys)}, count(*), {', '.join(nulls)} FROM {ds.view} "
             f"GROUP BY GROUPING SETS ({sets})")
@@ -158,17 +159,6 @@ def subgroup_null_rate(ctx: CheckContext) -> Iterator[CheckResult]:
 
 # ---------------------------------------------------------------- data.constant_columns
 
-def top_value_sql(ds: Dataset, columns: list[str]) -> str:
-    """Candidates for each column's most frequent value (space-saving top-k: bounded memory)."""
-    parts = [f"approx_top_k({quote_ident(c)}, 1) FILTER (WHERE NOT {_null(c, ds.column(c).type)})" for c in columns]
-    return f"SELECT {', '.join(parts)} FROM {ds.view}"
-
-
-def top_count_sql(ds: Dataset, columns: list[str]) -> str:
-    """The exact count of each candidate (a value with 99% of the rows is always the candidate)."""
-    return f"SELECT {', '.join(f'count(*) FILTER (WHERE {quote_ident(c)} = ?)' for c in columns)} FROM {ds.view}"
-
-
 class ConstantColumnsOptions(CheckOptions):
     warn: Rate = Field(0.99, description="a feature whose most frequent value holds this share of its values warns")
 
@@ -181,22 +171,23 @@ def constant_columns(ctx: CheckContext) -> Iterator[CheckResult]:
     features = [f for f in ctx.roles.features if f in summary]
     all_null = [f for f in features if summary[f].nulls == summary[f].rows]
     candidates = [f for f in features if f not in all_null]
-    # Few distinct values: exact counts per value (shared with data.profile); many: a top-k candidate, counted.
+    # Few distinct values: exact counts per value, shared with data.profile where a histogram per column
+    # holds them (a few columns), else the top value counted in SQL; many: a top-k candidate, counted.
     exact = [f for f in candidates if countable(summary[f].type) and counted_exactly(summary[f].distinct)]
     approximate = [f for f in candidates if f not in exact]
     sql, tops = [], {}
-    if exact:
+    if 0 < len(exact) <= HISTOGRAMS_MAX:
         counted, sql = value_counts(ctx.engine, ds, exact, cache=ctx.run.cache)
         for col in exact:
             # The most frequent value; among equally frequent ones the smallest, so the answer is repeatable.
             tops[col] = min(((v, n) for v, n in counted[col].items()), key=lambda vn: (-vn[1], vn[0]), default=(None, 0))
+    elif exact:
+        found, sql = exact_top_values(ctx.engine, ds.view, {f: summary[f].type for f in exact})
+        tops.update(found)
     if approximate:
-        first = top_value_sql(ds, approximate)
-        candidates_found = [(top or [None])[0] for top in ctx.engine.query_one(first)]
-        second = top_count_sql(ds, approximate)
-        counts = ctx.engine.query_one(second, candidates_found)
-        sql += [first, second]
-        tops.update({col: (value, n) for col, value, n in zip(approximate, candidates_found, counts, strict=True)})
+        found, more = approximate_top_values(ctx.engine, ds.view, {f: summary[f].type for f in approximate})
+        tops.update(found)
+        sql += more
     shares = {}
     for col in candidates:
         value, n = tops[col]

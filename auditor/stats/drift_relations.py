@@ -81,8 +81,9 @@ def counted_sides(engine: Engine, reference: Relation, current: Relation, column
     few, sql = few_valued_integers(engine, [reference.sql, current.sql], candidates, LOCATE_BINS)
     if not few:
         return Counted({}, {}, sql, [], [])
-    ref, ref_sql = value_counts_of_view(engine, reference.sql, few, cache=cache)
-    cur, cur_sql = value_counts_of_view(engine, current.sql, few, cache=cache)
+    types = {c.name: c.type for c in columns if c.name in few}
+    ref, ref_sql = value_counts_of_view(engine, reference.sql, types, cache=cache)
+    cur, cur_sql = value_counts_of_view(engine, current.sql, types, cache=cache)
     return Counted(ref, cur, sql, ref_sql, cur_sql)
 
 
