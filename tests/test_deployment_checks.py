@@ -476,7 +476,7 @@ def test_reference_deciles_are_located_once_for_every_drift_check(project, tmp_p
     monkeypatch.setenv("AUDITOR_QUERY_LOG", str(log))
     report = run_log(project, tmp_path, log_sql(EVEN))
     queries = json.loads(log.read_text())["queries"]
-    located = [q for q in queries if "AS cell, count(*) AS n" in q["sql"] and '"reference"' in q["sql"]]
+    located = [q for q in queries if "count(*) AS n, min(v) AS lo" in q["sql"] and '"reference"' in q["sql"]]
     assert len(located) == 1 and located[0]["check"] == "deployment.drift_over_time"
     assert not any("OVER (ORDER BY v" in q["sql"] for q in queries if q["check"] == "deployment.drift_over_time")
     # The numeric columns' reference bins are read off the located cells, the categories off the run's

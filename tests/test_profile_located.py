@@ -155,7 +155,7 @@ def test_a_cached_grid_without_extremes_falls_back_to_the_grouping(tmp_path):
     edges = {"x": (-6.0, 6.0, 20)}
     cache: dict = {}
     loc = quantiles.locate(engine, "d", {"x": "DOUBLE"}, cache=cache)["x"]
-    loc.extremes.clear()
+    loc.extremes = {}
     profiles, _, _ = _profiles(engine, ds, edges, [], cache=cache, summaries=summaries)
     charts, _ = _locate_with_chart(engine, ds, edges, {"x": (summaries["x"].min, summaries["x"].max)}, {})
     assert profiles["histograms"]["x"] == charts["x"]

@@ -69,14 +69,14 @@ def test_a_column_with_no_values_has_no_quantiles(tmp_path: Path) -> None:
 def test_deep_ranks_in_a_full_cell_come_from_its_values_in_order(tmp_path: Path, monkeypatch) -> None:
     # With two cells, every quantile sits deep in a cell of 500 values, fetched unordered and sorted here;
     # shuffled in the file, with a tie run across the median, so order and ties both matter.
-    monkeypatch.setattr(quantiles_module, "LOCATE_BINS", 2)
+    monkeypatch.setattr("auditor.engine.located.LOCATE_BINS", 2)
     values = np.concatenate([np.arange(1000, dtype=float), np.full(200, 499.0)])
     rng.shuffle(values)
     engine, ds = _view(tmp_path, {"x": values})
     cache: dict = {}
     profiles, _, sql = _profiles(engine, ds, {"x": (0.0, 999.0, 20)}, [], cache=cache)
     assert profiles["quantiles"]["x"] == list(np.quantile(values, QUANTILES))  # bit for bit
-    assert "list(v)" in sql[-1]
+    assert "list(s.v)" in sql[-1]
     deciles, _ = quantiles_module.quantiles(engine, ds.view, {"x": "DOUBLE"}, DECILES, cache=cache)
     assert deciles["x"] == list(np.quantile(values, DECILES))
     loc = quantiles_module.locate(engine, ds.view, {"x": "DOUBLE"}, cache=cache)["x"]
@@ -182,7 +182,7 @@ def test_quantiles_are_located_once_per_run_and_reused(tmp_path: Path) -> None:
     # Finite values only, and other probabilities: the cells are reused, at most one query fetches new ranks.
     finite, sql = quantiles_module.quantiles(engine, ds.view, {"b": "DOUBLE"}, [0.05, 0.95], cache=cache)
     assert finite["b"] == list(np.quantile(b[np.isfinite(b)], [0.05, 0.95]))
-    assert len(engine.log) <= ran + 1 and all("list(v)" in q.sql for q in engine.log[ran:])
+    assert len(engine.log) <= ran + 1 and all("list(s.v)" in q.sql for q in engine.log[ran:])
     np.testing.assert_array_equal(deciles["b"], np.quantile(b, DECILES))
     engine.close()
 

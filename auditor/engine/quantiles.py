@@ -24,102 +24,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
+import numpy as np
+
+from auditor.engine import long_form
 from auditor.engine.duckdb_engine import Engine
+from auditor.engine.located import (  # noqa: F401  (re-exported: the quantiles' vocabulary)
+    LOCATE_BINS,
+    CellMap,
+    Located,
+    bin_expr,
+    bin_of,
+    bin_params,
+    finite_at_most,
+    finite_condition,
+    located_from_counts,
+    located_key,
+    value_condition,
+)
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, quote_ident
 from auditor.stats import distances as stats
 
-LOCATE_BINS = 2048  # cells of the locating histogram: each holds ~rows/2048 values of a smooth column
 FETCH_MAX = 100_000  # a cell of at most this many values is fetched whole; a fuller one is ranked alone
 SHARED = stats.DECILES  # fetched along with any quantiles asked in a run (see `quantiles`)
-
-
-def finite_condition(col: str, duck_type: str) -> str:
-    """SQL true for a value that takes part: not NULL, and finite for floating columns."""
-    c = quote_ident(col)
-    return f"{c} IS NOT NULL AND isfinite({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
-
-
-def value_condition(col: str, duck_type: str) -> str:
-    """SQL true for a value that is not missing: not NULL, and not NaN for floating columns (±inf kept)."""
-    c = quote_ident(col)
-    return f"{c} IS NOT NULL AND NOT isnan({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
-
-
-def bin_expr(c: str) -> str:
-    """Bin index on equal-width edges (parameters lo, width, bins), clamped: the top edge is in the last bin."""
-    return f"least(greatest(floor(({c}::DOUBLE - ?) / ?), 0), ? - 1)::INTEGER"
-
-
-def bin_params(lo: float, hi: float, bins: int) -> list:
-    return [lo, (hi - lo) / bins if hi > lo else 1.0, bins]
-
-
-def bin_of(value: float, lo: float, hi: float, bins: int) -> int:
-    """`bin_expr` in Python, operation for operation in doubles, so a value lands in the same bin."""
-    _, width, _ = bin_params(lo, hi, bins)
-    return int(min(max(math.floor((float(value) - lo) / width), 0), bins - 1))
-
-
-@dataclass
-class Located:
-    """One column's locating histogram (finite values per cell of an equal-width grid over [lo, hi]),
-    its infinite values, and the order statistics of the finite values fetched so far."""
-
-    lo: float
-    hi: float
-    cells: dict[int, int]
-    negative_infinite: int = 0
-    positive_infinite: int = 0
-    extremes: dict[int, tuple[float, float]] = field(default_factory=dict)  # cell -> its min and max, if counted
-    known: dict[int, float] = field(default_factory=dict)  # rank among the finite values -> value
-    whole: dict[int, list[float]] = field(default_factory=dict)  # cell -> its values ascending, when asked whole
-    sql: list[str] = field(default_factory=list)  # the statements that located and fetched them
-
-    @property
-    def bins(self) -> int:
-        return LOCATE_BINS if self.hi > self.lo else 1
-
-    @property
-    def finite(self) -> int:
-        return sum(self.cells.values())
-
-    def values(self, infinite: bool) -> int:
-        return self.finite + (self.negative_infinite + self.positive_infinite if infinite else 0)
-
-    def finite_rank(self, rank: int, infinite: bool) -> int | float:
-        """The rank among the finite values of a rank among all the values, or the infinity it is."""
-        if not infinite:
-            return rank
-        if rank < self.negative_infinite:
-            return -math.inf
-        if rank >= self.negative_infinite + self.finite:
-            return math.inf
-        return rank - self.negative_infinite
-
-    def value(self, rank: int, infinite: bool) -> float:
-        at = self.finite_rank(rank, infinite)
-        return at if isinstance(at, float) else self.known[at]
-
-
-def finite_at_most(loc: Located, value: float) -> int | None:
-    """How many finite values are at most `value`, from the cells' min and max and the order statistics
-    fetched so far; None when that does not tell (no min and max, or a tie run the fetches did not reach).
-
-    Cells hold disjoint, ordered value ranges: every cell lies wholly at or below the value but the one
-    cell, at most, whose min is at or below it and whose max above; in that cell, two fetched neighbours
-    x[r] <= value < x[r + 1] say that r + 1 values are at most the value."""
-    if len(loc.extremes) != len(loc.cells):
-        return None
-    below = sum(loc.cells[cell] for cell, (_, high) in loc.extremes.items() if high <= value)
-    if not any(low <= value < high for low, high in loc.extremes.values()):
-        return below
-    at_most = max((rank for rank, v in loc.known.items() if v <= value), default=None)
-    if at_most is not None and loc.known.get(at_most + 1, -math.inf) > value:
-        return at_most + 1
-    return None
 
 
 def order_positions(n: int, probabilities: Sequence[float]) -> list[tuple[int, int, float]]:
@@ -132,16 +60,19 @@ def order_positions(n: int, probabilities: Sequence[float]) -> list[tuple[int, i
     return out
 
 
-def _wanted_cells(cells: dict[int, int], ranks: set[int]) -> dict[int, tuple[int, int, list[int]]]:
+def _wanted_cells(cells: Mapping[int, int], ranks: set[int]) -> dict[int, tuple[int, int, list[int]]]:
     """cell -> (its count, the values before it, the offsets inside it of the wanted ranks), in value order."""
     wanted: dict[int, tuple[int, int, list[int]]] = {}
-    before = 0
-    for cell in sorted(cells):
-        count = cells[cell]
+    if not ranks:
+        return wanted
+    before, last = 0, max(ranks)
+    for cell, count in sorted(cells.items()):
         inside = sorted(r - before for r in ranks if before <= r < before + count)
         if inside:
             wanted[cell] = (count, before, inside)
         before += count
+        if before > last:
+            break
     return wanted
 
 
@@ -161,23 +92,46 @@ def _cell_bounds(loc: Located, cell: int) -> tuple[float, float]:
 # run at a cut point then always ends inside the fetch or at the cell's max, which `finite_at_most` reads.
 # The cell of every row is computed and tested: a prefilter of value ranges (an OR of a BETWEEN per
 # wanted cell) cost twice as much as the cell itself (10M rows, 13 cells: 0.95 -> 0.47 CPU s a column).
-CELL_VALUES_SQL = """SELECT {index} AS col, b AS cell, min(v), max(v), list(v) FILTER (WHERE b IN ({listed}))
-FROM (SELECT {c}::DOUBLE AS v, {bin} AS b FROM {view} WHERE {where})
-WHERE b IN ({cells}) GROUP BY b"""
+# The columns are stacked in long form (auditor.engine.long_form) as (finite value, cell) pairs, and the
+# wanted (column, cell) pairs, bound as lists, pick their rows by a join.
+CELL_VALUES_SQL = """SELECT {batch} AS batch, s.k, s.b AS cell, min(s.v), max(s.v), list(s.v) FILTER (WHERE w.listed)
+FROM {stacked} AS s
+JOIN (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::INTEGER[]) AS b, unnest(?::BOOLEAN[]) AS listed) AS w
+  ON s.k = w.k AND s.b = w.b
+GROUP BY s.k, s.b"""
+
+
+def stacked_cells(view: str, types: Mapping[str, str], located: Mapping[str, Located], columns: list[str],
+                  *, finite: bool) -> tuple[str, list]:
+    """The columns stacked as (k, v, b) rows: each value as DOUBLE and its cell on the column's grid. With
+    `finite`, only finite values (as the fetch ranks them); otherwise every value but NULL and NaN, ±infinity
+    in cells -1 and bins + 1."""
+    entries, params = [], []
+    for col in columns:
+        c, loc = quote_ident(col), located[col]
+        test = finite_condition(col, types[col]) if finite else value_condition(col, types[col])
+        cell = bin_expr(c)
+        if not finite and is_float(types[col]):
+            cell = INFINITE_CELL.format(c=c, bin=cell)
+            params.append(loc.bins)
+        entries.append((f"CASE WHEN {test} THEN {c}::DOUBLE END", cell))
+        params.extend(bin_params(loc.lo, loc.hi, loc.bins))
+    return long_form.unpivot(view, entries, names=("v", "b")), params
 
 
 def order_statistics_sql(view: str, types: Mapping[str, str], located: Mapping[str, Located],
-                         wanted: dict[str, dict[int, tuple[int, int, list[int]]]]) -> tuple[str, list]:
-    """One query for every column: per wanted cell, its min, max and (unless crowded) its values."""
-    selects, params = [], []
-    for index, (col, cells) in enumerate(wanted.items()):
-        loc, c = located[col], quote_ident(col)
-        listed = [cell for cell, (count, _, _) in cells.items() if count <= FETCH_MAX] or [-1]
-        marks, listed_marks = ", ".join("?" for _ in cells), ", ".join("?" for _ in listed)
-        selects.append(CELL_VALUES_SQL.format(index=index, listed=listed_marks, c=c, bin=bin_expr(c), view=view,
-                                              where=finite_condition(col, types[col]), cells=marks))
-        params.extend([*listed, *bin_params(loc.lo, loc.hi, loc.bins), *cells])
-    return " UNION ALL ".join(selects), params
+                         wanted: dict[str, dict[int, tuple[int, int, list[int]]]]) -> tuple[str, list, list[list[str]]]:
+    """One query for every column: per wanted cell, its min, max and (unless crowded) its values; and the
+    columns of each of its branches."""
+    selects, params, plan = [], [], []
+    for batch in long_form.batches(list(wanted)):
+        stacked, cell_params = stacked_cells(view, types, located, batch, finite=True)
+        pairs = [(str(i), cell, count <= FETCH_MAX) for i, col in enumerate(batch)
+                 for cell, (count, _, _) in wanted[col].items()]
+        selects.append(CELL_VALUES_SQL.format(batch=len(plan), stacked=stacked))
+        params.extend([*cell_params, [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs]])
+        plan.append(batch)
+    return "\nUNION ALL ".join(selects), params, plan
 
 
 # A crowded cell of many values: its value counts summed in value order (a hash aggregate and a window
@@ -212,11 +166,11 @@ def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping
             wanted[col] = cells
     if not wanted:
         return
-    query, params = order_statistics_sql(view, types, located, wanted)
+    query, params, plan = order_statistics_sql(view, types, located, wanted)
     columns = list(wanted)
     crowded: list[tuple[str, int]] = []  # a cell too full to fetch, with more than one value in it
-    for index, cell, low, high, values in engine.query(query, params):
-        col = columns[index]
+    for batch, k, cell, low, high, values in engine.query(query, params):
+        col = plan[batch][long_form.position(k)]
         count, before, offsets = wanted[col][cell]
         known = located[col].known
         if cell in whole.get(col, ()) and values is not None:
@@ -259,30 +213,27 @@ RANGE_SQL = "SELECT {parts} FROM {view}"
 # will do for the grid (values outside it are clamped into the outer cells); only an infinite or NaN
 # bound needs the finite range, read from the values.
 BOUNDS = "min({c})::DOUBLE, max({c})::DOUBLE"
-FINITE_BOUNDS = "min({c}::DOUBLE) FILTER (WHERE {where}), max({c}::DOUBLE) FILTER (WHERE {where})"
+FINITE_BOUNDS = "min(CASE WHEN {where} THEN {c}::DOUBLE END), max(CASE WHEN {where} THEN {c}::DOUBLE END)"
 # -1 and bins + 1 are the cells of -inf and +inf, counted apart from the finite grid. Each cell's min and
 # max cost little here and spare the fetch of a cell of one value (every cell of a discrete column).
-CELLS_SQL = """SELECT {index} AS col, {cell} AS cell, count(*) AS n, min({c}::DOUBLE), max({c}::DOUBLE)
-FROM {view} WHERE {where} GROUP BY ALL"""
+# The columns are stacked in long form: one grouping by (column, cell) for each batch of columns.
+CELLS_SQL = "SELECT {batch} AS batch, k, b, count(*) AS n, min(v) AS lo, max(v) AS hi FROM {stacked} GROUP BY k, b"
 INFINITE_CELL = "CASE WHEN isinf({c}) THEN CASE WHEN {c} < 0 THEN -1 ELSE ? + 1 END ELSE {bin} END"
 
 
-def located_from_counts(counts: Mapping[float, int], lo: float, hi: float) -> Located:
-    """The locating histogram of a column whose value counts are known (finite values -> rows), on the
-    grid over [lo, hi] that `locate` would use: the same cells, counts and extremes, read from no data."""
-    loc = Located(lo, hi, cells={})
-    for value, n in ((float(v), n) for v, n in counts.items()):
-        cell = bin_of(value, lo, hi, loc.bins)
-        low, high = loc.extremes.get(cell, (value, value))
-        loc.cells[cell] = loc.cells.get(cell, 0) + n
-        loc.extremes[cell] = (min(low, value), max(high, value))
-    return loc
-
-
-def located_key(view: str, column: str) -> tuple[str, str, str]:
-    """The run-cache key of a column's locating histogram: a check that counted the cells itself
-    (data.profile) stores them here, and every later quantile of that column starts from them."""
-    return ("quantiles.located", view, column)
+def _ranges(engine: Engine, view: str, types: Mapping[str, str], todo: list[str],
+            found: dict[str, tuple], statements: list[str]) -> None:
+    """Each column's range for its grid, into `found`: from the file's statistics, else its finite values."""
+    for bounds in (BOUNDS, FINITE_BOUNDS):
+        for batch in long_form.batches([col for col in todo if col not in found]):
+            parts = [bounds.format(c=quote_ident(col), where=finite_condition(col, types[col])) for col in batch]
+            range_sql = RANGE_SQL.format(parts=", ".join(parts), view=view)
+            row = engine.query_one(range_sql)
+            statements.append(range_sql)
+            for i, col in enumerate(batch):
+                lo, hi = row[2 * i], row[2 * i + 1]
+                if bounds == FINITE_BOUNDS or (lo is not None and math.isfinite(lo) and math.isfinite(hi)):
+                    found[col] = (lo, hi)
 
 
 def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict | None = None,
@@ -293,41 +244,33 @@ def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict |
     todo = [col for col in types if located_key(view, col) not in cache]
     if todo:
         found = {col: ranges[col] for col in todo if ranges and col in ranges}
-        statements = []
-        for bounds in (BOUNDS, FINITE_BOUNDS):
-            need = [col for col in todo if col not in found]
-            if not need:
-                break
-            parts = [bounds.format(c=quote_ident(col), where=finite_condition(col, types[col])) for col in need]
-            range_sql = RANGE_SQL.format(parts=", ".join(parts), view=view)
-            row = engine.query_one(range_sql)
-            statements.append(range_sql)
-            for i, col in enumerate(need):
-                lo, hi = row[2 * i], row[2 * i + 1]
-                if bounds == FINITE_BOUNDS or (lo is not None and math.isfinite(lo) and math.isfinite(hi)):
-                    found[col] = (lo, hi)
+        statements: list[str] = []
+        _ranges(engine, view, types, todo, found, statements)
         located = {col: Located(*(found[col] if found[col][0] is not None else (0.0, 0.0)), cells={})
                    for col in todo}
-        selects, params = [], []
-        for index, col in enumerate(todo):
-            c, loc = quote_ident(col), located[col]
-            cell = bin_expr(c)
-            if is_float(types[col]):
-                cell = INFINITE_CELL.format(c=c, bin=cell)
-                params.append(loc.bins)
-            selects.append(CELLS_SQL.format(index=index, cell=cell, c=c, view=view,
-                                            where=value_condition(col, types[col])))
-            params.extend(bin_params(loc.lo, loc.hi, loc.bins))
-        cells_sql = " UNION ALL ".join(selects)
+        selects, params, plan = [], [], []
+        for batch in long_form.batches(todo):
+            stacked, cell_params = stacked_cells(view, types, located, batch, finite=False)
+            selects.append(CELLS_SQL.format(batch=len(plan), stacked=stacked))
+            params.extend(cell_params)
+            plan.append(batch)
+        cells_sql = "\nUNION ALL ".join(selects)
         statements.append(cells_sql)
-        for index, cell, n, low, high in engine.query(cells_sql, params):
-            loc = located[todo[index]]
-            if cell == -1:
-                loc.negative_infinite = n
-            elif cell == loc.bins + 1:
-                loc.positive_infinite = n
-            else:
-                loc.cells[cell], loc.extremes[cell] = n, (low, high)
+        rows = engine.query_arrays(cells_sql, params)
+        keys = rows["batch"].astype(np.int64) * long_form.MAX_COLUMNS + rows["k"].astype(np.int64)
+        order = np.lexsort((rows["b"], keys))
+        keys, b = keys[order], rows["b"][order].astype(np.int64)
+        n, lo, hi = rows["n"][order].astype(np.int64), rows["lo"][order], rows["hi"][order]
+        for number, batch in enumerate(plan):
+            for i, col in enumerate(batch):
+                first, end = np.searchsorted(keys, [number * long_form.MAX_COLUMNS + i,
+                                                    number * long_form.MAX_COLUMNS + i + 1])
+                loc, cells = located[col], b[first:end]
+                finite = (cells >= 0) & (cells < loc.bins)
+                loc.negative_infinite = int(n[first:end][cells == -1].sum())
+                loc.positive_infinite = int(n[first:end][cells == loc.bins + 1].sum())
+                loc.cells = CellMap.of_arrays(cells[finite], n[first:end][finite])
+                loc.extremes = CellMap.of_arrays(cells[finite], lows=lo[first:end][finite], highs=hi[first:end][finite])
         for col, loc in located.items():
             loc.sql.extend(statements)
             cache[located_key(view, col)] = loc
