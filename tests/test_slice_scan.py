@@ -58,8 +58,11 @@ def expected_counts(part: pd.DataFrame) -> dict:
             "scored": int(part.score.notna().sum()), "score_sum": part.score.sum()}
 
 
-@pytest.mark.parametrize("max_groups", [20_000, 30, 0])  # all features in one grouping, some, one each
-def test_classification_slices_match_pandas(tmp_path, max_groups):
+@pytest.mark.parametrize("max_groups", [20_000, 30, 0, "stacked"])  # all in one grouping, some, one each; long form
+def test_classification_slices_match_pandas(tmp_path, max_groups, monkeypatch):
+    if max_groups == "stacked":
+        monkeypatch.setattr("auditor.engine.long_form.NARROW_MAX", 0)
+        max_groups = 20_000
     df = frame()
     engine, ds = view_of(df, tmp_path)
     keys = keys_of(df)
@@ -90,14 +93,18 @@ def test_bins_are_named_low_to_high_and_missing_last(tmp_path):
     assert "GROUPING SETS" not in sql  # both features in one grouping
 
 
-def test_aggregates_that_do_not_add_up_keep_one_set_per_feature(tmp_path):
-    """var_pop cannot be rolled up: each feature keeps its own grouping set, as before."""
+@pytest.mark.parametrize("stacked", [False, True])
+def test_aggregates_that_do_not_add_up_keep_one_set_per_feature(tmp_path, monkeypatch, stacked):
+    """var_pop cannot be rolled up: each feature keeps its own grouping set, as before, or its own
+    groups of the stacked keys."""
+    if stacked:
+        monkeypatch.setattr("auditor.engine.long_form.NARROW_MAX", 0)
     df = frame(seed=2)
     engine, ds = view_of(df, tmp_path)
     keys = keys_of(df)[:3]
     scanned, sql = slice_scan(engine, ds.view, keys, ['"label" AS y', '"score" AS yhat'],
                               regression_aggregates("y", "yhat"), total=True)
-    assert "GROUPING SETS" in sql
+    assert ("GROUPING SETS" in sql) != stacked and ("UNPIVOT" in sql) == stacked
     both = df[df.label.notna() & df.score.notna()]
     for key in keys:
         names = pandas_names(df, key)
@@ -111,7 +118,10 @@ def test_aggregates_that_do_not_add_up_keep_one_set_per_feature(tmp_path):
     assert scanned[TOTAL][0][1]["labelled"] == len(both)
 
 
-def test_mcnemar_cells_match_pandas(tmp_path):
+@pytest.mark.parametrize("stacked", [False, True])
+def test_mcnemar_cells_match_pandas(tmp_path, monkeypatch, stacked):
+    if stacked:
+        monkeypatch.setattr("auditor.engine.long_form.NARROW_MAX", 0)
     df = frame(seed=3)
     engine, ds = view_of(df, tmp_path)
     keys = [categorical_key("cat", 3)]

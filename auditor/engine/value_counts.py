@@ -26,7 +26,7 @@ from auditor.engine.sql import is_integer, quote_ident
 # histogram each, and more are stacked in long form (auditor.engine.long_form), each type apart so
 # values keep it, and grouped by (column, value): one hash table that spills. Stacking costs more
 # CPU per value (10M rows, four text columns: 1.36 CPU s against 0.19 for four histograms).
-HISTOGRAMS_MAX = 24
+HISTOGRAMS_MAX = long_form.NARROW_MAX
 HISTOGRAMS_SQL = "SELECT {parts} FROM {view}"
 VALUE_COUNTS_SQL = "SELECT {batch} AS batch, k, v, count(*) AS n FROM {stacked} GROUP BY k, v"
 EXACT_VALUES_MAX = 10_000  # columns with about this many distinct values or fewer are counted exactly

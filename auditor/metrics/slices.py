@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.engine import quantiles, rollup
+from auditor.engine import long_form, quantiles, rollup
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.rollup import Measures
 from auditor.engine.sources import Dataset
-from auditor.engine.sql import bind, is_numeric, quote_ident
+from auditor.engine.sql import bind, is_numeric, quote_ident, select_list
 from auditor.metrics.group_rates import MISSING
 
 QUINTILES = [0.2, 0.4, 0.6, 0.8]
@@ -110,24 +110,74 @@ def slice_scan(engine: Engine, view: str, keys: list[SliceKey], inner: list[str]
     """One scan: {feature: [(slice, aggregates)]}, plus {TOTAL: [(TOTAL, ...)]} when `total`.
 
     `inner` names the row values (like `label AS y`) that `aggregates` use; Measures (auditor.metrics.cells)
-    may group by some of them as cells.
+    may group by some of them as cells. Many keys are stacked in long form (`stacked_slices`).
     """
     measures = aggregates if isinstance(aggregates, Measures) else rollup.plain(aggregates)
-    names = [f"k{i}" for i in range(len(keys))]
-    source = f"SELECT {', '.join([f'{k.expr} AS k{i}' for i, k in enumerate(keys)] + inner)} FROM {view}"
     all_params = dict(params or {})
     for k in keys:
         all_params.update(k.params)
+    if len(keys) > long_form.NARROW_MAX:
+        return stacked_slices(engine, view, keys, inner, measures, all_params, total=total)
+    names = [f"k{i}" for i in range(len(keys))]
+    source = f"SELECT {', '.join([f'{k.expr} AS k{i}' for i, k in enumerate(keys)] + inner)} FROM {view}"
     wanted = [(n,) for n in names] + [()] * total
     grouped, sql = rollup.grouped(engine, source, keys=names, wanted=wanted, measures=measures,
                                   sizes={n: k.size for n, k in zip(names, keys, strict=True) if k.size is not None},
                                   params=bind(source, all_params), max_groups=max_groups,
                                   relabel={n: k.name for n, k in zip(names, keys, strict=True) if k.bins})
-    out: dict[str, list[tuple[str, dict]]] = {k.feature: [] for k in keys}
-    for n, k in zip(names, keys, strict=True):
-        rank = {name: j for j, name in enumerate(k.order)}  # bins low to high, then categories by name
-        out[k.feature] = sorted(((value, counts) for (value,), counts in grouped[(n,)].items()),
-                                key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    per_key = {k.feature: [((value,), counts) for (value,), counts in grouped[(n,)].items()]
+               for n, k in zip(names, keys, strict=True)}
+    out = _in_order(keys, per_key)
     if total:
         out[TOTAL] = [(TOTAL, grouped[()][()])]
+    return out, sql
+
+
+def _in_order(keys: list[SliceKey], per_key: Mapping[str, list[tuple[tuple, dict]]]) -> dict[str, list[tuple[str, dict]]]:
+    """Each feature's slices, bins low to high, then categories by name."""
+    out: dict[str, list[tuple[str, dict]]] = {}
+    for k in keys:
+        rank = {name: j for j, name in enumerate(k.order)}
+        out[k.feature] = sorted(((value, counts) for (value,), counts in per_key[k.feature]),
+                                key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    return out
+
+
+# Many keys: stacked as (k, slice) rows with the row values beside, grouped by (k, slice) and the cells.
+# A key's value is text (a bin number too; '' is a missing value, which UNPIVOT would leave out as NULL).
+# One grouping over rows x keys, where grouping sets hashed every row once per set and each set's table
+# held a few MB (1,000 features of 20,000 rows ran out of a 488 MiB memory_limit).
+STACKED_SQL = "SELECT k, slice{cells}, {aggregates} FROM {stacked} GROUP BY k, slice{cells}"
+
+
+def stacked_slices(engine: Engine, view: str, keys: list[SliceKey], inner: list[str], measures: Measures,
+                   params: Mapping[str, Any], *, total: bool = False) -> tuple[dict[str, list[tuple[str, dict]]], str]:
+    """`slice_scan` of many keys in long form, one statement (a branch per MAX_COLUMNS keys)."""
+    cells = "".join(f", {c}" for c in measures.cells)
+    aggregates = select_list(measures.aggregates)
+    branches = []
+    for batch in long_form.batches(list(range(len(keys)))):
+        values = [f"coalesce(({keys[i].expr})::VARCHAR, '')" for i in batch]
+        stacked = long_form.unpivot(view, values, names=("slice",), keep=inner)
+        branch = STACKED_SQL.format(cells=cells, aggregates=aggregates, stacked=stacked)
+        branches.append(f"SELECT {batch[0]} + k::INTEGER AS k, * EXCLUDE (k) FROM ({branch})")
+    if total:
+        source = f"SELECT {', '.join(inner)} FROM {view}"
+        branches.append(f"SELECT -1 AS k, '' AS slice{cells}, {aggregates} FROM ({source}){' GROUP BY ' + cells[2:] if cells else ''}")
+    sql = "\nUNION ALL ".join(branches)
+    names = ["k", "slice", *measures.cells, *measures.aggregates]
+    fine: dict[tuple[int, str], list[dict]] = {}
+    for row in engine.query(sql, bind(sql, params)):
+        found = dict(zip(names, row, strict=True))
+        fine.setdefault((found["k"], found["slice"]), []).append(found)
+    per_key: dict[str, list[tuple[tuple, dict]]] = {k.feature: [] for k in keys}
+    for (index, text), rows in fine.items():
+        if index < 0:
+            continue
+        key = keys[index]
+        value = (int(text) if text else None) if key.bins else text
+        per_key[key.feature].append(((key.name(value),), measures.finish(rows)))
+    out = _in_order(keys, per_key)
+    if total:
+        out[TOTAL] = [(TOTAL, measures.finish(fine.get((-1, ""), [])))]
     return out, sql

@@ -30,12 +30,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection
 
-from auditor.engine import quantiles
+from auditor.engine import long_form, quantiles
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sql import is_float, quote_ident
 from auditor.stats import distances as stats
 from auditor.stats.column_measures import (
     REFINE_MIN_DISTINCT_LOCATED,
+    REFINE_MIN_VALUES,
     ColumnDrift,
     ReferenceProfile,
     SideCounts,
@@ -59,6 +60,7 @@ from auditor.stats.drift_relations import (  # noqa: F401  (DriftColumn, Kind, m
     valid_condition,
     value_counts,
 )
+from auditor.stats.ecdf_stacked import stacked_distances
 
 
 def _value(column: DriftColumn) -> str:
@@ -93,6 +95,57 @@ def counts_sql(rel: Relation, columns: list[DriftColumn], *, reference: bool, ra
     return f"SELECT {', '.join(parts)} FROM {rel.sql}"
 
 
+# Many columns: stacked in long form (auditor.engine.long_form), numbers as DOUBLE and categories as text,
+# in one statement whatever their number (a histogram per column holds a few MB; many filtered aggregates
+# slow down faster than they grow). The first branch counts the relation's rows.
+STACKED_ROWS = "SELECT -1 AS kind, '' AS k, count(*) AS n, {empty} FROM {rel}"
+STACKED_NUMBERS = ("SELECT 0 AS kind, k, count(v) AS n, NULL AS v, stddev_pop(v) AS std, "
+                   "min(CASE WHEN isfinite(v) THEN v END) AS lo, max(CASE WHEN isfinite(v) THEN v END) AS hi, "
+                   "approx_count_distinct(v) AS n_distinct FROM {stacked} GROUP BY k")
+STACKED_CATEGORIES = ("SELECT 1 AS kind, k, count(*) AS n, v, NULL AS std, NULL AS lo, NULL AS hi, "
+                      "NULL AS n_distinct FROM {stacked} GROUP BY k, v")
+
+
+def _count_side_stacked(engine: Engine, rel: Relation, columns: list[DriftColumn]
+                        ) -> tuple[dict[str, SideCounts], dict[str, dict], dict[str, str]]:
+    """`_count_side` of many columns in one statement (the std, finite range and distinct values of every
+    numeric column)."""
+    plan = {"numeric": [c for c in columns if c.kind == "numeric"],
+            "categorical": [c for c in columns if c.kind == "categorical"]}
+    branches = [STACKED_ROWS.format(rel=rel.sql, empty="NULL::VARCHAR AS v, NULL::DOUBLE AS std, NULL::DOUBLE AS lo, "
+                                                       "NULL::DOUBLE AS hi, NULL::BIGINT AS n_distinct")]
+    params = list(rel.params)
+    batches: list[list[DriftColumn]] = []
+    for kind, template in (("numeric", STACKED_NUMBERS), ("categorical", STACKED_CATEGORIES)):
+        for batch in long_form.batches(plan[kind]):
+            values = [_value(c) if kind == "numeric" else f"CASE WHEN {valid_condition(c)} THEN {quote_ident(c.name)}::VARCHAR END"
+                      for c in batch]
+            stacked = long_form.unpivot(rel.sql, values)
+            branches.append(f"SELECT kind + {len(batches)} * 2 AS kind, * EXCLUDE (kind) FROM ({template.format(stacked=stacked)})")
+            params += list(rel.params)
+            batches.append(batch)
+    query = "\nUNION ALL ".join(branches)
+    rows, found = 0, {}
+    for kind, k, n, value, std, lo, hi, n_distinct in engine.query(query, params):
+        if kind < 0:
+            rows = int(n)
+            continue
+        col = batches[kind // 2][long_form.position(k)]
+        entry = found.setdefault(col.name, {"values": 0, "bins": {}, "std": None, "lo": None, "hi": None, "n_distinct": 0})
+        if col.kind == "numeric":
+            entry.update(values=int(n), std=std, lo=lo, hi=hi, n_distinct=n_distinct)
+        else:
+            entry["values"] += int(n)
+            entry["bins"][value] = int(n)
+    counts, moments = {}, {}
+    for col in columns:
+        entry = found.get(col.name, {"values": 0, "bins": {}, "std": None, "lo": None, "hi": None, "n_distinct": 0})
+        counts[col.name] = SideCounts(rows=rows, values=entry["values"], bins=entry["bins"])
+        if col.kind == "numeric":
+            moments[col.name] = {k: entry[k] for k in ("std", "lo", "hi", "n_distinct")}
+    return counts, moments, dict.fromkeys((c.name for c in columns), query)
+
+
 def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn], *, reference: bool,
                 ranges: bool = False, distinct: Collection[str] = ()
                 ) -> tuple[dict[str, SideCounts], dict[str, dict], dict[str, str]]:
@@ -100,8 +153,10 @@ def _count_side(engine: Engine, rel: Relation, columns: list[DriftColumn], *, re
 
     Numeric and categorical columns go in separate queries: DuckDB took three times as
     long for histogram() beside other aggregates as for the two apart (each query reads
-    only its own columns from Parquet, so the split costs little I/O).
+    only its own columns from Parquet, so the split costs little I/O). Many columns are stacked.
     """
+    if len(columns) > long_form.NARROW_MAX:
+        return _count_side_stacked(engine, rel, columns)
     counts, moments, sql = {}, {}, {}
     for kind in ("numeric", "categorical"):
         group = [c for c in columns if c.kind == kind]
@@ -216,11 +271,25 @@ def compare(engine: Engine, reference: Relation, current: Relation, columns: lis
     cur_counts, _, cur_sql_of = _count_side(engine, current, columns, reference=False)
     refined = [c for c in columns if c.kind == "numeric" and refines(c, ref, cur_counts[c.name])]
     binned = fine_bin_stats(engine, refined, reference, current, ref)
+    # Columns of fewer values than refining needs are compared on their values, stacked: one sort per batch
+    # of them, not a statement (or three, with the small samples' values) each.
+    plain = [c for c in columns if c.kind == "numeric" and c.name not in binned and ref.counts[c.name].values
+             and cur_counts[c.name].values and ref.counts[c.name].values + cur_counts[c.name].values < REFINE_MIN_VALUES]
+    measured = {}
+    if plain and not reference.params and not current.params:
+        # Value counts known already (the reference's locating histogram shows every value; a few-valued
+        # integer column counted on either side) are bound rather than read.
+        known = {c.name: (ref.shown.get(c.name) or (counted.reference.get(c.name) if counted else None),
+                          counted.current.get(c.name) if counted else None) for c in plain}
+        measured = stacked_distances(engine, reference.sql, current.sql, {c.name: (c.type, c.type) for c in plain},
+                                     ref.cuts, {c.name: (ref.counts[c.name].values, cur_counts[c.name].values)
+                                                for c in plain}, known)
     out = {}
     for col in columns:
         if col.kind == "numeric":
             drift = numeric_drift(engine, col, current, ref, ref.counts[col.name], cur_counts[col.name],
-                             binned.get(col.name), reference=reference, counted=counted)
+                                  binned.get(col.name), reference=reference, counted=counted,
+                                  measured=measured.get(col.name))
         else:
             drift = categorical_drift(col, ref.counts[col.name], cur_counts[col.name])
         drift.sql = [*ref.sql[col.name], cur_sql_of[col.name], *drift.sql]

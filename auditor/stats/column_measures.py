@@ -137,10 +137,16 @@ def fine_bin_stats(engine: Engine, columns: list[DriftColumn], reference: Relati
 
 
 def numeric_drift(engine: Engine, col: DriftColumn, current: Relation, ref: ReferenceProfile, r: SideCounts,
-             c: SideCounts, binned: tuple | None, *, reference: Relation, counted: Counted | None) -> ColumnDrift:
+             c: SideCounts, binned: tuple | None, *, reference: Relation, counted: Counted | None,
+             measured: tuple | None = None) -> ColumnDrift:
+    """`measured`: (D, Wasserstein-1, rows at the cut points, statement, rows at the widest gap) computed
+    already with other columns (auditor.stats.ecdf_stacked)."""
     cuts = ref.cuts[col.name]
     n_ref, n_cur = r.values, c.values
-    if binned is not None:
+    if measured is not None:
+        d, w, at_cuts, query, widest = measured
+        queries = [query]
+    elif binned is not None:
         bins, ref_vn, ref_stats, cur_vn, cur_stats = binned
         found = ecdf.distances(engine, bins, (ref_vn.sql, ref_vn.params), (cur_vn.sql, cur_vn.params), n_ref, n_cur,
                                ref_stats=ref_stats, cur_stats=cur_stats)
@@ -182,9 +188,10 @@ def numeric_drift(engine: Engine, col: DriftColumn, current: Relation, ref: Refe
     if not cuts:
         drift.notes.append("the reference has no finite decile, so PSI has a single bin")
     if max(n_ref, n_cur) <= stats.KS_EXACT_MAX_N:
-        # scipy's exact p-value needs the values themselves; there are at most 10,000 per side.
-        d, p = stats.ks_test_small(fetch_values(engine, col, reference, n_ref),
-                                   fetch_values(engine, col, current, n_cur))
+        # scipy's exact p-value depends only on D and the sizes: from the rows at the widest gap (two-valued
+        # samples with that gap), or the values themselves; there are at most 10,000 per side.
+        d, p = (stats.ks_test_small(*stats.samples_with_gap(*widest, n_ref, n_cur)) if measured is not None else
+                stats.ks_test_small(fetch_values(engine, col, reference, n_ref), fetch_values(engine, col, current, n_cur)))
         drift.notes.append("the KS p-value is scipy's exact one (at most 10,000 values per side)")
     else:
         p = stats.ks_pvalue_asymptotic(float(d), n_ref, n_cur)

@@ -109,6 +109,13 @@ def ks_test_small(reference: np.ndarray, current: np.ndarray) -> tuple[float, fl
     return float(result.statistic), float(result.pvalue)
 
 
+def samples_with_gap(at_ref: int, at_cur: int, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two samples of sizes n and m whose ECDFs differ most by |at_ref / n - at_cur / m|: 0s then 1s. The
+    two-sample KS test's exact p-value depends only on that gap and the sizes, so ks_test_small on them
+    gives what it gives on the samples whose running counts at their widest gap these are."""
+    return (np.repeat([0.0, 1.0], [at_ref, n - at_ref]), np.repeat([0.0, 1.0], [at_cur, m - at_cur]))
+
+
 def decile_positions(n: int) -> list[tuple[int, int, float]]:
     """For each decile of n sorted values: the two 0-based positions around it and the weight between them.
 

@@ -1,0 +1,99 @@
+"""Exact KS statistic, Wasserstein-1 and the PSI bins' counts of many columns at once: both sides'
+columns stacked in long form (auditor.engine.long_form), one sort per batch of columns.
+
+`ecdf.ecdf_sql` takes a statement per column: 800 columns, 800 statements. Here both sides' values
+are stacked as (k, v, r, c) rows (a value of the reference counts 1 in r, of the current 1 in c;
+value counts known already come bound, with their counts) and sorted once by (k, v). With a RANGE
+frame a row's running counts include every row of its value (its tie run), so at any row
+
+    gap = (reference rows <= v) / n - (current rows <= v) / m
+
+is the gap of the two ECDFs at v: D is its largest absolute value, as scipy's ks_2samp measures it.
+Between a row and the next one the ECDFs are constant, so Wasserstein-1, the integral of |gap|, is
+the sum over rows of |gap| times the step to the next row's value (zero inside a tie run), as
+scipy's wasserstein_distance computes it. The rows at or below each PSI cut point are the running
+counts of the last row at or below it (an ASOF join of the cut points). The same numbers as the
+per-column statement, term for term; ±infinity are values, NaN and NULL are left out.
+
+A batch holds at most ROWS_MAX stacked rows (values of both sides), sized for the sort to stay in
+memory or spill: 100 columns of 20,000 rows a side took 1.4 CPU s and 254 MB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from auditor.engine import long_form
+from auditor.engine.duckdb_engine import Engine
+from auditor.engine.sql import is_float, quote_ident
+
+ROWS_MAX = 4_000_000
+
+STACKED_ECDF_SQL = """WITH stacked AS ({sides}),
+totals AS (SELECT unnest(?::INTEGER[]) AS k, unnest(?::DOUBLE[]) AS n, unnest(?::DOUBLE[]) AS m),
+running AS (
+  SELECT k, v, lead(v) OVER (PARTITION BY k ORDER BY v ROWS UNBOUNDED PRECEDING) AS next_v,
+    (sum(r) OVER w)::BIGINT AS cum_ref, (sum(c) OVER w)::BIGINT AS cum_cur
+  FROM stacked WINDOW w AS (PARTITION BY k ORDER BY v RANGE UNBOUNDED PRECEDING)),
+gaps AS (SELECT running.*, cum_ref / n - cum_cur / m AS gap FROM running JOIN totals USING (k)),
+cuts AS (SELECT unnest(?::INTEGER[]) AS k, unnest(?::INTEGER[]) AS j, unnest(?::DOUBLE[]) AS cut)
+SELECT k, NULL::INTEGER AS j, max(abs(gap)) AS a,
+  coalesce(fsum(abs(gap) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0) AS b,
+  arg_max(cum_ref, abs(gap)) AS at_ref, arg_max(cum_cur, abs(gap)) AS at_cur
+FROM gaps GROUP BY k
+UNION ALL
+SELECT cuts.k, cuts.j, coalesce(gaps.cum_ref, 0), coalesce(gaps.cum_cur, 0), NULL, NULL
+FROM cuts ASOF LEFT JOIN gaps ON cuts.k = gaps.k AND cuts.cut >= gaps.v"""
+
+
+# A side's rows: its values stacked (each row one value), or value counts known already, bound as lists.
+RAW_SIDE = "SELECT {k} AS k, v, {r} AS r, {c} AS c FROM {stacked}"
+COUNTED_SIDE = ("SELECT unnest(?::INTEGER[]) AS k, unnest(?::DOUBLE[]) AS v, unnest(?::BIGINT[]) AS r, "
+                "unnest(?::BIGINT[]) AS c")
+
+
+def _value(column: str, duck_type: str) -> str:
+    c = quote_ident(column)
+    return f"CASE WHEN isnan({c}) THEN NULL ELSE {c}::DOUBLE END" if is_float(duck_type) else f"{c}::DOUBLE"
+
+
+def stacked_distances(engine: Engine, reference: str, current: str, types: Mapping[str, tuple[str, str]],
+                      cuts: Mapping[str, Sequence[float]], values: Mapping[str, tuple[int, int]],
+                      known: Mapping[str, tuple[Mapping[float, int] | None, Mapping[float, int] | None]] | None = None,
+                      ) -> dict[str, tuple[float, float, list[int], str, tuple[int, int]]]:
+    """Per column: (D, Wasserstein-1, rows <= each cut point on the reference side then the current side,
+    the statement, the reference and current rows at or below the value where the gap is widest). `types`
+    gives each column's type in the reference and in the current view, `values` its non-missing values on
+    each side (both > 0), `known` value counts of either side known already (bound, not read)."""
+    known = known or {}
+    out: dict[str, tuple[float, float, list[int], str, tuple[int, int]]] = {}
+    for batch in long_form.batches(list(types), weight=lambda c: sum(values[c]), budget=ROWS_MAX):
+        sides, params = [], []
+        counted: list[tuple[int, float, int, int]] = []  # (k, v, reference rows, current rows)
+        for side, view in ((0, reference), (1, current)):
+            raw = [i for i, c in enumerate(batch) if (known.get(c) or (None, None))[side] is None]
+            for i, c in enumerate(batch):
+                found = (known.get(c) or (None, None))[side]
+                counted += [(i, float(v), int(n) * (1 - side), int(n) * side) for v, n in (found or {}).items()]
+            if raw:  # one stack per run of raw columns, numbered as in the batch
+                stacked = long_form.unpivot(view, [_value(batch[i], types[batch[i]][side]) for i in raw])
+                k = "k::INTEGER" if raw == list(range(len(batch))) else f"[{', '.join(map(str, raw))}][k::INTEGER + 1]"
+                sides.append(RAW_SIDE.format(k=k, r=1 - side, c=side, stacked=stacked))
+        if counted:
+            sides.append(COUNTED_SIDE)
+            params += [[x[0] for x in counted], [x[1] for x in counted], [x[2] for x in counted], [x[3] for x in counted]]
+        sql = STACKED_ECDF_SQL.format(sides="\n  UNION ALL ".join(sides))
+        listed = [(i, j, float(cut)) for i, c in enumerate(batch) for j, cut in enumerate(cuts[c])]
+        params += [list(range(len(batch))), [float(values[c][0]) for c in batch], [float(values[c][1]) for c in batch],
+                   [x[0] for x in listed], [x[1] for x in listed], [x[2] for x in listed]]
+        found_of: dict[int, list] = {i: [0.0, 0.0, [0] * len(cuts[c]), [0] * len(cuts[c]), (0, 0)]
+                                     for i, c in enumerate(batch)}
+        for k, j, a, b, widest_ref, widest_cur in engine.query(sql, params):
+            if j is None:
+                found_of[k][0], found_of[k][1], found_of[k][4] = a, b, (int(widest_ref), int(widest_cur))
+            else:
+                found_of[k][2][j], found_of[k][3][j] = int(a), int(b)
+        for i, col in enumerate(batch):
+            d, w, at_ref, at_cur, widest = found_of[i]
+            out[col] = (d, w, [*at_ref, *at_cur], sql, widest)
+    return out
