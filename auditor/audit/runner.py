@@ -83,6 +83,37 @@ def missing_needs(spec: CheckSpec, state: RunState) -> list[str]:
     return missing
 
 
+# A statement of a batch of columns may run to hundreds of kilobytes; shown with each column's result it
+# made report.json grow with the square of the column count (1.4 GB at 1,000 columns).
+SHARED_SQL_MIN = 500  # characters from which a statement several results show is kept with the first only
+SHOWN_SQL_MAX = 10_000  # characters of a statement shown at most; the query log keeps it whole
+
+
+def shown(sql: str) -> str:
+    if len(sql) <= SHOWN_SQL_MAX:
+        return sql
+    return (f"{sql[:SHOWN_SQL_MAX]}\n-- ... {len(sql):,} characters in all, for every column of a batch; "
+            "AUDITOR_QUERY_LOG=queries.json writes each statement whole")
+
+
+def share_statements(results: list[CheckResult]) -> list[CheckResult]:
+    """Keep a long statement that several results of a check show with the first of them (cut to
+    SHOWN_SQL_MAX characters); the others name that result instead of repeating it."""
+    first: dict[str, str] = {}
+    for r in results:
+        listed = r.evidence.get("sql") or []
+        kept = []
+        for sql in listed:
+            if len(sql) >= SHARED_SQL_MIN and sql in first:
+                kept.append(f"-- the statement shown with {first[sql]}")
+            else:
+                first.setdefault(sql, f"'{r.subject}'" if r.subject else "this check's first result")
+                kept.append(shown(sql))
+        if listed:
+            r.evidence["sql"] = kept
+    return results
+
+
 def run_check(spec: CheckSpec, state: RunState, options: CheckOptions) -> list[CheckResult]:
     ctx = CheckContext(spec=spec, options=options, run=state)
     missing = missing_needs(spec, state)
@@ -96,7 +127,7 @@ def run_check(spec: CheckSpec, state: RunState, options: CheckOptions) -> list[C
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
         return [ctx.result(status="error", message=f"The check raised {type(exc).__name__}: {exc}{where}")]
-    return results or [ctx.result(status="skip", message="Nothing to check.")]
+    return share_statements(results) or [ctx.result(status="skip", message="Nothing to check.")]
 
 
 def resolve_inputs(state: RunState, specs: list[CheckSpec]) -> None:

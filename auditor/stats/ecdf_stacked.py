@@ -12,7 +12,7 @@ is the gap of the two ECDFs at v: D is its largest absolute value, as scipy's ks
 Between a row and the next one the ECDFs are constant, so Wasserstein-1, the integral of |gap|, is
 the sum over rows of |gap| times the step to the next row's value (zero inside a tie run), as
 scipy's wasserstein_distance computes it. The rows at or below each PSI cut point are the running
-counts of the last row at or below it (an ASOF join of the cut points). The same numbers as the
+counts of the last row at or below it. The same numbers as the
 per-column statement, term for term; ±infinity are values, NaN and NULL are left out.
 
 A batch holds at most ROWS_MAX stacked rows (values of both sides), sized for the sort to stay in
@@ -30,20 +30,19 @@ from auditor.engine.sql import is_float, quote_ident
 ROWS_MAX = 4_000_000
 
 STACKED_ECDF_SQL = """WITH stacked AS ({sides}),
-totals AS (SELECT unnest(?::INTEGER[]) AS k, unnest(?::DOUBLE[]) AS n, unnest(?::DOUBLE[]) AS m),
+totals AS (SELECT unnest(?::INTEGER[]) AS k, unnest(?::DOUBLE[]) AS n, unnest(?::DOUBLE[]) AS m,
+  unnest(?::DOUBLE[][]) AS cuts),
 running AS (
   SELECT k, v, lead(v) OVER (PARTITION BY k ORDER BY v ROWS UNBOUNDED PRECEDING) AS next_v,
     (sum(r) OVER w)::BIGINT AS cum_ref, (sum(c) OVER w)::BIGINT AS cum_cur
   FROM stacked WINDOW w AS (PARTITION BY k ORDER BY v RANGE UNBOUNDED PRECEDING)),
-gaps AS (SELECT running.*, cum_ref / n - cum_cur / m AS gap FROM running JOIN totals USING (k)),
-cuts AS (SELECT unnest(?::INTEGER[]) AS k, unnest(?::INTEGER[]) AS j, unnest(?::DOUBLE[]) AS cut)
-SELECT k, NULL::INTEGER AS j, max(abs(gap)) AS a,
-  coalesce(fsum(abs(gap) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0) AS b,
-  arg_max(cum_ref, abs(gap)) AS at_ref, arg_max(cum_cur, abs(gap)) AS at_cur
-FROM gaps GROUP BY k
-UNION ALL
-SELECT cuts.k, cuts.j, coalesce(gaps.cum_ref, 0), coalesce(gaps.cum_cur, 0), NULL, NULL
-FROM cuts ASOF LEFT JOIN gaps ON cuts.k = gaps.k AND cuts.cut >= gaps.v"""
+gaps AS (SELECT running.*, cum_ref / n - cum_cur / m AS gap, {cut_columns} FROM running JOIN totals USING (k))
+SELECT k, max(abs(gap)), coalesce(fsum(abs(gap) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0),
+  arg_max(cum_ref, abs(gap)), arg_max(cum_cur, abs(gap)), {at_cuts}
+FROM gaps GROUP BY k"""
+# Rows at or below a cut point: the running counts of the last row at or below it.
+CUT_COLUMN = "cuts[{j}] AS cut_{j}"
+AT_CUT = "coalesce(max(cum_ref) FILTER (WHERE v <= cut_{j}), 0), coalesce(max(cum_cur) FILTER (WHERE v <= cut_{j}), 0)"
 
 
 # A side's rows: its values stacked (each row one value), or value counts known already, bound as lists.
@@ -82,18 +81,15 @@ def stacked_distances(engine: Engine, reference: str, current: str, types: Mappi
         if counted:
             sides.append(COUNTED_SIDE)
             params += [[x[0] for x in counted], [x[1] for x in counted], [x[2] for x in counted], [x[3] for x in counted]]
-        sql = STACKED_ECDF_SQL.format(sides="\n  UNION ALL ".join(sides))
-        listed = [(i, j, float(cut)) for i, c in enumerate(batch) for j, cut in enumerate(cuts[c])]
+        most = max(len(cuts[c]) for c in batch)
+        sql = STACKED_ECDF_SQL.format(sides="\n  UNION ALL ".join(sides),
+                                      cut_columns=", ".join(CUT_COLUMN.format(j=j + 1) for j in range(most)) or "NULL",
+                                      at_cuts=", ".join(AT_CUT.format(j=j + 1) for j in range(most)) or "NULL")
         params += [list(range(len(batch))), [float(values[c][0]) for c in batch], [float(values[c][1]) for c in batch],
-                   [x[0] for x in listed], [x[1] for x in listed], [x[2] for x in listed]]
-        found_of: dict[int, list] = {i: [0.0, 0.0, [0] * len(cuts[c]), [0] * len(cuts[c]), (0, 0)]
-                                     for i, c in enumerate(batch)}
-        for k, j, a, b, widest_ref, widest_cur in engine.query(sql, params):
-            if j is None:
-                found_of[k][0], found_of[k][1], found_of[k][4] = a, b, (int(widest_ref), int(widest_cur))
-            else:
-                found_of[k][2][j], found_of[k][3][j] = int(a), int(b)
-        for i, col in enumerate(batch):
-            d, w, at_ref, at_cur, widest = found_of[i]
-            out[col] = (d, w, [*at_ref, *at_cur], sql, widest)
+                   [[float(x) for x in cuts[c]] for c in batch]]
+        for k, d, w, widest_ref, widest_cur, *at in engine.query(sql, params):
+            col = batch[k]
+            count = len(cuts[col])
+            at_ref, at_cur = [int(x) for x in at[0:2 * count:2]], [int(x) for x in at[1:2 * count:2]]
+            out[col] = (d, w, [*at_ref, *at_cur], sql, (int(widest_ref), int(widest_cur)))
     return out
