@@ -24,6 +24,7 @@ from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, is_integer, quote_ident
 from auditor.engine.summary import ColumnSummary, summarize
+from auditor.engine.top_values import frequent_texts
 from auditor.engine.value_counts import countable, spans_few, value_counts
 from auditor.report import CheckResult, table
 
@@ -251,6 +252,12 @@ def profile(ctx: CheckContext) -> Iterator[CheckResult]:
                                                  cache=ctx.run.cache, summaries=ref_sum)
         sql += ref_sql
 
+    # Text of more values than max_categories (free text, ids): the most frequent values and the lengths,
+    # never a count per value.
+    texts = [col for col, s in cur_sum.items() if col not in numeric and col not in categorical
+             and s.type.upper() == "VARCHAR" and s.nulls < s.rows]
+    frequent, more = frequent_texts(ctx.engine, cur_ds.view, texts, top) if texts else ({}, [])
+    sql += more
     for col, s in cur_sum.items():
         metrics = {"type": s.type, "rows": s.rows, "nulls": s.nulls, "null_rate": s.null_rate,
                    "distinct_approx": s.distinct}
@@ -287,6 +294,14 @@ def profile(ctx: CheckContext) -> Iterator[CheckResult]:
             metrics["categories"] = len(counts)
         else:
             metrics.update({"min": s.min, "max": s.max})
+            if col in frequent:
+                found, present = frequent[col], s.rows - s.nulls
+                metrics.update({k: found[k] for k in ("length_min", "length_mean", "length_max")})
+                rows = [[v, n, n / present] for v, n in found["top"]]
+                tables.append(table(f"Most frequent values of {col} (approximate top {top}, exact rows)",
+                                    ["value", "rows", "share"], rows, total_rows=s.distinct))
+                charts.append({"kind": "bars", "title": f"Most frequent values of {col}", "categories": [r[0] for r in rows],
+                               "series": {"current": [r[2] for r in rows]}, "y_label": "share of rows"})
         message = _describe(col, s)
         yield ctx.result(subject=col, status="pass", message=message, metrics=metrics,
                          evidence={"tables": tables, "charts": charts, "sql": sql if col == next(iter(cur_sum)) else []})

@@ -113,3 +113,37 @@ def approximate_top_values(engine: Engine, view: str, types: Mapping[str, str]
             out[col] = (candidates[col], int(n))
         statements.append(second)
     return out, statements
+
+
+# Free text and other columns of many values: never counted value by value. approx_top_k's candidates
+# (bounded memory per column) with the lengths in one grouping, then the candidates' exact rows in one more.
+TEXT_CANDIDATES_SQL = """SELECT k, approx_top_k(v, ?) AS tops, min(length(v)) AS shortest, avg(length(v)) AS mean_length,
+  max(length(v)) AS longest FROM {stacked} GROUP BY k"""
+TEXT_COUNTS_SQL = """SELECT s.k, s.v, count(*) FROM {stacked} AS s
+SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::VARCHAR[]) AS v) AS c ON s.k = c.k AND s.v = c.v
+GROUP BY s.k, s.v"""
+
+
+def frequent_texts(engine: Engine, view: str, columns: list[str], top: int) -> tuple[dict[str, dict], list[str]]:
+    """Per text column: its (approximately) `top` most frequent values with their exact rows, most first,
+    and the shortest, mean and longest length of its values (in characters). Two statements per
+    MAX_COLUMNS columns, whatever the number of values."""
+    out: dict[str, dict] = {}
+    statements = []
+    for batch in long_form.batches(columns):
+        stacked = long_form.unpivot(view, [f"{quote_ident(c)}::VARCHAR" for c in batch])
+        first = TEXT_CANDIDATES_SQL.format(stacked=stacked)
+        pairs = []
+        for k, tops, shortest, mean_length, longest in engine.query(first, [int(top)]):
+            col = batch[long_form.position(k)]
+            out[col] = {"top": [], "length_min": shortest, "length_mean": mean_length, "length_max": longest}
+            pairs += [(k, v) for v in tops or []]
+        statements.append(first)
+        if pairs:
+            second = TEXT_COUNTS_SQL.format(stacked=stacked)
+            for k, value, n in engine.query(second, [[p[0] for p in pairs], [p[1] for p in pairs]]):
+                out[batch[long_form.position(k)]]["top"].append((value, int(n)))
+            statements.append(second)
+    for found in out.values():
+        found["top"].sort(key=lambda vn: (-vn[1], vn[0]))
+    return out, statements
