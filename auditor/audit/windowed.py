@@ -8,6 +8,8 @@ Windows are built by auditor.engine.windows; this module adds what a check needs
 from __future__ import annotations
 
 import functools
+import math
+import statistics
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -81,13 +83,36 @@ def query_windows(ctx: CheckContext, wr: WindowRange, sql: str, **extra: Any) ->
     return ctx.engine.query(sql, bind(sql, {**wr.params, **extra}))
 
 
+# Windows a chart draws one point each, at most: past this (2,160 hourly windows of 90 days), consecutive
+# windows are drawn as one point, combined as the check says (the worst for a line to stay under, the mean
+# of shares, both extremes of counts). The data, tables and grades stay per window.
+DISPLAY_POINTS = 180
+COMBINE = {"max": max, "min": min, "mean": statistics.fmean}
+
+
 def line_chart(title: str, wr: WindowRange, series: dict[str, list], *, shown: int,
-               thresholds: list[dict] | None = None, y_label: str | None = None) -> dict[str, Any]:
+               thresholds: list[dict] | None = None, y_label: str | None = None, combine: str = "max") -> dict[str, Any]:
     """A line chart over the newest `shown` windows (a check's max_windows): every window is analysed,
-    the chart shows the recent ones."""
+    the chart shows the recent ones. `combine` ("max", "min", "mean" or "extremes": min and max as two
+    lines) joins consecutive windows into one point when more than DISPLAY_POINTS are shown."""
     keep = wr.shown(shown)
-    return {"kind": "line", "title": title, "x": wr.labels()[keep], "series": {k: v[keep] for k, v in series.items()},
+    x, series = list(wr.labels()[keep]), {k: list(v[keep]) for k, v in series.items()}
+    if len(x) > DISPLAY_POINTS:
+        size = math.ceil(len(x) / DISPLAY_POINTS)
+        starts = range(0, len(x), size)
+        ways = {"min": min, "max": max} if combine == "extremes" else {combine: COMBINE[combine]}
+        series = {(f"{name} ({way})" if len(ways) > 1 else name): [_joined(values[i:i + size], fn) for i in starts]
+                  for name, values in series.items() for way, fn in ways.items()}
+        what = "lowest and highest" if combine == "extremes" else {"max": "highest", "min": "lowest", "mean": "mean"}[combine]
+        title += f" (each point: the {what} of {size} windows)"
+        x = [x[i] for i in starts]
+    return {"kind": "line", "title": title, "x": x, "series": series,
             "thresholds": thresholds or [], "y_label": y_label}
+
+
+def _joined(values: list, fn) -> Any:
+    present = [v for v in values if v is not None]
+    return fn(present) if present else None
 
 
 def window_table(name: str, columns: list[str], rows: list[list[Any]], *, shown: int) -> dict[str, Any]:

@@ -33,12 +33,10 @@ from auditor.audit.windowed import (
     query_windows,
     window_table,
 )
-from auditor.engine.quantiles import order_positions
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, is_numeric, quote_ident
-from auditor.engine.windows import WindowRange, window_label
+from auditor.engine.windows import WindowRange, window_label, window_quantiles
 from auditor.report import CheckResult, Threshold, grade
-from auditor.stats.distances import lerp
 
 
 def valid_number(column: str, duck_type: str) -> str:
@@ -46,46 +44,6 @@ def valid_number(column: str, duck_type: str) -> str:
     return f"{c} IS NOT NULL AND NOT isnan({c})" if is_float(duck_type) else f"{c} IS NOT NULL"
 
 LATENCY_PROBABILITIES = (0.5, 0.95, 0.99)
-# Exact per-window quantiles in bounded memory, in one scan and without a sort of every row:
-# quantile_cont per window holds every latency of every window at once and cannot spill (at 100M
-# rows it died under the default memory limit), and a sort by (window, latency) cost 5 CPU s at 10M
-# rows. Latencies repeat (milliseconds, a few thousand values), so rows per (window, latency) are a
-# small histogram (10M rows: 109k cells, 1 CPU s). Its totals per window give the ranks numpy's
-# linear method needs (floor((n - 1) q) and the next, as order_positions computes them), running
-# counts over the cells in (window, latency) order give each cell's ranks, and only the cells
-# holding a wanted rank come back. With every latency distinct the histogram is as large as the
-# data, and the grouping and its window spill as the sort did.
-LATENCY_SQL = """WITH cells AS MATERIALIZED (
-  SELECT {position} AS window_index, {lat}::DOUBLE AS v, count(*) AS n
-  FROM {view} WHERE {in_range} AND {valid}
-  GROUP BY ALL
-), totals AS (
-  SELECT window_index, sum(n)::BIGINT AS total FROM cells GROUP BY 1
-), wanted AS (
-  SELECT DISTINCT window_index, total, before + least(floor((total - 1) * q)::BIGINT + step, total - 1) + 1 AS g
-  FROM (SELECT *, coalesce(sum(total) OVER (ORDER BY window_index ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-                           0)::BIGINT AS before FROM totals),
-    unnest($probabilities::DOUBLE[]) AS p(q), unnest([0, 1]) AS s(step)
-), ranked AS (
-  SELECT v, n, sum(n) OVER (ORDER BY window_index, v ROWS UNBOUNDED PRECEDING) AS upto FROM cells
-)
-SELECT window_index, total, g, v FROM wanted JOIN ranked ON g > upto - n AND g <= upto
-ORDER BY 1, 3"""
-
-
-def window_quantiles(ctx: CheckContext, wr: WindowRange, sql: str) -> list[tuple[int, int, list[float]]]:
-    """(window position, n, [p50, p95, p99]) per window with latencies, equal to numpy.quantile's."""
-    totals: dict[int, int] = {}
-    values: dict[int, float] = {}
-    for window, total, g, v in query_windows(ctx, wr, sql, probabilities=list(LATENCY_PROBABILITIES)):
-        totals[window], values[int(g)] = int(total), v
-    out, offset = [], 0
-    for window in sorted(totals):
-        n = totals[window]
-        out.append((window, n, [lerp(values[offset + below + 1], values[offset + above + 1], t)
-                                for below, above, t in order_positions(n, LATENCY_PROBABILITIES)]))
-        offset += n
-    return out
 
 
 class LatencyOptions(WindowedOptions):
@@ -106,11 +64,10 @@ def latency(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckR
     if not budget:
         yield ctx.skip("Skipped: no latency budget (project.deployment.latency_budget_ms or budget_ms).")
         return
-    parts = {"position": wr.position(), "lat": quote_ident(col.name), "view": log.view, "in_range": wr.filter(),
-             "valid": valid_number(col.name, col.type)}
-    sql = LATENCY_SQL.format(**parts)
+    found, sql = window_quantiles(ctx.engine, wr, quote_ident(col.name), valid_number(col.name, col.type),
+                                  LATENCY_PROBABILITIES)
     p50, p95, p99, counts = ([None] * len(wr.starts) for _ in range(4))
-    for i, n, q in window_quantiles(ctx, wr, sql):
+    for i, n, q in found:
         counts[i], (p50[i], p95[i], p99[i]) = int(n), q
     threshold = Threshold(warn=ctx.options.warn_fraction * budget, fail=float(budget))
     statuses = [grade(v, threshold) if v is not None else None for v in p95]
@@ -186,7 +143,7 @@ def model_versions(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator
     ordered = sorted(per_window, key=lambda v: (first_seen[v], v))
     shown = ctx.options.max_windows
     chart = line_chart(f"Share of predictions per model version, per {wr.window}", wr,
-                       {v: shares[v] for v in ordered[-MAX_SERIES:]}, y_label="share of rows", shown=shown)
+                       {v: shares[v] for v in ordered[-MAX_SERIES:]}, y_label="share of rows", shown=shown, combine="mean")
     rows = [[labels[i], *[per_window[v][i] for v in ordered]] for i in range(len(labels))]
     mix = window_table("Rows per window and version", ["window", *ordered], rows, shown=shown)
     for version in ordered:

@@ -145,7 +145,7 @@ def evidence_of(wr: WindowRange, metric: str, per_window: list[dict], rows: dict
         thresholds = [{"value": ref_value, "label": f"reference {metric}"},
                       {"value": ref_value + sign * opts.fail, "label": f"fail ({opts.fail:g} worse)"}]
     chart = line_chart(f"{metric} per {wr.window} window, as labels arrive", wr, series, thresholds=thresholds,
-                       shown=opts.max_windows)
+                       shown=opts.max_windows, combine="mean")
     columns = ["window", "rows", "labelled", "label_coverage", metric, "drop", "status", "accuracy", *CBPE_METRICS]
     table_rows = [[labels[i], rows["rows"][i], rows["labelled"][i], rows["label_coverage"][i], rows[metric][i],
                    rows["drop"][i], rows["status"][i] or "not graded", per_window[i].get("accuracy"),

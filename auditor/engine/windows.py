@@ -27,6 +27,7 @@ makes that sort a quarter cheaper than a TIMESTAMP key does.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -34,9 +35,11 @@ from typing import Any, Literal
 import duckdb
 
 from auditor.engine.duckdb_engine import Engine
+from auditor.engine.quantiles import order_positions
 from auditor.engine.sources import Dataset
-from auditor.engine.sql import is_temporal, quote_ident
+from auditor.engine.sql import bind, is_temporal, quote_ident
 from auditor.errors import ConfigError, DataError
+from auditor.stats.distances import lerp
 
 Unit = Literal["h", "d", "w"]
 UNITS: dict[str, timedelta] = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -273,3 +276,45 @@ def build_range(engine: Engine, dataset: Dataset, timestamp: Timestamp, *, windo
         rows_before_as_of=int(before), rows_after_as_of=int(after), rows_without_timestamp=int(untimed),
         sql=(sql,), ts_params=tuple(timestamp.params.items()),
     )
+
+
+# Exact per-window quantiles in bounded memory, in one scan and without a sort of every row:
+# quantile_cont per window holds every value of every window at once and cannot spill (at 100M
+# rows it died under the default memory limit). Rows per (window, value) are a histogram (latencies
+# in milliseconds repeat: 10M rows, 109k cells, 1 CPU s); running counts over each window's cells in
+# value order give each cell's ranks, and only the cells holding a rank numpy's linear method needs
+# (floor((n - 1) q) and the next, as order_positions computes them) come back, found by a list test
+# per cell. The ranks were once joined to the cells by range (g > upto - n AND g <= upto): with
+# 2,160 windows of distinct latencies that join took 66 CPU s of a 2M-row log; the list test, 2.
+WINDOW_QUANTILES_SQL = """WITH cells AS (
+  SELECT {position} AS window_index, {value}::DOUBLE AS v, count(*) AS n
+  FROM {view} WHERE {in_range} AND {valid} GROUP BY ALL
+), ranked AS (
+  SELECT window_index, v, n, sum(n) OVER (PARTITION BY window_index ORDER BY v ROWS UNBOUNDED PRECEDING) AS upto,
+    sum(n) OVER (PARTITION BY window_index) AS total
+  FROM cells
+), picked AS (
+  SELECT window_index, total, v, list_filter([{ranks}], lambda g: g > upto - n AND g <= upto) AS ranks FROM ranked
+)
+SELECT window_index, total::BIGINT, unnest(ranks) AS g, v FROM picked WHERE len(ranks) > 0"""
+RANK = "least(floor((total - 1) * $q{i})::BIGINT + {step}, total - 1) + 1"
+
+
+def window_quantiles(engine: Engine, wr: WindowRange, value: str, valid: str, probabilities: Sequence[float]
+                     ) -> tuple[list[tuple[int, int, list[float]]], str]:
+    """(window position, values, quantiles) per window with values of the SQL `value` (rows passing `valid`),
+    equal to numpy.quantile's (linear method); and the statement."""
+    ranks = ", ".join(RANK.format(i=i, step=step) for i in range(len(probabilities)) for step in (0, 1))
+    sql = WINDOW_QUANTILES_SQL.format(position=wr.position(), value=value, view=wr.view, in_range=wr.filter(),
+                                      valid=valid, ranks=ranks)
+    params = {**wr.params, **{f"q{i}": float(q) for i, q in enumerate(probabilities)}}
+    totals: dict[int, int] = {}
+    values: dict[tuple[int, int], float] = {}
+    for window, total, g, v in engine.query(sql, bind(sql, params)):
+        totals[window], values[(window, int(g))] = int(total), v
+    out = []
+    for window in sorted(totals):
+        n = totals[window]
+        out.append((window, n, [lerp(values[(window, below + 1)], values[(window, above + 1)], t)
+                                for below, above, t in order_positions(n, probabilities)]))
+    return out, sql
