@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """The floor: one DuckDB pass per file computing what any audit must at least compute.
 
-For every column: count, nulls, min, max, mean, approximate distinct count and (numeric
-columns) exact deciles. The benchmark runs this as a child process, like the audit, and
-divides the audit's time by it. Prints one JSON object: seconds per file and the queries.
+A tested copy of the shared one-pass floor (../shared/bench/floor.py): one query per file with, for
+every column, count, nulls, min, max and approximate distinct count, plus mean and approximate deciles
+for numeric columns. The benchmark runs it as a child process over every file an audit reads and adds
+the measured start-up of `auditor --version`: the floor of that audit. Prints one JSON object: seconds
+per file and the queries.
 
     python benchmarks/floor.py FILE [FILE ...] [--threads N] [--memory-limit 4GB]
 """
@@ -18,32 +20,28 @@ import time
 
 import duckdb
 
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
-DECILES = [i / 10 for i in range(1, 10)]
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+           "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+DECILES = "[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]"
 
 
 def floor_sql(columns: list[tuple[str, str]], source: str) -> str:
+    """The shared floor's statement, term for term."""
     parts = ["count(*)"]
-    for name, duck_type in columns:
-        c = quote_ident(name)
-        numeric = duck_type.upper().startswith(NUMERIC)
-        value = f"{c}::DOUBLE" if numeric else f"{c}::VARCHAR"
-        parts += [f"count({c})", f"min({value})", f"max({value})", f"approx_count_distinct({c})"]
-        if numeric:
-            parts += [f"avg({value})", f"quantile_cont({value}, {DECILES})"]
+    for name, typ in columns:
+        q = '"' + name.replace('"', '""') + '"'
+        parts += [f"count({q})", f"min({q})", f"max({q})", f"approx_count_distinct({q})"]
+        if typ.split("(")[0] in NUMERIC:
+            parts += [f"avg({q})", f"approx_quantile({q}, {DECILES})"]
     return f"SELECT {', '.join(parts)} FROM {source}"
 
 
 def measure(con: duckdb.DuckDBPyConnection, path: str) -> dict:
-    source = f"read_parquet('{path.replace(chr(39), chr(39) * 2)}')"
+    source = f"read_parquet('{path}')"
     columns = [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     sql = floor_sql(columns, source)
     started = time.perf_counter()
-    row = con.execute(sql).fetchone()
+    row = con.execute(sql).fetchall()[0]
     return {"file": path, "rows": row[0], "columns": len(columns), "seconds": time.perf_counter() - started,
             "sql": sql}
 

@@ -6,7 +6,7 @@ Prints one JSON object: the load and compute times and, per column, Evidently's 
 verdict. Evidently picks the method by size: above 1,000 rows, normed Wasserstein for numeric
 columns and Jensen-Shannon distance for categorical ones, each with threshold 0.1.
 
-    peer_evidently.py REFERENCE CURRENT --numeric a,b --categorical c,d
+    peer_evidently.py REFERENCE CURRENT --columns columns.json   ({"numeric": [...], "categorical": [...]})
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference")
     parser.add_argument("current")
-    parser.add_argument("--numeric", default="")
-    parser.add_argument("--categorical", default="")
+    parser.add_argument("--columns", required=True, help="a JSON file: {numeric: [...], categorical: [...]}")
     args = parser.parse_args(argv)
-    numeric = [c for c in args.numeric.split(",") if c]
-    categorical = [c for c in args.categorical.split(",") if c]
+    with open(args.columns) as listing:
+        columns = json.load(listing)
+    numeric, categorical = columns["numeric"], columns["categorical"]
 
     started = time.perf_counter()
     reference = pd.read_parquet(args.reference, columns=numeric + categorical)

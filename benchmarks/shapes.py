@@ -144,7 +144,7 @@ def long_log(folder: Path, rows: int = LOG_ROWS) -> Shape:
         x = f"({normal(i, 1)} + {shift})"
         score = f"(1 / (1 + exp(-({x} + {normal(i, 2)} * 0.5))))"
         label = f"({uniform(i, 3)} < 1 / (1 + exp(-{x})))::INTEGER"
-        parts = [f"i AS id", f"{ts} AS ts", f"{x}::DOUBLE AS x", f"({normal(i, 4)} * 10 + 50)::DOUBLE AS y",
+        parts = ["i AS id", f"{ts} AS ts", f"{x}::DOUBLE AS x", f"({normal(i, 4)} * 10 + 50)::DOUBLE AS y",
                  f"['a', 'b', 'c', 'd'][1 + floor({uniform(i, 5)} * 4)::INTEGER] AS segment",
                  f"{score}::DOUBLE AS score", f"({score} >= 0.5)::INTEGER AS prediction"]
         if name == "predictions":
