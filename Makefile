@@ -43,7 +43,7 @@ golden: $(BIN)/auditor  ## regenerate golden files (review the diff like code)
 docs: $(BIN)/auditor  ## regenerate docs/configuration.md from the config's JSON Schema
 	$(BIN)/python -c "from auditor.audit.config_reference import configuration_reference as r; open('docs/configuration.md', 'w').write(r())"
 
-bench: $(BIN)/auditor  ## scale benchmark: 1M and 10M rows, against the one-pass floor
+bench: $(BIN)/auditor  ## the shape matrix against its one-pass floors (a subset: BENCH_ARGS="--shapes wide --wide 1000")
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 bench-render: $(BIN)/auditor  ## rendering against the json-only audit, on the example (time and sizes)
