@@ -101,7 +101,8 @@ def leakage(ctx: CheckContext) -> Iterator[CheckResult]:
         counted = [c for c in [label, *(f for f in features if f not in apart)]
                    if countable(summary[c].type) and counted_exactly(summary[c].distinct)]
         if counted[:1] == [label] and len(counted) > 1:
-            found, more = value_counts(ctx.engine, cur, counted, cache=ctx.run.cache)
+            found, more = value_counts(ctx.engine, cur, counted, cache=ctx.run.cache,
+                                       sizes={c: summary[c].distinct for c in counted})
             statements += more
             numeric_label = is_numeric(summary[label].type)
             apart |= {f for f in counted[1:]

@@ -130,12 +130,12 @@ def _few_integers(duck_type: str, summary: ColumnSummary) -> bool:
 
 
 def _charts_from_counts(engine: Engine, ds: Dataset, edges: dict[str, tuple[float, float, int]],
-                        finite: dict[str, tuple[float | None, float | None]],
-                        cache: dict) -> tuple[dict[str, dict[int, int]], list[str]]:
+                        finite: dict[str, tuple[float | None, float | None]], cache: dict,
+                        sizes: dict[str, int] | None = None) -> tuple[dict[str, dict[int, int]], list[str]]:
     """`_locate_with_chart` for few-valued integer columns, from the run's shared value counts (often
     counted already by data.constant_columns): 10M rows, 0.45 CPU s a column for the grouping, 0.1 for
     a histogram, none when counted already."""
-    counted, sql = value_counts(engine, ds, list(edges), cache=cache)
+    counted, sql = value_counts(engine, ds, list(edges), cache=cache, sizes=sizes)
     charts: dict[str, dict[int, int]] = {}
     for col, (lo, hi, bins) in edges.items():
         chart: dict[int, int] = {}
@@ -176,7 +176,8 @@ def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]
         finite = {col: (summaries[col].min, summaries[col].max) for col in numeric}
         counted = [col for col in numeric if _few_integers(ds.column(col).type, summaries[col])]
         if counted:
-            histograms, more = _charts_from_counts(engine, ds, {col: numeric[col] for col in counted}, finite, cache)
+            histograms, more = _charts_from_counts(engine, ds, {col: numeric[col] for col in counted}, finite, cache,
+                                                   {col: summaries[col].distinct for col in counted})
             sql.extend(more)
         scanned = {col: edges for col, edges in numeric.items() if col not in counted}
         located = quantiles.locate(engine, ds.view, {col: ds.column(col).type for col in scanned}, cache=cache,
@@ -199,7 +200,8 @@ def _profiles(engine: Engine, ds: Dataset, numeric: dict, categorical: list[str]
     # too); their values print alike in Python and DuckDB. Others are counted here, as text.
     counted = [col for col in categorical if countable(ds.column(col).type)]
     if counted:
-        found, more = value_counts(engine, ds, counted, cache=cache)
+        found, more = value_counts(engine, ds, counted, cache=cache,
+                                   sizes={c: summaries[c].distinct for c in counted})
         sql.extend(more)
         cats.update({col: {str(v): n for v, n in found[col].items()} for col in counted})
     as_text = [col for col in categorical if col not in cats]
