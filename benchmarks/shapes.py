@@ -265,3 +265,9 @@ def found(shape: Shape, report: dict) -> list[dict]:
         statuses = sorted({c["status"] for c in results})
         out.append({**plant, "statuses": statuses, "found": any(s in plant["found_if"] for s in statuses)})
     return out
+
+
+if __name__ == "__main__":  # generate one shape's files: shapes.py NAME FOLDER [ARGS...] (integers)
+    import sys
+
+    globals()[sys.argv[1]](Path(sys.argv[2]), *(int(a) for a in sys.argv[3:]))

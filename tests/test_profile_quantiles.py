@@ -172,8 +172,9 @@ def test_quantiles_are_located_once_per_run_and_reused(tmp_path: Path) -> None:
     before = len(engine.log)
     deciles, _ = quantiles_module.quantiles(engine, ds.view, types, DECILES, cache=cache, infinite=True)
     ran = len(engine.log)
-    # Bounds, finite bounds (of b, whose bounds are infinite), cells, values around the ranks: both columns at once.
-    assert ran - before == 4
+    # Bounds, finite bounds (of b, whose bounds are infinite), the row count (which a run's attach has asked
+    # already), cells, values around the ranks: both columns at once.
+    assert ran - before == 5
     # The same deciles again, and quintiles (deciles 2, 4, 6, 8): nothing more to read.
     assert quantiles_module.quantiles(engine, ds.view, types, DECILES, cache=cache, infinite=True)[0] == deciles
     quintiles, _ = quantiles_module.quantiles(engine, ds.view, {"a": "DOUBLE"}, [0.2, 0.4, 0.6, 0.8], cache=cache,
@@ -207,7 +208,7 @@ def test_a_discrete_column_needs_no_fetch(tmp_path: Path) -> None:
     before = len(engine.log)
     found, sql = quantiles_module.quantiles(engine, ds.view, {"age": "BIGINT"}, DECILES, cache={})
     assert found["age"] == list(np.quantile(ages, DECILES))
-    assert len(engine.log) - before == 2 and "list(v)" not in " ".join(sql)  # bounds and cells only
+    assert len(engine.log) - before == 3 and "list(v)" not in " ".join(sql)  # bounds, row count and cells only
     engine.close()
 
 

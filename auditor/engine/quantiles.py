@@ -236,6 +236,25 @@ def _ranges(engine: Engine, view: str, types: Mapping[str, str], todo: list[str]
                     found[col] = (lo, hi)
 
 
+CELL_GROUPS_MAX = 250_000  # (column, cell) groups of one locating statement at most
+
+
+def _read_cells(rows: dict, batch: list[str], located: Mapping[str, Located]) -> None:
+    """Each column's cells, infinities, counts and extremes from a locating statement's (k, b, n, lo, hi) rows."""
+    keys = rows["k"].astype(np.int64)
+    order = np.lexsort((rows["b"], keys))
+    keys, b = keys[order], rows["b"][order].astype(np.int64)
+    n, lo, hi = rows["n"][order].astype(np.int64), rows["lo"][order], rows["hi"][order]
+    for i, col in enumerate(batch):
+        first, end = np.searchsorted(keys, [i, i + 1])
+        loc, cells = located[col], b[first:end]
+        finite = (cells >= 0) & (cells < loc.bins)
+        loc.negative_infinite = int(n[first:end][cells == -1].sum())
+        loc.positive_infinite = int(n[first:end][cells == loc.bins + 1].sum())
+        loc.cells = CellMap.of_arrays(cells[finite], n[first:end][finite])
+        loc.extremes = CellMap.of_arrays(cells[finite], lows=lo[first:end][finite], highs=hi[first:end][finite])
+
+
 def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict | None = None,
            ranges: Mapping[str, tuple[float | None, float | None]] | None = None) -> dict[str, Located]:
     """Each column's locating histogram, from the cache or in two statements for all the columns missing
@@ -248,29 +267,18 @@ def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict |
         _ranges(engine, view, types, todo, found, statements)
         located = {col: Located(*(found[col] if found[col][0] is not None else (0.0, 0.0)), cells={})
                    for col in todo}
-        selects, params, plan = [], [], []
-        for batch in long_form.batches(todo):
+        # One statement per batch of columns, each sized so its groups (cells) fit the memory limit: 1,000
+        # columns of 20,000 rows in two batches of ~1M cells ran out of a 488 MiB limit.
+        (rows,) = engine.query_one(f"SELECT count(*) FROM {view}")  # the attach's own count, remembered
+
+        def cells(col: str) -> int:
+            return min(int(rows), LOCATE_BINS) + 2
+
+        for batch in long_form.batches(todo, weight=cells, budget=CELL_GROUPS_MAX):
             stacked, cell_params = stacked_cells(view, types, located, batch, finite=False)
-            selects.append(CELLS_SQL.format(batch=len(plan), stacked=stacked))
-            params.extend(cell_params)
-            plan.append(batch)
-        cells_sql = "\nUNION ALL ".join(selects)
-        statements.append(cells_sql)
-        rows = engine.query_arrays(cells_sql, params)
-        keys = rows["batch"].astype(np.int64) * long_form.MAX_COLUMNS + rows["k"].astype(np.int64)
-        order = np.lexsort((rows["b"], keys))
-        keys, b = keys[order], rows["b"][order].astype(np.int64)
-        n, lo, hi = rows["n"][order].astype(np.int64), rows["lo"][order], rows["hi"][order]
-        for number, batch in enumerate(plan):
-            for i, col in enumerate(batch):
-                first, end = np.searchsorted(keys, [number * long_form.MAX_COLUMNS + i,
-                                                    number * long_form.MAX_COLUMNS + i + 1])
-                loc, cells = located[col], b[first:end]
-                finite = (cells >= 0) & (cells < loc.bins)
-                loc.negative_infinite = int(n[first:end][cells == -1].sum())
-                loc.positive_infinite = int(n[first:end][cells == loc.bins + 1].sum())
-                loc.cells = CellMap.of_arrays(cells[finite], n[first:end][finite])
-                loc.extremes = CellMap.of_arrays(cells[finite], lows=lo[first:end][finite], highs=hi[first:end][finite])
+            cells_sql = CELLS_SQL.format(batch=0, stacked=stacked)
+            statements.append(cells_sql)
+            _read_cells(engine.query_arrays(cells_sql, cell_params), batch, located)
         for col, loc in located.items():
             loc.sql.extend(statements)
             cache[located_key(view, col)] = loc
