@@ -55,6 +55,19 @@ def write(con: duckdb.DuckDBPyConnection, path: Path, select: str) -> Path:
     return path
 
 
+def write_pair(folder: Path, rows: int, columns) -> dict[str, Path]:
+    """reference.parquet and current.parquet of `rows` rows each, unless written already: `columns(i, current)`
+    gives the SELECT list over row expression i (current's rows are numbered apart from the reference's)."""
+    files = {"reference": folder / "reference.parquet", "current": folder / "current.parquet"}
+    con = duckdb.connect()
+    for side, current in (("reference", False), ("current", True)):
+        if not files[side].is_file():
+            parts = columns(f"(i + {rows * 10 if current else 0})", current)
+            write(con, files[side], f"SELECT {', '.join(parts)} FROM range({rows}) t(i)")
+    con.close()
+    return files
+
+
 def project(name: str, statement: str) -> dict:
     return {"name": name, "problem_statement": statement, "owner": "bench",
             "intended_use": "the benchmark's shape matrix", "success_metrics": [{"metric": "accuracy", "target": 0.6}],
@@ -182,12 +195,7 @@ HIGH_CARD_ROWS = 2_000_000
 
 def high_card(folder: Path, rows: int = HIGH_CARD_ROWS) -> Shape:
     """A 1M-distinct text column (`query`), a 5,000-value sensitive `city`; city c0042 is approved far less."""
-    files = {"reference": folder / "reference.parquet", "current": folder / "current.parquet"}
-    con = duckdb.connect()
-    for side, current in (("reference", False), ("current", True)):
-        if files[side].is_file():
-            continue
-        i = f"(i + {rows * 10 if current else 0})"
+    def columns(i: str, current: bool) -> list[str]:
         city = f"floor({uniform(i, 1)} * 5000)::INTEGER"
         x = f"({normal(i, 2)} + {'0.6' if current else '0'})"
         score = f"(1 / (1 + exp(-({x} + {normal(i, 3)} * 0.5 - CASE WHEN {city} = 42 THEN 3 ELSE 0 END))))"
@@ -196,8 +204,9 @@ def high_card(folder: Path, rows: int = HIGH_CARD_ROWS) -> Shape:
                  f"{x}::DOUBLE AS x", f"({normal(i, 4)} * 3 + 10)::DOUBLE AS y",
                  f"({uniform(i, 5)} < 1 / (1 + exp(-{x})))::INTEGER AS label",
                  f"{score}::DOUBLE AS score", f"({score} >= 0.5)::INTEGER AS prediction"]
-        write(con, files[side], f"SELECT {', '.join(parts)} FROM range({rows}) t(i)")
-    con.close()
+        return parts
+
+    files = write_pair(folder, rows, columns)
     config = _config("high_card", files, {"id": "id", "label": "label", "score": "score", "prediction": "prediction",
                                           "sensitive": ["city"], "features": ["query", "x", "y", "city"]})
     planted = [
@@ -217,12 +226,7 @@ CLASSES = 20
 def multiclass(folder: Path, rows: int = MULTICLASS_ROWS) -> Shape:
     """Labels 'class_00'..'class_19'; in current, class_07 is predicted right half as often and class_03
     is twice as common."""
-    files = {"reference": folder / "reference.parquet", "current": folder / "current.parquet"}
-    con = duckdb.connect()
-    for side, current in (("reference", False), ("current", True)):
-        if files[side].is_file():
-            continue
-        i = f"(i + {rows * 10 if current else 0})"
+    def columns(i: str, current: bool) -> list[str]:
         k = f"floor({uniform(i, 1)} * {CLASSES})::INTEGER"
         if current:  # class 3 takes rows from class 4: twice as common
             k = f"CASE WHEN {k} = 4 THEN 3 ELSE {k} END"
@@ -232,8 +236,9 @@ def multiclass(folder: Path, rows: int = MULTICLASS_ROWS) -> Shape:
                  f"'class_' || lpad(({predicted})::VARCHAR, 2, '0') AS prediction",
                  f"({normal(i, 3)} + {k} * 0.3)::DOUBLE AS x", f"({normal(i, 4)} * 2)::DOUBLE AS y",
                  f"['north', 'south', 'east', 'west'][1 + floor({uniform(i, 5)} * 4)::INTEGER] AS region"]
-        write(con, files[side], f"SELECT {', '.join(parts)} FROM range({rows}) t(i)")
-    con.close()
+        return parts
+
+    files = write_pair(folder, rows, columns)
     config = _config("multiclass", files, {"id": "id", "label": "label", "prediction": "prediction",
                                            "sensitive": ["region"], "features": ["x", "y", "region"]},
                      task="multiclass")
