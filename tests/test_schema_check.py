@@ -55,7 +55,9 @@ def test_failures_are_one_result_per_column_and_check(project, audit, tmp_path):
     # (age, region: shared with data.profile), the rules over those counts, the income rule's scan, the samples.
     sql = summary.evidence["sql"]
     assert summary.metrics["queries"] == len(sql) == 6 and "bitstring_agg" in sql[0]
-    assert "approx_count_distinct" in sql[1] and "histogram" in sql[2] and "unnest" in sql[3]
+    # A statement an earlier result of the check showed is named there, not repeated.
+    assert "approx_count_distinct" in sql[1] and "histogram" in sql[2]
+    assert "unnest" in sql[3] or sql[3].startswith("-- the statement shown with")
     assert sql[4].count("count_if") == 1 and "income" in sql[4] and "arg_min" in sql[5]
     # The reference (BASE_SELECT) has no 150, no 'East', no null income, but null regions.
     assert found["reference: (all checks)"].metrics["failed"] == 1

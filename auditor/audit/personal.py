@@ -63,16 +63,16 @@ def scan_table(run: RunState, name: str, *, ignore: Collection[str] = ()) -> tup
     table = run.table(name)
     text = text_columns(run, name, ignore)
     summaries = run.summary(name)
-    # Counts another check made are free; counting now is worth it only for columns of very few values,
-    # a batch at a time (a histogram per column holds every distinct value while it runs).
+    # Counts another check made are free; counting now is worth it only for columns of very few values
+    # (value_counts batches them to the memory limit: stacked in long form past a few columns).
     counted = {c: run.cache[("value_counts", table.view, c)][0] for c in text
                if ("value_counts", table.view, c) in run.cache}
     few = [c for c in text if c not in counted and summaries[c].distinct <= COUNT_FEWER_THAN]
     sql: list[str] = []
-    for start in range(0, len(few), COUNT_BATCH):
-        found_counts, statements = value_counts(run.engine, table, few[start:start + COUNT_BATCH], cache=run.cache)
+    if few:
+        found_counts, sql = value_counts(run.engine, table, few, cache=run.cache,
+                                         sizes={c: summaries[c].distinct for c in few})
         counted.update(found_counts)
-        sql.extend(statements)
     scanned, more = pii.scan(run.engine, table.view, text, as_of=run.as_of, counted=counted)
     found: dict[str, PersonalColumn] = {}
     for col in table.columns:
