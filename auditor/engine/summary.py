@@ -164,7 +164,8 @@ def summarize(engine: Engine, dataset: Dataset) -> dict[str, ColumnSummary]:
         numeric = is_numeric(col.type)
         out[col.name] = ColumnSummary(
             name=col.name, type=col.type, rows=dataset.rows, nulls=dataset.rows - int(present) + int(nan),
-            distinct=int(distinct or 0), infinite=int(infinite), min=num_min if numeric else text_min,
+            # HyperLogLog may estimate a few more values than there are rows: never more than the values.
+            distinct=min(int(distinct or 0), int(present)), infinite=int(infinite), min=num_min if numeric else text_min,
             max=num_max if numeric else text_max, mean=float(mean) if mean is not None else None,
             std=float(std) if std is not None else None,
             sql=summary_plan(dataset, [col], metadata_bounds=bounded)[0],
