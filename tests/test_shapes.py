@@ -58,15 +58,16 @@ def statements_per_check(tmp_path, monkeypatch, columns: int) -> tuple[Counter, 
 
 
 def test_statements_per_check_do_not_grow_from_10_to_500_columns(tmp_path, monkeypatch):
-    """Every check runs as many statements at 500 columns as at 30 (and at most that many at 10): columns
-    are stacked, in batches of 500 at most."""
+    """No check runs more statements at 500 columns than at 100 (and about as many at 10): columns are
+    stacked, 500 at most to a stack, one stack per type family."""
     few, _ = statements_per_check(tmp_path, monkeypatch, 10)
-    some, _ = statements_per_check(tmp_path, monkeypatch, 30)
+    some, _ = statements_per_check(tmp_path, monkeypatch, 100)
     many, report = statements_per_check(tmp_path, monkeypatch, 500)
     assert not [r for r in report.checks if r.status == "error"]
     assert set(many) == set(some)
     for check, n in many.items():
-        assert n == some[check], (check, some[check], n)
+        # 500 features and the role columns pass 500: a second stack may add its one statement (N/500).
+        assert n <= some[check] + 1, (check, some[check], n)
         assert few[check] <= n + 2, (check, few[check], n)  # at 10 columns the narrow forms take a couple more
     assert sum(many.values()) < 80
 

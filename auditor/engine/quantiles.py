@@ -120,18 +120,18 @@ def stacked_cells(view: str, types: Mapping[str, str], located: Mapping[str, Loc
 
 
 def order_statistics_sql(view: str, types: Mapping[str, str], located: Mapping[str, Located],
-                         wanted: dict[str, dict[int, tuple[int, int, list[int]]]]) -> tuple[str, list, list[list[str]]]:
-    """One query for every column: per wanted cell, its min, max and (unless crowded) its values; and the
-    columns of each of its branches."""
-    selects, params, plan = [], [], []
+                         wanted: dict[str, dict[int, tuple[int, int, list[int]]]]) -> list[tuple[str, list, list[str]]]:
+    """Per stack of columns, one query: per wanted cell, its min, max and (unless crowded) its values; with
+    its parameters and its columns. The stacks run one after another (side by side in one statement they
+    would read all their columns at once)."""
+    out = []
     for batch in long_form.batches(list(wanted)):
         stacked, cell_params = stacked_cells(view, types, located, batch, finite=True)
         pairs = [(str(i), cell, count <= FETCH_MAX) for i, col in enumerate(batch)
                  for cell, (count, _, _) in wanted[col].items()]
-        selects.append(CELL_VALUES_SQL.format(batch=len(plan), stacked=stacked))
-        params.extend([*cell_params, [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs]])
-        plan.append(batch)
-    return "\nUNION ALL ".join(selects), params, plan
+        out.append((CELL_VALUES_SQL.format(batch=0, stacked=stacked),
+                    [*cell_params, [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs]], batch))
+    return out
 
 
 # A crowded cell of many values: its value counts summed in value order (a hash aggregate and a window
@@ -166,11 +166,13 @@ def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping
             wanted[col] = cells
     if not wanted:
         return
-    query, params, plan = order_statistics_sql(view, types, located, wanted)
+    stacks = order_statistics_sql(view, types, located, wanted)
+    fetched = [(batch, row) for query, params, batch in stacks for row in engine.query(query, params)]
+    query = "\n;\n".join(q for q, _, _ in stacks)
     columns = list(wanted)
     crowded: list[tuple[str, int]] = []  # a cell too full to fetch, with more than one value in it
-    for batch, k, cell, low, high, values in engine.query(query, params):
-        col = plan[batch][long_form.position(k)]
+    for batch, (_, k, cell, low, high, values) in fetched:
+        col = batch[long_form.position(k)]
         count, before, offsets = wanted[col][cell]
         known = located[col].known
         if cell in whole.get(col, ()) and values is not None:

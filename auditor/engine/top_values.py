@@ -77,41 +77,37 @@ def _rows(engine: Engine, sql: str, plans: list[tuple[str, list[str]]]):
 
 def exact_top_values(engine: Engine, view: str, types: Mapping[str, str]) -> tuple[dict[str, tuple[Any, int]], list[str]]:
     """{column: (most frequent non-missing value, its rows)} (None, 0) for a column without values; one
-    statement."""
-    if not types:
-        return {}, []
-    plans = _plans(types)
-    sql = _branches(EXACT_SQL, EXACT_TOP, view, types, plans)
+    statement per stack, one after another (stacks side by side in one statement read their columns at once)."""
     out: dict[str, tuple[Any, int]] = dict.fromkeys(types, (None, 0))
-    for col, top, n in _rows(engine, sql, plans):
-        out[col] = (top, int(n))
-    return out, [sql]
+    statements = []
+    for plan in _plans(types):
+        sql = _branches(EXACT_SQL, EXACT_TOP, view, types, [plan])
+        for col, top, n in _rows(engine, sql, [plan]):
+            out[col] = (top, int(n))
+        statements.append(sql)
+    return out, statements
 
 
 def approximate_top_values(engine: Engine, view: str, types: Mapping[str, str]
                            ) -> tuple[dict[str, tuple[Any, int]], list[str]]:
-    """{column: (its approximate most frequent value, that value's exact rows)}; two statements."""
-    if not types:
-        return {}, []
-    plans = _plans(types)
-    first = _branches(CANDIDATE_SQL, CANDIDATE_TOP, view, types, plans)
-    candidates: dict[str, Any] = dict.fromkeys(types)
-    for col, top, _ in _rows(engine, first, plans):
-        candidates[col] = top
-    branches, params = [], []
-    for i, (kind, cols) in enumerate(plans):
+    """{column: (its approximate most frequent value, that value's exact rows)}; two statements per stack."""
+    out: dict[str, tuple[Any, int]] = {}
+    statements = []
+    for plan in _plans(types):
+        kind, cols = plan
+        first = _branches(CANDIDATE_SQL, CANDIDATE_TOP, view, types, [plan])
+        candidates: dict[str, Any] = dict.fromkeys(cols)
+        for col, top, _ in _rows(engine, first, [plan]):
+            candidates[col] = top
+        out.update({c: (candidates[c], 0) for c in cols})
+        statements.append(first)
         listed = [(str(j), candidates[c]) for j, c in enumerate(cols) if candidates[c] is not None]
         if listed:
-            branches.append(COUNT_SQL.format(batch=i, stacked=_stack(view, types, cols), kind=kind))
-            params += [[k for k, _ in listed], [v for _, v in listed]]
-    out = {c: (candidates[c], 0) for c in types}
-    statements = [first]
-    if branches:
-        second = "\nUNION ALL ".join(branches)
-        for batch, k, n in engine.query(second, params):
-            col = plans[batch][1][long_form.position(k)]
-            out[col] = (candidates[col], int(n))
-        statements.append(second)
+            second = COUNT_SQL.format(batch=0, stacked=_stack(view, types, cols), kind=kind)
+            for _, k, n in engine.query(second, [[k for k, _ in listed], [v for _, v in listed]]):
+                col = cols[long_form.position(k)]
+                out[col] = (candidates[col], int(n))
+            statements.append(second)
     return out, statements
 
 

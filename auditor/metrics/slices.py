@@ -164,12 +164,14 @@ def stacked_slices(engine: Engine, view: str, keys: list[SliceKey], inner: list[
     if total:
         source = f"SELECT {', '.join(inner)} FROM {view}"
         branches.append(f"SELECT -1 AS k, '' AS slice{cells}, {aggregates} FROM ({source}){' GROUP BY ' + cells[2:] if cells else ''}")
-    sql = "\nUNION ALL ".join(branches)
+    # One statement per stack, one after another: stacks side by side read all their columns at once.
     names = ["k", "slice", *measures.cells, *measures.aggregates]
     fine: dict[tuple[int, str], list[dict]] = {}
-    for row in engine.query(sql, bind(sql, params)):
-        found = dict(zip(names, row, strict=True))
-        fine.setdefault((found["k"], found["slice"]), []).append(found)
+    for branch in branches:
+        for row in engine.query(branch, bind(branch, params)):
+            found = dict(zip(names, row, strict=True))
+            fine.setdefault((found["k"], found["slice"]), []).append(found)
+    sql = "\n;\n".join(branches)
     per_key: dict[str, list[tuple[tuple, dict]]] = {k.feature: [] for k in keys}
     for (index, text), rows in fine.items():
         if index < 0:

@@ -114,7 +114,6 @@ def _count_side_stacked(engine: Engine, rel: Relation, columns: list[DriftColumn
             "categorical": [c for c in columns if c.kind == "categorical"]}
     branches = [STACKED_ROWS.format(rel=rel.sql, empty="NULL::VARCHAR AS v, NULL::DOUBLE AS std, NULL::DOUBLE AS lo, "
                                                        "NULL::DOUBLE AS hi, NULL::BIGINT AS n_distinct")]
-    params = list(rel.params)
     batches: list[list[DriftColumn]] = []
     for kind, template in (("numeric", STACKED_NUMBERS), ("categorical", STACKED_CATEGORIES)):
         for batch in long_form.batches(plan[kind]):
@@ -122,11 +121,12 @@ def _count_side_stacked(engine: Engine, rel: Relation, columns: list[DriftColumn
                       for c in batch]
             stacked = long_form.unpivot(rel.sql, values)
             branches.append(f"SELECT kind + {len(batches)} * 2 AS kind, * EXCLUDE (kind) FROM ({template.format(stacked=stacked)})")
-            params += list(rel.params)
             batches.append(batch)
-    query = "\nUNION ALL ".join(branches)
+    # One statement per stack, one after another: stacks side by side read all their columns at once.
+    found_rows = [row for branch in branches for row in engine.query(branch, list(rel.params))]
+    query = "\n;\n".join(branches)
     rows, found = 0, {}
-    for kind, k, n, value, std, lo, hi, n_distinct in engine.query(query, params):
+    for kind, k, n, value, std, lo, hi, n_distinct in found_rows:
         if kind < 0:
             rows = int(n)
             continue
