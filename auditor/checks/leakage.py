@@ -10,6 +10,7 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import CheckOptions, Count, Rate
 from auditor.audit.registry import check
+from auditor.engine import long_form
 from auditor.engine.repeats import count_shared
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, is_integer, is_numeric, quote_ident
@@ -110,11 +111,13 @@ def leakage(ctx: CheckContext) -> Iterator[CheckResult]:
         compared = [f for f in features if f not in apart]
         equal = dict.fromkeys(apart, 0)
         if compared or is_float(summary[label].type):  # a floating label's NaNs count as labelled in SQL
-            sql = label_equality_sql(cur, label, compared)
-            row = ctx.engine.query_one(sql)
-            labelled = row[0]
-            equal.update(zip(compared, row[1:], strict=True))
-            statements.append(sql)
+            # At most MAX_COLUMNS features a statement: one reading 2,000 columns at once ran out of memory.
+            for batch in long_form.batches(compared) or [[]]:
+                sql = label_equality_sql(cur, label, batch)
+                row = ctx.engine.query_one(sql)
+                labelled = row[0]
+                equal.update(zip(batch, row[1:], strict=True))
+                statements.append(sql)
         else:
             labelled = summary[label].rows - summary[label].nulls
         line = ctx.options.label_fail
