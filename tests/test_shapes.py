@@ -76,15 +76,13 @@ def test_no_check_in_error_on_2000_columns(tmp_path, monkeypatch):
     counts, report = statements_per_check(tmp_path, monkeypatch, 2000)
     errors = [f"{r.id}: {r.message}" for r in report.checks if r.status == "error"]
     assert errors == []
-    profiled = results(report, "data.profile")
-    assert len(profiled) == 2004 and profiled["c0"].metrics["p50"] is not None
+    assert len(results(report, "data.profile")) == 2004
     drift = results(report, "deployment.feature_drift")
     assert drift["c0"].status in ("warn", "fail")  # shifted by half its spread: the drift is seen at width too
     # 2,000 columns are five stacks of at most 500: a handful of statements more than 500 columns take.
     assert sum(counts.values()) < 100
     # No statement is repeated in full in every column's evidence.
-    text = json.dumps(report.to_dict())
-    assert len(text) < 20_000_000
+    assert len(json.dumps(report.to_dict())) < 20_000_000
 
 
 def test_a_high_cardinality_text_column_is_profiled_without_a_count_per_value(tmp_path, monkeypatch):
@@ -173,7 +171,7 @@ def test_window_quantiles_equal_numpy_per_window(tmp_path):
 
     from auditor.engine.duckdb_engine import Engine
     from auditor.engine.sources import Column, Dataset
-    from auditor.engine.windows import Window, build_range, window_quantiles
+    from auditor.engine.windows import Window, build_range, resolve_timestamp, window_quantiles
 
     path = write_parquet(tmp_path / "w.parquet", "SELECT TIMESTAMP '2026-01-01' + to_minutes(i::BIGINT) AS ts, "
                                                  "CASE WHEN i % 3 = 0 THEN 10.0 ELSE (hash(i) % 997) / 7.0 END AS v "
@@ -181,7 +179,7 @@ def test_window_quantiles_equal_numpy_per_window(tmp_path):
     engine = Engine()
     engine.execute(f"CREATE VIEW w AS SELECT * FROM read_parquet('{path}')")
     ds = Dataset("w", "w", "", 3000, (Column("ts", "TIMESTAMP"), Column("v", "DOUBLE")))
-    wr = build_range(engine, ds, "ts", window=Window(1, "h"), as_of=datetime(2026, 1, 3), max_windows=1000)
+    wr = build_range(engine, ds, resolve_timestamp(engine, ds, "ts"), window=Window(1, "h"), as_of=datetime(2026, 1, 3))
     found, _ = window_quantiles(engine, wr, '"v"', '"v" IS NOT NULL', (0.5, 0.95, 0.99))
     frame = duckdb.sql(f"SELECT ts, v FROM read_parquet('{path}')").df()
     frame["w"] = (frame.ts - pd.Timestamp("2026-01-01")) // pd.Timedelta(hours=1)

@@ -130,7 +130,7 @@ def volume(ctx: CheckContext, log: Dataset, wr: WindowRange) -> Iterator[CheckRe
     chart = line_chart(f"Rows per {wr.window} window", wr, {"rows": counts}, y_label="rows", shown=shown,
                        thresholds=[{"value": typical, "label": "typical (baseline median)"}] +
                                   [{"value": typical * getattr(ctx.options, k), "label": f"{what} {getattr(ctx.options, k):g}x"}
-                                   for k, what in lines if getattr(ctx.options, k) is not None])
+                                   for k, what in lines if getattr(ctx.options, k) is not None], combine="extremes")
     in_base = set(base)
     rows = [[labels[i], counts[i], ratios[i], statuses[i] or ("baseline" if i in in_base else "not graded")]
             for i in range(len(counts))]

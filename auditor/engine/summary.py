@@ -46,11 +46,12 @@ class ColumnSummary:
 
 
 # Per family: how a column is stacked, and the aggregates of its stacked values v (k, non-missing values,
-# NaN, infinite, distinct, numeric min and max, text min and max, mean, std). Numbers are stacked as
-# DOUBLE (the min, max and moments were DOUBLE before too); the finite values are one expression the
+# NaN, infinite, distinct, numeric min and max, text min and max, mean, std). Each numeric type is stacked
+# as itself, so the distinct count hashes the values a per-column count would (an integer's hash is not
+# its DOUBLE's); min, max and the moments are DOUBLE, as before. The finite values are one expression the
 # aggregates share. Text min and max are left out where the file's statistics give them (`bounds`).
-FINITE = "CASE WHEN isfinite(v) THEN v END"
-NUMBER_AGGREGATES = (f"count(v), count(CASE WHEN isnan(v) THEN 1 END), count(CASE WHEN isinf(v) THEN 1 END), "
+FINITE = "CASE WHEN isfinite(v::DOUBLE) THEN v::DOUBLE END"
+NUMBER_AGGREGATES = (f"count(v), count(CASE WHEN isnan(v::DOUBLE) THEN 1 END), count(CASE WHEN isinf(v::DOUBLE) THEN 1 END), "
                      f"approx_count_distinct(v), min({FINITE}), max({FINITE}), NULL::VARCHAR, NULL::VARCHAR, "
                      f"avg({FINITE}), stddev_pop({FINITE})")
 TEXT_AGGREGATES = ("count(v), 0, 0, approx_count_distinct(v), NULL::DOUBLE, NULL::DOUBLE, {low}, {high}, "
@@ -62,7 +63,7 @@ def family(column: Column, metadata_bounds: Collection[str] = ()) -> tuple[str, 
     """(the SQL type a column is stacked as, its expression, whether its min and max are read from the values)."""
     c = quote_ident(column.name)
     if is_numeric(column.type):
-        return "DOUBLE", f"{c}::DOUBLE", True
+        return f"NUMBER {column.type.upper()}", c, True
     if is_temporal(column.type):  # compared in their own type, shown as text
         return column.type.upper(), c, column.name not in metadata_bounds
     return "VARCHAR", f"{c}::VARCHAR", column.name not in metadata_bounds
@@ -81,7 +82,7 @@ def summary_plan(dataset: Dataset, columns: list[Column] | None = None, *,
         exprs[col.name] = expr
     branches, plan = [], []
     for (kind, read_bounds), members in families.items():
-        if kind == "DOUBLE":
+        if kind.startswith("NUMBER"):
             aggregates = NUMBER_AGGREGATES
         else:
             low, high = ("min(v)::VARCHAR", "max(v)::VARCHAR") if read_bounds else ("NULL::VARCHAR", "NULL::VARCHAR")
