@@ -138,7 +138,7 @@ LOG_END = "2026-11-27 00:00:00"
 
 
 def long_log(folder: Path, rows: int = LOG_ROWS) -> Shape:
-    """A 90-day hourly log; reference and current are 200,000 labelled rows each."""
+    """A 90-day hourly log; reference (the 90 days before) and current are 200,000 labelled rows each."""
     files = {n: folder / f"{n}.parquet" for n in ("reference", "current", "predictions")}
     con = duckdb.connect()
     hours = LOG_DAYS * 24
@@ -150,7 +150,9 @@ def long_log(folder: Path, rows: int = LOG_ROWS) -> Shape:
             continue
         n = rows if name == "predictions" else 200_000
         i = "i"
-        ts = f"{start} + to_microseconds((i * ({hours} * 3600000000 // {n}))::BIGINT)"
+        # The reference comes from the 90 days before the log (a window inside its period is not judged).
+        before = f" - INTERVAL {LOG_DAYS} DAY" if name == "reference" else ""
+        ts = f"{start}{before} + to_microseconds((i * ({hours} * 3600000000 // {n}))::BIGINT)"
         hour = f"(i * {hours} // {n})"
         late = f"{hour} >= {hours - 10 * 24}"  # the last ten days
         shift = f"CASE WHEN {late} THEN 0.8 ELSE 0 END" if name == "predictions" else "0"
