@@ -6,7 +6,7 @@ EXAMPLE := examples/credit_scoring
 DEMO_OUT := reports/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint golden docs bench bench-render clean
+.PHONY: help install demo test lint golden docs bench bench-render bench-cache clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ docs: $(BIN)/auditor  ## regenerate docs/configuration.md from the config's JSON
 
 bench: $(BIN)/auditor  ## the shape matrix against its one-pass floors (a subset: BENCH_ARGS="--shapes wide --wide 1000")
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/cache.py $(BENCH_CACHE_ARGS)
+
+bench-cache: $(BIN)/auditor  ## a nightly run reusing the reference's cached statistics against --no-cache, at 10M rows
+	$(BIN)/python benchmarks/cache.py $(BENCH_CACHE_ARGS)
 
 bench-render: $(BIN)/auditor  ## rendering against the json-only audit, on the example (time and sizes)
 	$(BIN)/python benchmarks/render.py $(BENCH_ARGS)

@@ -73,6 +73,8 @@ def build_parser() -> Parser:
                           "(default: outputs.history of the config)")
     run.add_argument("--keep", help="with --history: keep runs for 90d (days) or the newest 30 (a count)")
     run.add_argument("--report-url", help="where report.html will be published: the Markdown and email link to it")
+    run.add_argument("--no-cache", action="store_true",
+                     help="read the reference again instead of reusing its statistics from the cache")
     run.add_argument("--templates", type=Path, help="a folder of report templates searched first (default: outputs.templates)")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 

@@ -52,9 +52,20 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     keep = args.keep or config.outputs.keep
     if args.keep and not history:
         raise UsageError("--keep needs --history (plain --out DIR is overwritten on each run)")
+    cache_dir = None
+    if not args.no_cache:
+        if config.engine.cache_dir:
+            cache_dir = config.resolve(config.engine.cache_dir)
+        elif history:
+            cache_dir = Path(out_dir) / "cache"
+
+    def warn(message: str) -> None:
+        print(f"auditor: warning: {message}", file=err)
+
     # Exported failing rows are staged aside and moved beside the reports once those are written.
     with tempfile.TemporaryDirectory(prefix="auditor-failures-") as staged:
-        report = run_audit(config, stages=stages, as_of=args.as_of, now=_now, progress=progress, failures_dir=staged)
+        report = run_audit(config, stages=stages, as_of=args.as_of, now=_now, progress=progress, failures_dir=staged,
+                           cache_dir=cache_dir, warn=warn)
         if history:
             from auditor.delivery.history import parse_keep, record_run
             from auditor.delivery.lock import parse_duration

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from auditor.audit.options import CheckOptions
 from auditor.audit.personal import flagged_columns
 from auditor.audit.provenance import fingerprint_sources, provenance
 from auditor.audit.redaction import redact
+from auditor.audit.reference_cache import cache_info, open_cache
 from auditor.audit.registry import DATASET_NEEDS, TARGET_NEED, CheckSpec
 from auditor.audit.roles import default_features, left_out_features, resolve_roles
 from auditor.audit.target import Target, resolve_target
@@ -161,13 +163,17 @@ def run_audit(
     now: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
     failures_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Run every selected check and return the report; no report is written (that is write_reports').
 
     `config` is a loaded config or a mapping in audit.yaml's shape, whose relative paths resolve
     against `base_dir`. A failing check never raises: a bad config raises ConfigError and unreadable
     data DataError, both before any check runs. Checks with `export_failures` on write their failing
-    rows to `failures_dir` (one Parquet file per check), and only when it is given.
+    rows to `failures_dir` (one Parquet file per check), and only when it is given. With `cache_dir`,
+    the reference's statistics are kept there and reused while the reference is unchanged
+    (auditor.audit.reference_cache); `warn` hears of a cache it could not read (default: warnings.warn).
     """
     if isinstance(config, dict):
         config = config_from_dict(config, base_dir=base_dir)
@@ -193,6 +199,11 @@ def run_audit(
         catalog = attach_catalog(engine, config)
         say("fingerprinting the data")
         fingerprints, catalog_fingerprints = fingerprint_sources(config, catalog)
+        store = None
+        if cache_dir is not None:
+            store = open_cache(Path(cache_dir), config, engine, fingerprints.get("reference"),
+                               warn or (lambda message: warnings.warn(message, stacklevel=3)))
+            engine.stored = store
         state = RunState(config=config, engine=engine, datasets=datasets, roles=None,  # type: ignore[arg-type]
                          as_of=as_of or started_at, as_of_given=as_of is not None,
                          catalog={e.table.name: e.table for e in catalog})
@@ -217,6 +228,7 @@ def run_audit(
         results, dictionary = redact(state, results, dictionary, personal)
         engine.check = None
         run_provenance = provenance(config, engine, fingerprints, catalog_fingerprints, settings)
+        saved = store.save() if store is not None else None
     finally:
         # A hidden hook for the benchmark: where each query went and how long it took.
         if os.environ.get("AUDITOR_QUERY_LOG"):
@@ -227,7 +239,8 @@ def run_audit(
     report = AuditReport(
         tool={"name": "auditor", "version": __version__},
         run={**run_info(config, started_at, finished_at, time.perf_counter() - started, as_of=state.as_of),
-             "provenance": run_provenance},
+             "provenance": run_provenance,
+             **({"cache": cache_info(store, saved)} if store is not None else {})},
         project=config.project.model_dump(mode="json"),
         datasets=[{**d.to_dict(), "left_out": state.roles.left_out if d.name == "current" else {}}
                   for d in datasets.values()],

@@ -216,6 +216,8 @@ class EngineSettings(Strict):
     threads: int | None = Field(default=None, ge=1, description="DuckDB threads (default: one per core)")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, like 4GB (default: 256 MB a thread, at least 512 MB)")
     temp_directory: str | None = Field(None, description="where large sorts spill (default: a per-run folder, removed after)")
+    cache_dir: str | None = Field(None, description="where the reference's statistics are kept between runs, relative "
+                                  "to the config (default: the history root's cache/ with --history; none without)")
 
     def with_environment(self, environ: typing.Mapping[str, str]) -> EngineSettings:
         """AUDITOR_THREADS, AUDITOR_MEMORY_LIMIT and AUDITOR_TEMP_DIRECTORY override the config,

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from auditor.engine.stored import StoredResults, reads_only
 from auditor.errors import ConfigError
 
 # Only plain reads are remembered, and only small results; nothing that differs between two calls.
@@ -82,6 +83,7 @@ class Engine:
     log: list[QueryLog] = field(default_factory=list)
     check: str | None = None  # set by the runner while a check runs, so the log says who asked
     cache_hits: int = 0  # queries answered from an identical earlier one
+    stored: StoredResults | None = None  # answers kept across runs (auditor.engine.stored), when a cache is on
     _results: dict[tuple, Any] = field(default_factory=dict, init=False, repr=False)
     _cleanup: weakref.finalize | None = field(default=None, init=False, repr=False)
 
@@ -142,6 +144,12 @@ class Engine:
         if key in self._results:
             self.cache_hits += 1
             return self._results[key]
+        cacheable = bool(CACHEABLE.match(sql)) and not VOLATILE.search(sql)
+        if self.stored is not None and cacheable:
+            found, result = self.stored.get(key)
+            if found:  # an earlier run read the same answer from the same data
+                self._results[key] = result
+                return result
         started, cpu = time.perf_counter(), time.process_time()
         cursor = self.execute(sql, params)
         entry = self.log[-1]
@@ -150,8 +158,10 @@ class Engine:
         entry.seconds, entry.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         entry.peak_rss_mb = peak_rss_mb()
         entry.rows_fetched = size(result)
-        if CACHEABLE.match(sql) and not VOLATILE.search(sql) and size(result) <= CACHE_MAX_ROWS:
+        if cacheable and size(result) <= CACHE_MAX_ROWS:
             self._results[key] = result
+            if self.stored is not None and reads_only(self.con, sql, self.stored.views):
+                self.stored.keep(key, result)
         return result
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
@@ -174,7 +184,8 @@ class Engine:
         """The statements run so far as JSON (the benchmark counts scans and costs from it)."""
         entries = [{"check": q.check, "seconds": q.seconds, "cpu_seconds": q.cpu_seconds, "peak_rss_mb": q.peak_rss_mb,
                     "rows_fetched": q.rows_fetched, "sql": q.sql} for q in self.log]
-        payload = {"queries": entries, "cache_hits": self.cache_hits}
+        payload = {"queries": entries, "cache_hits": self.cache_hits,
+                   "stored_hits": self.stored.hits if self.stored is not None else 0}
         Path(path).write_text(json.dumps(payload, indent=1), encoding="utf-8")
 
     def close(self) -> None:

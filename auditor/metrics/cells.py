@@ -65,7 +65,7 @@ def binary_measures(label: str | None, pred: str | None, score: str | None) -> M
     base = classification_measures(label, pred, score)
     if not (pred and score):
         return base
-    aggregates = {**base.aggregates, "score_complement_sum": f"sum(1 - {score})"}
+    aggregates = {**base.aggregates, "score_complement_sum": f"fsum(1 - {score})"}
 
     def finish(rows: list[Row]) -> dict[str, Any]:
         out = base.finish(rows)

@@ -155,32 +155,34 @@ def classification_aggregates(label: str | None, pred: str | None, score: str | 
         aggs["tn"] = f"count(*) FILTER (WHERE NOT {label} AND NOT {pred})"
     if score:
         aggs["scored"] = f"count({score})"
-        aggs["score_sum"] = f"sum({score})"
+        aggs["score_sum"] = f"fsum({score})"
         aggs["score_min"] = f"min({score})"
         aggs["score_max"] = f"max({score})"
     if score and label:
         both = f"{label} IS NOT NULL AND {score} IS NOT NULL"
         # scikit-learn clips [1 - p, p] to [eps, 1 - eps] before the log.
         aggs["scored_labelled"] = f"count(*) FILTER (WHERE {both})"
-        aggs["log_loss_sum"] = (f"sum(-ln(greatest(least(CASE WHEN {label} THEN {score} ELSE 1 - {score} END, "
+        aggs["log_loss_sum"] = (f"fsum(-ln(greatest(least(CASE WHEN {label} THEN {score} ELSE 1 - {score} END, "
                                 f"1 - {EPS!r}), {EPS!r}))) FILTER (WHERE {both})")
-        aggs["brier_sum"] = f"sum(({score} - {label}::INTEGER::DOUBLE) ** 2) FILTER (WHERE {both})"
+        aggs["brier_sum"] = f"fsum(({score} - {label}::INTEGER::DOUBLE) ** 2) FILTER (WHERE {both})"
         aggs["scored_positives"] = f"count(*) FILTER (WHERE {both} AND {label})"
-        aggs["scored_labelled_sum"] = f"sum({score}) FILTER (WHERE {both})"
+        aggs["scored_labelled_sum"] = f"fsum({score}) FILTER (WHERE {both})"
     return aggs
 
 
 def regression_aggregates(label: str, pred: str) -> dict[str, str]:
-    """Named sums for MAE, RMSE, R² and MAPE over rows where both values are present."""
+    """Named sums for MAE, RMSE, R² and MAPE over rows where both values are present. Float sums are
+    fsum's (compensated): a plain sum depends on the order DuckDB's threads add in, so a metric could
+    move in its last digits between two runs on the same data."""
     both = f"{label} IS NOT NULL AND {pred} IS NOT NULL"
     return {
         "rows": "count(*)",
         "labelled": f"count(*) FILTER (WHERE {both})",
-        "abs_error_sum": f"sum(abs({label} - {pred})) FILTER (WHERE {both})",
-        "sq_error_sum": f"sum(({label} - {pred}) ** 2) FILTER (WHERE {both})",
+        "abs_error_sum": f"fsum(abs({label} - {pred})) FILTER (WHERE {both})",
+        "sq_error_sum": f"fsum(({label} - {pred}) ** 2) FILTER (WHERE {both})",
         # var_pop is computed stably in DuckDB; n * var_pop is the total sum of squares of R².
         "label_var": f"var_pop({label}) FILTER (WHERE {both})",
-        "ape_sum": f"sum(abs({label} - {pred}) / greatest(abs({label}), {EPS!r})) FILTER (WHERE {both})",
+        "ape_sum": f"fsum(abs({label} - {pred}) / greatest(abs({label}), {EPS!r})) FILTER (WHERE {both})",
     }
 
 

@@ -47,7 +47,9 @@ def rows_per_sort(engine) -> int:
 # are bound as parameters (`ranking_offsets`, from counts the caller has or one GROUP BY) and joined
 # on the partition: windows over (ORDER BY partition) to find them cost a fifth of the query.
 # The partition values must not be NULL. The sums take CASEs rather than FILTERs (a tenth cheaper;
-# adding 0.0 leaves a float sum as it was).
+# adding 0.0 leaves a float sum as it was). The precisions are summed with fsum: a plain float sum
+# depends on the order DuckDB's threads add them in, so average precision moved in its last digits
+# from one run to the next.
 RANKING_SQL = """WITH scored AS (
   SELECT {part_expr}{score} AS s, {label} AS y
   FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL
@@ -58,7 +60,7 @@ RANKING_SQL = """WITH scored AS (
 SELECT {part}count(*) AS ranked, sum(y::INTEGER) AS positives,
   sum(CASE WHEN y THEN {negatives_above} ELSE 0 END) AS negatives_above,
   sum(CASE WHEN y THEN 0 ELSE {positives_above} END) AS positives_above,
-  sum(CASE WHEN y THEN {precision} ELSE 0 END) AS precision_sum
+  fsum(CASE WHEN y THEN {precision} ELSE 0 END) AS precision_sum
 FROM ranked{join}{group_by}"""
 PARTITIONED = {
     "part": "part, ",

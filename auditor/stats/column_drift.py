@@ -28,11 +28,13 @@ Edge cases, each with a defined answer (explained in `ColumnDrift.notes`):
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Collection
 
 from auditor.engine import long_form, quantiles
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sql import is_float, quote_ident
+from auditor.engine.value_counts import value_counts_of_view
 from auditor.stats import distances as stats
 from auditor.stats.column_measures import (
     REFINE_MIN_DISTINCT_LOCATED,
@@ -256,6 +258,32 @@ def _keep(engine: Engine, counts: Relation) -> Relation:
     return Relation(name)
 
 
+# A numeric reference column of at most this many distinct values has its value counts read in statements of
+# their own (batched, auditor.engine.value_counts) and bound into the comparisons, rather than grouped inside a
+# statement that reads both sides: a statement that reads only the reference gives the same answer every
+# night, so an engine keeping answers across runs (auditor.engine.stored) does not read an unchanged
+# reference for them again. Same counts, same numbers.
+KNOWN_COUNTS_MAX = 50_000
+
+
+def know_reference_counts(engine: Engine, reference: Relation, columns: list[DriftColumn], ref: ReferenceProfile,
+                          counted: Counted | None, cache: dict | None) -> list[str]:
+    """Put the value counts of the reference's few-valued numeric columns into `ref.shown`; the statements."""
+    if reference.params:
+        return []
+    wanted = {c.name: c.type for c in columns if c.kind == "numeric" and c.name not in ref.shown
+              and not (counted and c.name in counted.reference)
+              and ref.distinct.get(c.name, KNOWN_COUNTS_MAX + 1) <= KNOWN_COUNTS_MAX}
+    if not wanted:
+        return []
+    found, sql = value_counts_of_view(engine, reference.sql, wanted, cache=cache,
+                                      sizes={c: ref.distinct[c] for c in wanted})
+    for col, counts in found.items():  # NULL and NaN are left out of the tests; ±infinity are values
+        ref.shown[col] = {float(v): int(n) for v, n in counts.items()
+                          if v is not None and not (isinstance(v, float) and math.isnan(v))}
+    return sql
+
+
 def compare(engine: Engine, reference: Relation, current: Relation, columns: list[DriftColumn],
             *, cache: dict | None = None, keep_value_counts: bool = False) -> dict[str, ColumnDrift]:
     """Drift statistics of each column, reference against current.
@@ -268,6 +296,7 @@ def compare(engine: Engine, reference: Relation, current: Relation, columns: lis
     counted = counted_sides(engine, reference, current, columns, cache=cache) if not keep_value_counts else None
     ref = profile_reference(engine, reference, columns, cache=cache, keep_value_counts=keep_value_counts,
                             counted=counted)
+    know_reference_counts(engine, reference, columns, ref, counted, cache)
     cur_counts, _, cur_sql_of = _count_side(engine, current, columns, reference=False)
     refined = [c for c in columns if c.kind == "numeric" and refines(c, ref, cur_counts[c.name])]
     binned = fine_bin_stats(engine, refined, reference, current, ref)

@@ -54,6 +54,8 @@ class ReferenceProfile:
     distinct: dict[str, int] = field(default_factory=dict)  # numeric column -> distinct values it has at least
     fine_bins: dict[str, tuple] = field(default_factory=dict)  # numeric column -> its fine bins and their counts
     # numeric column -> its exact value counts, where the locating histogram shows every value (a cell of one)
+    # Value counts known without grouping again: shown by the locating histogram (every cell one value), or
+    # read on their own for a column of few values (auditor.stats.column_drift.know_reference_counts).
     shown: dict[str, dict[float, int]] = field(default_factory=dict)
 
 
@@ -125,15 +127,17 @@ def fine_bin_stats(engine: Engine, columns: list[DriftColumn], reference: Relati
         lo, hi = ref.finite_range[col.name]
         bins = ecdf.FineBins.on(ref.cuts[col.name], lo, hi, pieces=ecdf.pieces_for(ref.counts[col.name].values))
         plans.append((col, bins, ref.value_counts.get(col.name) or raw_values(col, reference)))
+    if plans:
+        # The reference's bins in a statement of their own: the same each night, so an engine that keeps
+        # answers across runs (auditor.engine.stored) does not read an unchanged reference for them again.
+        found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params, vn.unit) for _, bins, vn in plans])
+        for (col, bins, vn), stats_of in zip(plans, found, strict=True):
+            ref.fine_bins[col.name] = (bins, vn, (stats_of, query))
     current_vn = {c.name: raw_values(c, current) for c in columns}
-    bins_of = {col.name: bins for col, bins, _ in plans} | {c: found[0] for c, found in ref.fine_bins.items()}
-    found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params, vn.unit) for _, bins, vn in plans]
-                                     + [(bins_of[c.name], current_vn[c.name].sql, current_vn[c.name].params, True)
-                                        for c in columns])
-    for (col, bins, vn), stats_of in zip(plans, found, strict=False):
-        ref.fine_bins[col.name] = (bins, vn, (stats_of, query))
+    found, query = ecdf.bin_stats_of(engine, [(ref.fine_bins[c.name][0], current_vn[c.name].sql,
+                                               current_vn[c.name].params, True) for c in columns])
     return {c.name: (*ref.fine_bins[c.name], current_vn[c.name], (stats_of, query))
-            for c, stats_of in zip(columns, found[len(plans):], strict=True)}
+            for c, stats_of in zip(columns, found, strict=True)}
 
 
 def numeric_drift(engine: Engine, col: DriftColumn, current: Relation, ref: ReferenceProfile, r: SideCounts,
