@@ -122,6 +122,11 @@ def payload(report: AuditReport, fmt: str = "json", *, report_url: str | None = 
     return {"json": lambda f: f, "slack": _slack, "teams": _teams}[fmt](facts)
 
 
+def wait_before_retry(seconds: float) -> None:
+    """The pause between attempts (its own name, so a test can skip it without stopping every thread's sleep)."""
+    time.sleep(seconds)
+
+
 def post(url: str, body: dict[str, Any], *, timeout: float = TIMEOUT, retries: int = RETRIES,
          sleep: Callable[[float], None] | None = None) -> int:
     """POST `body` as JSON; the HTTP status when accepted (2xx). Raises NotifyError, never naming the URL's path."""
@@ -129,7 +134,7 @@ def post(url: str, body: dict[str, Any], *, timeout: float = TIMEOUT, retries: i
     last = ""
     for attempt in range(retries + 1):
         if attempt:
-            (sleep or time.sleep)(float(attempt))
+            (sleep or wait_before_retry)(float(attempt))
         request = urllib.request.Request(url, data=data, method="POST",
                                          headers={"Content-Type": "application/json; charset=utf-8",
                                                   "User-Agent": "auditor"})
