@@ -20,10 +20,15 @@ Names are imported when first used, so `import auditor` (and the `auditor` comma
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError, ConfigError, DataError
 from auditor.version import __version__
+
+# With pyspark installed, importing pandera imports pyspark.pandas, which warns twice on every run that
+# pandas 3 is not fully supported (auditor uses no pyspark.pandas). Errors stay one line, runs silent.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 if TYPE_CHECKING:
     from auditor.audit.configure import config_from_dict, load_config

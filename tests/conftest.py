@@ -12,6 +12,42 @@ import yaml
 from auditor import load_config
 from auditor.audit.runner import run_audit
 from auditor.report import AuditReport
+from tests.engines import KINDS, new_engine
+
+
+def pytest_collection_modifyitems(config, items):
+    """A module's SPARK_ONLY_WITH = {"fixture": {values}} keeps its Spark runs to those parameters (a
+    statement costs Spark a tenth of a second or more: the other parameters run on DuckDB only)."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        limits = getattr(item.module, "SPARK_ONLY_WITH", {})
+        spark_extra = params.get("engine_kind") == "spark" and any(
+            name in params and params[name] not in allowed for name, allowed in limits.items())
+        (dropped if spark_extra else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(params=[pytest.param(kind, marks=[pytest.mark.spark] if kind == "spark" else []) for kind in KINDS])
+def engine_kind(request) -> str:
+    """Each engine in turn (Spark skips where it cannot run, and fails in CI)."""
+    return request.param
+
+
+@pytest.fixture
+def make_engine(engine_kind) -> Callable:
+    """A factory of engines of the kind under test, closed after the test."""
+    made = []
+
+    def make():
+        made.append(new_engine(engine_kind))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.close()
 
 
 def write_parquet(path: Path, select_sql: str) -> Path:

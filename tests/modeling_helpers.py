@@ -8,8 +8,8 @@ import pandas as pd
 import yaml
 
 from auditor.engine.duckdb_engine import Engine
-from auditor.engine.sources import Column, Dataset
-from auditor.engine.sql import quote_ident, quote_literal
+from auditor.engine.sources import Dataset
+from auditor.engine.sql import quote_ident
 
 
 def view_of(df: pd.DataFrame, tmp_path: Path, name: str = "data") -> tuple[Engine, Dataset]:
@@ -17,8 +17,8 @@ def view_of(df: pd.DataFrame, tmp_path: Path, name: str = "data") -> tuple[Engin
     path = tmp_path / f"{name}.parquet"
     df.to_parquet(path, index=False)
     engine = Engine()
-    engine.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({quote_literal(str(path))})")
-    columns = tuple(Column(r[0], str(r[1])) for r in engine.query(f"DESCRIBE {quote_ident(name)}"))
+    engine.view_of_files(name, str(path), "parquet")
+    columns = tuple(engine.columns(name))
     return engine, Dataset(name=name, view=quote_ident(name), source=str(path), rows=len(df), columns=columns)
 
 

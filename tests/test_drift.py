@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -15,8 +16,19 @@ from auditor.engine.duckdb_engine import Engine
 from auditor.stats import column_measures
 from auditor.stats import ecdf as ecdf_module
 from auditor.stats.column_drift import DriftColumn, Relation, compare, reference_deciles
+from tests.engines import attach_parquet, new_engine
+
+
+@pytest.fixture(autouse=True)
+def engine_under_test(engine_kind, monkeypatch):
+    """Every test here runs on each engine: DuckDB, and Spark where it runs."""
+    monkeypatch.setattr(sys.modules[__name__], "Engine", lambda: new_engine(engine_kind))
+    return engine_kind
 
 REL = 1e-9
+# On Spark, the two exact methods' statements (every distinct value in order, fine bins refined); the
+# coarse bins change only how many bins DuckDB refines, not the SQL.
+SPARK_ONLY_WITH = {"ecdf_method": {"sorted", "refined"}}
 
 
 @pytest.fixture(autouse=True, params=["sorted", "refined", "refined-coarse"])
@@ -35,7 +47,7 @@ def make_engine(tmp_path, reference: pa.Array, current: pa.Array) -> Engine:
     for name, values in (("reference", reference), ("current", current)):
         path = tmp_path / f"{name}.parquet"
         pq.write_table(pa.table({"x": values}), path)
-        engine.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        attach_parquet(engine, name, path)
     return engine
 
 
@@ -331,7 +343,7 @@ def test_several_numeric_columns_share_each_sides_statements(tmp_path, ecdf_meth
     for name, columns in data.items():
         path = tmp_path / f"{name}.parquet"
         pq.write_table(pa.table({k: pa.array(v) for k, v in columns.items()}), path)
-        engine.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        attach_parquet(engine, name, path)
     cols = [DriftColumn("x", "DOUBLE", "numeric"), DriftColumn("y", "DOUBLE", "numeric")]
     out = compare(engine, Relation("reference"), Relation("current"), cols)
     for col in ("x", "y"):

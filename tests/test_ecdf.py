@@ -4,6 +4,7 @@ refine query's value ranges (however merged) give scipy's numbers."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +15,14 @@ from scipy import stats as sps
 from auditor.engine.duckdb_engine import Engine
 from auditor.stats import column_measures, ecdf
 from auditor.stats.column_drift import DriftColumn, Relation, compare
+from tests.engines import attach_parquet, new_engine
+
+
+@pytest.fixture(autouse=True)
+def engine_under_test(engine_kind, monkeypatch):
+    """Every test here runs on each engine: DuckDB, and Spark where it runs."""
+    monkeypatch.setattr(sys.modules[__name__], "Engine", lambda: new_engine(engine_kind))
+    return engine_kind
 
 
 def loop_walk(ref: ecdf.BinStats, cur: ecdf.BinStats, n: int, m: int) -> tuple[float, float, list[int], bool]:
@@ -84,7 +93,7 @@ def make_engine(tmp_path, reference: np.ndarray, current: np.ndarray) -> Engine:
     for name, values in (("reference", reference), ("current", current)):
         path = tmp_path / f"{name}.parquet"
         pq.write_table(pa.table({"x": pa.array(values)}), path)
-        engine.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        attach_parquet(engine, name, path)
     return engine
 
 

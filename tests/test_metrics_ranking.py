@@ -15,7 +15,16 @@ from auditor.engine.duckdb_engine import Engine
 from auditor.metrics import ranking
 from auditor.metrics.performance import model_columns
 from auditor.metrics.ranking import partition_counts_sql, ranking_metrics, ranking_offsets, ranking_sql
+from tests import modeling_helpers
+from tests.engines import new_engine
 from tests.modeling_helpers import view_of
+
+
+@pytest.fixture(autouse=True)
+def engine_under_test(engine_kind, monkeypatch):
+    """Every test here runs on each engine: DuckDB, and Spark where it runs."""
+    monkeypatch.setattr(modeling_helpers, "Engine", lambda: new_engine(engine_kind))
+    return engine_kind
 
 TOL = 1e-9
 
@@ -128,14 +137,15 @@ def test_ranking_offsets_count_the_partitions_before_in_order():
 # --- rankings split to stay within a sort's memory -----------------------------------------------
 
 def split_ranking(df: pd.DataFrame, tmp_path, monkeypatch, per_sort: int, **kwargs):
-    """`rank_whole` with sorts of at most `per_sort` rows, and how many range sorts it ran."""
+    """`rank_whole` with sorts of at most `per_sort` rows, and how many ranges it ranked (DuckDB: a sort
+    each; Spark: a window partition each, in one statement returning a row per range)."""
     monkeypatch.setattr(ranking, "rows_per_sort", lambda engine: per_sort)
     engine, ds = view_of(df, tmp_path)
     cols = model_columns(ds, label="label", prediction=None, score="score")
     rows = engine.query_one(f"SELECT count(*) FROM {ds.view} WHERE {cols.label} IS NOT NULL AND {cols.score} IS NOT NULL")[0]
     found, statements = ranking.rank_whole(engine, ds.view, label=cols.label, score=cols.score, rows=rows, **kwargs)
-    sorts = sum(1 for q in engine.log if q.sql == statements[-1])
-    return found, sorts
+    ran = [q for q in engine.log if q.sql == statements[-1]]
+    return found, (len(ran) if engine.parallel_global_sort else ran[-1].rows_fetched)
 
 
 @pytest.mark.parametrize("distinct", [None, 3, 40])
@@ -179,7 +189,8 @@ def test_ranking_in_score_ranges_keeps_the_where(tmp_path, monkeypatch):
 
 
 def test_partitions_ranked_in_groups_match_sklearn(tmp_path, monkeypatch):
-    """Windows grouped into sorts of at most 900 rows (one window larger than that alone)."""
+    """Windows grouped into sorts of at most 900 rows (one window larger than that alone); on Spark, every
+    window ranked in a window function partition of its own, in one statement."""
     rng = np.random.default_rng(12)
     n = 6000
     part = rng.choice(range(8), n, p=[0.3, 0.05, 0.1, 0.15, 0.1, 0.1, 0.1, 0.1])
@@ -193,7 +204,8 @@ def test_partitions_ranked_in_groups_match_sklearn(tmp_path, monkeypatch):
     monkeypatch.setattr(ranking, "rows_per_sort", lambda engine: 900)
     found, (sql,) = ranking.rank_partitions(engine, ds.view, label=cols.label, score=cols.score, partition='"part"',
                                            counts=counts)
-    assert sum(1 for q in engine.log if q.sql == sql) == len(ranking.partition_groups(counts, 900)) > 3
+    sorts = len(ranking.partition_groups(counts, 900)) if engine.parallel_global_sort else 1
+    assert sum(1 for q in engine.log if q.sql == sql) == sorts and len(ranking.partition_groups(counts, 900)) > 3
     assert list(found) == [0, 1, 2, 3, 5, 6, 7]
     for p, ours in found.items():
         inside = (part == p) & ~np.isnan(s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,16 @@ import pytest
 from auditor.checks.profile import QUANTILES, _profiles
 from auditor.engine import quantiles as quantiles_module
 from auditor.engine.duckdb_engine import Engine
-from auditor.engine.sources import Column, Dataset
-from auditor.engine.sql import quote_ident, quote_literal
+from auditor.engine.sources import Dataset
 from auditor.stats import distances as stats
+from tests.engines import attach_parquet, new_engine
+
+
+@pytest.fixture(autouse=True)
+def engine_under_test(engine_kind, monkeypatch):
+    """Every test here runs on each engine: DuckDB, and Spark where it runs."""
+    monkeypatch.setattr(sys.modules[__name__], "Engine", lambda: new_engine(engine_kind))
+    return engine_kind
 
 rng = np.random.default_rng(11)
 SAMPLES = {
@@ -32,8 +40,8 @@ def _view(tmp_path: Path, columns: dict[str, np.ndarray]) -> tuple[Engine, Datas
     path = tmp_path / "d.parquet"
     pq.write_table(pa.table(columns), path)
     engine = Engine()
-    engine.execute(f"CREATE VIEW d AS SELECT * FROM read_parquet({quote_literal(str(path))})")
-    cols = tuple(Column(r[0], str(r[1])) for r in engine.query(f"DESCRIBE {quote_ident('d')}"))
+    attach_parquet(engine, "d", path)
+    cols = tuple(engine.columns("d"))
     return engine, Dataset(name="d", view="d", source=str(path), rows=0, columns=cols)
 
 

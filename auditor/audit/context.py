@@ -12,7 +12,7 @@ from auditor.audit.registry import CheckSpec
 from auditor.audit.roles import Roles
 from auditor.audit.target import Target
 from auditor.config import AuditConfig
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import quote_ident
 from auditor.engine.summary import ColumnSummary, summarize

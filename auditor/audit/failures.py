@@ -24,7 +24,7 @@ from pydantic import Field
 
 from auditor.audit.context import FailingRows, RunState
 from auditor.audit.options import CheckOptions, Size
-from auditor.engine.sql import quote_ident, quote_literal
+from auditor.engine.sql import quote_ident
 from auditor.report import FAILURES_FOLDER, CheckResult
 
 # A value of a column holding personal data, masked in SQL as auditor.engine.pii.mask masks it in
@@ -69,6 +69,16 @@ def rows_sql(run: RunState, wanted: list[FailingRows], personal: Mapping[str, An
     return " UNION ALL ".join(parts), params
 
 
+def rows_per_rule(path: Path, rule_column: str) -> dict[str, int]:
+    """How many rows of a written file (at most export_max_rows) break each rule, read back from the file
+    itself: on Spark the driver wrote it, where the executors may not see it."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    counted = pc.value_counts(pq.read_table(path, columns=[rule_column]).column(rule_column))
+    return {str(entry["values"]): int(entry["counts"]) for entry in counted.to_pylist()}
+
+
 def write_failures(run: RunState, results: list[CheckResult], options: Mapping[str, CheckOptions],
                    personal: Mapping[str, Mapping[str, Any]], folder: Path | None) -> list[CheckResult]:
     """Write each check's failing rows (one file per check) and add `evidence.files` to its results."""
@@ -85,10 +95,8 @@ def write_failures(run: RunState, results: list[CheckResult], options: Mapping[s
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / file_name(check_id)
-            run.engine.execute(f"COPY ({rows} LIMIT {int(limit)}) TO {quote_literal(str(target))} (FORMAT parquet)",
-                               params)
-            written = dict(run.engine.query(COUNT_BY_RULE_SQL.format(
-                rule=rule_col, rows=f"read_parquet({quote_literal(str(target))})")))
+            run.engine.write_parquet(f"{rows} LIMIT {int(limit)}", params, target)
+            written = rows_per_rule(target, _extra_names(run.datasets["current"].column_names)[1])
             path = f"{FAILURES_FOLDER}/{file_name(check_id)}"
         for rows_of in wanted:
             total = int(broke.get(rows_of.rule, 0))

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.config import AuditConfig, EngineSettings
+from auditor.engine.base import Engine
 from auditor.engine.catalog import CatalogEntry
-from auditor.engine.duckdb_engine import Engine
 from auditor.engine.fingerprint import Fingerprint, Fingerprinter, sql_inputs
 from auditor.version import __version__
 
@@ -109,7 +109,10 @@ def _tables(sql: str) -> list[str]:
 
 
 def engine_settings(engine: Engine, settings: EngineSettings) -> dict[str, Any]:
-    """The engine and the settings it ran with (as DuckDB took them; the temp directory as configured)."""
+    """The engine and the settings it ran with (as DuckDB took them; the temp directory as configured;
+    Spark's version, master or remote, and the configured conf)."""
+    if engine.kind == "spark":
+        return engine.settings_summary()
     threads, memory = engine.query("SELECT current_setting('threads'), current_setting('memory_limit')")[0]
     return {"name": "duckdb", "threads": int(threads), "memory_limit": str(memory),
             "temp_directory": settings.temp_directory}

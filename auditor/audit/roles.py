@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from auditor.config import Columns
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_integer, is_numeric, quote_ident
 from auditor.engine.summary import ColumnSummary

@@ -38,7 +38,7 @@ from auditor.audit.target import Target, resolve_target
 from auditor.checks import catalogue
 from auditor.config import AuditConfig
 from auditor.engine.catalog import attach_catalog
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.connect import open_engine
 from auditor.engine.sources import attach_datasets
 from auditor.engine.windows import resolve_timestamp
 from auditor.errors import AuditorError, DataError
@@ -128,7 +128,9 @@ def run_check(spec: CheckSpec, state: RunState, options: CheckOptions) -> list[C
     except Exception as exc:  # a broken check must not take the report down with it
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        return [ctx.result(status="error", message=f"The check raised {type(exc).__name__}: {exc}{where}")]
+        # An engine's error may carry the JVM's stack trace (Spark): the report keeps the line that says what failed.
+        text = state.engine.first_line(exc) if isinstance(exc, state.engine.errors) else exc
+        return [ctx.result(status="error", message=f"The check raised {type(exc).__name__}: {text}{where}")]
     return share_statements(results) or [ctx.result(status="skip", message="Nothing to check.")]
 
 
@@ -185,10 +187,7 @@ def run_audit(
     specs = select_checks(options, stages)
 
     settings = config.engine.with_environment(os.environ)
-    temp_directory = settings.temp_directory
-    if temp_directory and not os.environ.get("AUDITOR_TEMP_DIRECTORY", "").strip():
-        temp_directory = str(config.resolve(temp_directory))  # config paths are relative to the file
-    engine = Engine(threads=settings.threads, memory_limit=settings.memory_limit, temp_directory=temp_directory)
+    engine = open_engine(config)
     warm_imports()
     try:
         say("attaching datasets")

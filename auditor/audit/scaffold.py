@@ -34,8 +34,8 @@ from auditor.audit.roles import ID_DISTINCT_SHARE, ID_MIN_VALUES
 from auditor.audit.scaffold_yaml import render_config
 from auditor.audit.target import column_values
 from auditor.config import AuditConfig
+from auditor.engine.base import Engine
 from auditor.engine.catalog import CatalogEntry, attach_catalog
-from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_numeric, is_temporal, quote_ident
 from auditor.engine.summary import ColumnSummary, summarize

@@ -23,7 +23,7 @@ from typing import Any
 
 from auditor.audit.wording import some
 from auditor.config import AuditConfig
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_numeric, quote_ident
 from auditor.errors import ConfigError, DataError

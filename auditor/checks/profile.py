@@ -20,7 +20,7 @@ from auditor.audit.options import CheckOptions, Size
 from auditor.audit.registry import check
 from auditor.audit.roles import infer_categorical
 from auditor.engine import quantiles
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, is_integer, quote_ident
 from auditor.engine.summary import ColumnSummary, summarize

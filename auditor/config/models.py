@@ -212,16 +212,42 @@ class Outputs(Strict):
                                       "(false leaves them out of every report)")
 
 
+DUCKDB_SETTINGS = ("threads", "memory_limit", "temp_directory")
+SPARK_SETTINGS = ("master", "remote", "conf")
+
+
 class EngineSettings(Strict):
+    kind: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="duckdb: in-process, one machine (the default); spark: Apache Spark, local or a cluster")
     threads: int | None = Field(default=None, ge=1, description="DuckDB threads (default: one per core)")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, like 4GB (default: 256 MB a thread, at least 512 MB)")
-    temp_directory: str | None = Field(None, description="where large sorts spill (default: a per-run folder, removed after)")
+    temp_directory: str | None = Field(None, description="where DuckDB's large sorts spill (default: a per-run folder, removed after)")
     cache_dir: str | None = Field(None, description="where the reference's statistics are kept between runs, relative "
                                   "to the config (default: the history root's cache/ with --history; none without)")
+    master: str | None = Field(None, description='Spark: the master URL, like "local[2]" or "spark://host:7077" '
+                               '(default: local[*], or what spark-submit set)')
+    remote: str | None = Field(None, description='Spark: a Spark Connect server, like "sc://host:15002" (instead of master)')
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Spark: settings of the session, like {spark.executor.memory: 4g}")
+
+    @model_validator(mode="after")
+    def settings_of_the_kind(self) -> EngineSettings:
+        wrong = [k for k in (DUCKDB_SETTINGS if self.kind == "spark" else SPARK_SETTINGS) if getattr(self, k)]
+        if wrong:
+            other = "DuckDB" if self.kind == "spark" else "Spark"
+            hint = "; Spark's own settings go in conf" if self.kind == "spark" else "; set kind: spark"
+            raise ValueError(f"{', '.join(wrong)} {'is a' if len(wrong) == 1 else 'are'} {other} setting"
+                             f"{'' if len(wrong) == 1 else 's'}, not for kind: {self.kind}{hint}")
+        if self.master and self.remote:
+            raise ValueError("give master or remote, not both (remote is a Spark Connect server)")
+        return self
 
     def with_environment(self, environ: typing.Mapping[str, str]) -> EngineSettings:
         """AUDITOR_THREADS, AUDITOR_MEMORY_LIMIT and AUDITOR_TEMP_DIRECTORY override the config,
-        so one machine's limits need not be written into a shared audit.yaml."""
+        so one machine's limits need not be written into a shared audit.yaml (DuckDB only: Spark's
+        resources are the cluster's)."""
+        if self.kind != "duckdb":
+            return self
         update: dict[str, Any] = {}
         threads = environ.get("AUDITOR_THREADS", "").strip()
         if threads:

@@ -12,12 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from auditor.config import AuditConfig, CatalogTable, DatasetSpec
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.fingerprint import file_format
-from auditor.engine.sources import READERS, Dataset, _first_line, _view_sql, attach_view
+from auditor.engine.sources import READERS, Dataset, attach_spec, attach_view
 from auditor.engine.sql import quote_ident, quote_literal
 from auditor.errors import DataError
 
@@ -60,8 +58,8 @@ def _database_tables(engine: Engine, item: CatalogTable, index: int, config: Aud
     try:
         engine.execute(f"ATTACH {quote_literal(str(db))} AS {quote_ident(alias)} (READ_ONLY)")
         found = engine.query(TABLES_SQL, [alias, alias])
-    except duckdb.Error as exc:
-        raise DataError(f"catalog[{index}] ({item.database}): cannot be read: {_first_line(exc)}") from None
+    except engine.errors as exc:
+        raise DataError(f"catalog[{index}] ({item.database}): cannot be read: {engine.first_line(exc)}") from None
     stem = item.name or Path(item.database or "").stem
     out = []
     for schema, table in found:
@@ -83,14 +81,16 @@ def attach_catalog(engine: Engine, config: AuditConfig) -> list[CatalogEntry]:
                        for name, select, qualified in tables]
         else:
             name = item.default_name or f"catalog_{index}"
-            spec = DatasetSpec(path=item.path, format=item.format, sql=item.sql, table=item.table, database=item.database)
-            select, source = _view_sql(name, spec, config, engine)
-            sources = [(name, select, source, example_from(item, name))]
+            sources = [(name, None, None, example_from(item, name))]
         for name, select, source, reading in sources:
             if name in taken:
                 raise DataError(f"catalog[{index}]: a second table is named '{name}'; give the item a `name`")
             taken.add(name)
-            entries.append(CatalogEntry(table=attach_view(engine, name, select, source, kind="catalog table"),
-                                        item=item, index=index,
-                                        reading=reading))
+            if select is None:
+                spec = DatasetSpec(path=item.path, format=item.format, sql=item.sql, table=item.table,
+                                   database=item.database)
+                table = attach_spec(engine, name, spec, config, kind="catalog table")
+            else:
+                table = attach_view(engine, name, select, source, kind="catalog table")
+            entries.append(CatalogEntry(table=table, item=item, index=index, reading=reading))
     return entries

@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from auditor.engine.duckdb_engine import VOLATILE
+from auditor.engine.base import VOLATILE
 from auditor.engine.sources import EXTENSIONS
 
 PARQUET_MAGIC = b"PAR1"

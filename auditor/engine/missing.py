@@ -7,7 +7,7 @@ stays small at any width and length (a pattern is a handful of booleans).
 
 from __future__ import annotations
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sql import is_float, quote_ident
 
 __all__ = ["missing_patterns", "MAX_COLUMNS", "MAX_PATTERNS"]

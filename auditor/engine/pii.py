@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sql import quote_ident
 
 DIGITS = "regexp_replace(v, '[^0-9]', '', 'g')"

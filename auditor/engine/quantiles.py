@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from auditor.engine import long_form
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.located import (  # noqa: F401  (re-exported: the quantiles' vocabulary)
     LOCATE_BINS,
     CellMap,

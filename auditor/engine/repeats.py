@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_integer, quote_ident
 from auditor.engine.summary import ColumnSummary
@@ -83,7 +83,7 @@ def find_repeats(engine: Engine, ds: Dataset, column: str, *, sample: int, summa
     bitmap, and grouped only when some value repeats."""
     key = key or quote_ident(column)
     statements = []
-    bounds = _bitmap_range(ds, column, summary) if key == quote_ident(column) else None
+    bounds = _bitmap_range(ds, column, summary) if key == quote_ident(column) and engine.bitmaps else None
     chunks: list[list[int]] = []
     if bounds is not None:
         census = CENSUS_SQL.format(c=key, view=ds.view)
@@ -149,7 +149,7 @@ def count_shared(engine: Engine, current: Dataset, reference: Dataset, column: s
     their ranges do not meet, else the AND of two bitmaps over the joint range. None when it cannot
     tell cheaply (other types, a range too wide): then the caller intersects the tables."""
     bounds = [_bitmap_range(current, column, current_summary), _bitmap_range(reference, column, reference_summary)]
-    if None in bounds:
+    if None in bounds or not engine.bitmaps:
         return None, []
     (lo_c, hi_c), (lo_r, hi_r) = bounds
     if hi_c < lo_r or hi_r < lo_c:

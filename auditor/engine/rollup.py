@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sql import select_list
 
 # 10M rows, 8 one-key sets packed into 2 sets of up to ~12k estimated groups: as cheap as 4 smaller

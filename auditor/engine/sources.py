@@ -1,7 +1,8 @@
-"""Datasets as DuckDB views: nothing is copied, every check queries the view.
+"""Datasets as the engine's views: nothing is copied, every check queries the view.
 
-A dataset is a file or glob (Parquet, CSV, JSON by extension), a SQL query, or
-a table in a DuckDB database file. Problems with the data itself (a missing or
+A dataset is a file or glob (Parquet, CSV, JSON by extension), a SQL query, or a table
+(of a DuckDB database file, or of Spark's catalog). Each engine makes the view its own way
+(`Engine.view_of_files` & co.). Problems with the data itself (a missing or
 unreadable file) are `DataError`s: one line, exit 3.
 """
 
@@ -9,27 +10,21 @@ from __future__ import annotations
 
 import glob
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from auditor.config import AuditConfig, DatasetSpec
-from auditor.engine.duckdb_engine import Engine
-from auditor.engine.sql import quote_ident, quote_literal
+from auditor.engine.base import Column, Engine
+from auditor.engine.duckdb_engine import READERS
+from auditor.engine.sql import quote_ident
 from auditor.errors import ConfigError, DataError
 
-READERS = {"parquet": "read_parquet", "csv": "read_csv_auto", "json": "read_json_auto"}
+__all__ = ["READERS", "Column", "Dataset", "attach_datasets", "attach_spec", "attach_view"]
 EXTENSIONS = {
     ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".txt": "csv",
     ".json": "json", ".jsonl": "json", ".ndjson": "json",
 }
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
 
 
 @dataclass(frozen=True)
@@ -68,35 +63,39 @@ def _file_format(spec: DatasetSpec, path: str) -> str:
     return fmt
 
 
-def _view_sql(name: str, spec: DatasetSpec, config: AuditConfig, engine: Engine) -> tuple[str, str]:
-    """The SELECT a dataset's view is made of, and a readable description of its source."""
+def _attach(name: str, spec: DatasetSpec, config: AuditConfig, engine: Engine, kind: str) -> str:
+    """Attach one dataset as the view `name`, the engine's way; a readable description of its source."""
     if spec.path:
-        pattern = str(config.resolve(spec.path))
-        matches = sorted(glob.glob(pattern, recursive=True))
-        if not matches:
-            raise DataError(f"dataset '{name}': no file matches {pattern}")
-        reader = READERS[_file_format(spec, pattern)]
-        # Literals here because DuckDB cannot bind parameters in CREATE VIEW; quote_literal escapes them.
-        return f"SELECT * FROM {reader}({quote_literal(pattern)})", spec.path
+        # A URL (s3://, abfss://, hdfs://) is the engine's to read and to glob; a local path is checked here.
+        pattern = spec.path if "://" in spec.path else str(config.resolve(spec.path))
+        if "://" not in pattern and not glob.glob(pattern, recursive=True):
+            raise DataError(f"{kind} '{name}': no file matches {pattern}")
+        engine.view_of_files(name, pattern, _file_format(spec, pattern))
+        return spec.path
     if spec.table:
+        database = None
         if spec.database:
             db = config.resolve(spec.database)
             if not db.is_file():
-                raise DataError(f"dataset '{name}': database file not found: {db}")
-            alias = f"db_{name}"
-            engine.execute(f"ATTACH {quote_literal(str(db))} AS {quote_ident(alias)} (READ_ONLY)")
-            table = ".".join(quote_ident(p) for p in spec.table.split("."))
-            return f"SELECT * FROM {quote_ident(alias)}.{table}", f"{spec.database}:{spec.table}"
-        return f"SELECT * FROM {'.'.join(quote_ident(p) for p in spec.table.split('.'))}", spec.table
+                raise DataError(f"{kind} '{name}': database file not found: {db}")
+            database = str(db)
+        engine.view_of_table(name, spec.table, database)
+        return f"{spec.database}:{spec.table}" if spec.database else spec.table
     assert spec.sql is not None
-    return spec.sql, "sql"
+    engine.view_of_sql(name, spec.sql)
+    return "sql"
 
 
 DATASET_NAMES = ("reference", "current", "predictions")
 
 
 def tables_read(engine: Engine, sql: str, where: str) -> set[str]:
-    """The table names a query reads, from DuckDB's parse tree (nothing is bound or read; CTEs left out)."""
+    """The table names a query reads, from DuckDB's parse tree (nothing is bound or read; CTEs left out);
+    on Spark, sqlglot's parse of the Spark SQL."""
+    if engine.kind == "spark":
+        from auditor.engine.spark_engine import tables_read_by_spark
+
+        return tables_read_by_spark(sql, where)
     tree = json.loads(engine.query_one("SELECT json_serialize_sql($sql)", {"sql": sql})[0])
     if tree.get("error"):
         raise ConfigError(f"{where}: {tree.get('error_message', 'not a query DuckDB can parse')}")
@@ -150,30 +149,31 @@ def attach_order(engine: Engine, config: AuditConfig) -> list[str]:
 def attach_datasets(engine: Engine, config: AuditConfig) -> dict[str, Dataset]:
     """Create one view per configured dataset, those a `sql:` reads first; read its columns and row count.
 
-    Relative paths inside `sql:` (`read_parquet('../x.parquet')`) resolve against the config's folder, as
-    `path:` does: it is DuckDB's `file_search_path` for the run."""
-    engine.execute(f"SET file_search_path = {quote_literal(str(config.base_dir.resolve()))}")
+    Relative paths inside `sql:` (`read_parquet('../x.parquet')`, or Spark's ``parquet.`../x.parquet` ``)
+    resolve against the config's folder, as `path:` does."""
+    engine.set_search_path(config.base_dir.resolve())
     attached: dict[str, Dataset] = {}
     for name in attach_order(engine, config):
-        spec = getattr(config.datasets, name)
-        select, source = _view_sql(name, spec, config, engine)
-        attached[name] = attach_view(engine, name, select, source)
+        attached[name] = attach_spec(engine, name, getattr(config.datasets, name), config)
     return {name: attached[name] for name in DATASET_NAMES if name in attached}
 
 
+def attach_spec(engine: Engine, name: str, spec: DatasetSpec, config: AuditConfig, *, kind: str = "dataset") -> Dataset:
+    """A view named `name` over a dataset spec, with its columns and row count (a DataError when unreadable)."""
+    source = spec.path or (f"{spec.database}:{spec.table}" if spec.database else spec.table) or "sql"
+    return _described(engine, name, source, kind, lambda: _attach(name, spec, config, engine, kind))
+
+
 def attach_view(engine: Engine, name: str, select: str, source: str, *, kind: str = "dataset") -> Dataset:
-    """A view named `name` over `select`, with its columns and row count (a DataError when unreadable)."""
-    view = quote_ident(name)
+    """A view named `name` over a SELECT in the engine's own dialect (a DataError when unreadable)."""
+    return _described(engine, name, source, kind, lambda: engine.view_of_sql(name, select))
+
+
+def _described(engine: Engine, name: str, source: str, kind: str, attach: Callable[[], object]) -> Dataset:
     try:
-        engine.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
-        described = engine.query(f"DESCRIBE {view}")
-        rows = engine.query_one(f"SELECT count(*) FROM {view}")[0]
-    except duckdb.Error as exc:
-        raise DataError(f"{kind} '{name}' ({source}): cannot be read: {_first_line(exc)}") from None
-    columns = tuple(Column(name=r[0], type=str(r[1])) for r in described)
-    return Dataset(name=name, view=view, source=source, rows=int(rows), columns=columns)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        source = attach() or source
+        columns = tuple(engine.columns(name))
+        rows = engine.query_one(f"SELECT count(*) FROM {quote_ident(name)}")[0]
+    except engine.errors as exc:
+        raise DataError(f"{kind} '{name}' ({source}): cannot be read: {engine.first_line(exc)}") from None
+    return Dataset(name=name, view=quote_ident(name), source=str(source), rows=int(rows), columns=columns)

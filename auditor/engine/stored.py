@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 
 FORMAT = 1
@@ -109,11 +110,18 @@ def decode(value: Any) -> Any:
     raise ValueError(f"unknown tag {kind!r} in the result cache")
 
 
-def reads_only(con: Any, sql: str, views: frozenset[str]) -> bool:
+_parser: duckdb.DuckDBPyConnection | None = None
+
+
+def reads_only(sql: str, views: frozenset[str]) -> bool:
     """Whether `sql` reads some of `views` and nothing else: no other table, no table function (a file
-    read directly), from DuckDB's parse tree. Anything it cannot parse is not kept."""
+    read directly), from DuckDB's parse tree. The SQL is auditor's (DuckDB's dialect, whatever engine then
+    runs it), so a private DuckDB connection parses it; nothing is read. Anything it cannot parse is not kept."""
+    global _parser
+    if _parser is None:
+        _parser = duckdb.connect()
     try:
-        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+        tree = json.loads(_parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     except Exception:  # noqa: BLE001 (a statement DuckDB's serializer does not take is simply not kept)
         return False
     if tree.get("error"):

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from auditor.engine import long_form
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sources import Column, Dataset
 from auditor.engine.sql import is_numeric, is_temporal, quote_ident
 
@@ -121,8 +121,7 @@ def bounds_from_metadata(engine: Engine, dataset: Dataset) -> set[str]:
     candidates = [c for c in dataset.columns if _bounded(c)]
 
     def answered(names: list[Column]) -> bool:
-        plan = engine.query(f"EXPLAIN {bounds_sql(dataset.view, names)}")
-        return "AGGREGATE" not in " ".join(str(cell) for row in plan for cell in row).upper()
+        return engine.reads_from_metadata(bounds_sql(dataset.view, names))  # DuckDB: EXPLAIN; Spark: never
 
     if not candidates or answered(candidates):
         return {c.name for c in candidates}

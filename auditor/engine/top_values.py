@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditor.engine import long_form
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sql import is_float, is_integer, is_numeric, is_temporal, quote_ident
 
 # Each family's values come back in a column of their own type (a UNION ALL would make them all text).

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditor.engine import long_form
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.repeats import EXACT_DOUBLE
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_integer, quote_ident

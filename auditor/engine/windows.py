@@ -32,9 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import duckdb
-
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.quantiles import order_positions
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import bind, is_temporal, quote_ident
@@ -143,8 +141,8 @@ def resolve_timestamp(engine: Engine, dataset: Dataset, column: str, timestamp_f
     sql = UNPARSED_SQL.format(text=text, ts=ts, view=dataset.view)
     try:
         bad, example, present = engine.query_one(sql, params or None)
-    except duckdb.Error as exc:  # a format DuckDB cannot read at all
-        raise DataError(f"columns.timestamp_format {timestamp_format!r}: {str(exc).strip().splitlines()[0]}") from None
+    except engine.errors as exc:  # a format the engine cannot read at all
+        raise DataError(f"columns.timestamp_format {timestamp_format!r}: {engine.first_line(exc)}") from None
     if bad:
         hint = "" if timestamp_format else "; set columns.timestamp_format (like '%d/%m/%Y %H:%M')"
         raise DataError(f"columns.timestamp '{column}' in dataset '{dataset.name}': {bad:,} of {present:,} values "
@@ -296,7 +294,7 @@ WINDOW_QUANTILES_SQL = """WITH cells AS (
 ), picked AS (
   SELECT window_index, total, v, list_filter([{ranks}], lambda g: g > upto - n AND g <= upto) AS ranks FROM ranked
 )
-SELECT window_index, total::BIGINT, unnest(ranks) AS g, v FROM picked WHERE len(ranks) > 0"""
+SELECT window_index, total::BIGINT, unnest(ranks) AS g, v FROM picked WHERE array_length(ranks) > 0"""
 RANK = "least(floor((total - 1) * $q{i})::BIGINT + {step}, total - 1) + 1"
 
 

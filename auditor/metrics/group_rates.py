@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from auditor.engine import rollup
+from auditor.engine.base import Engine
 from auditor.engine.binning import bin_search
-from auditor.engine.duckdb_engine import Engine
 from auditor.engine.rollup import MAX_GROUPS
 from auditor.engine.sql import bind, quote_ident
 from auditor.metrics.cells import classification_measures

@@ -23,8 +23,15 @@ from auditor.engine.sql import bind
 BYTES_PER_RANKED_ROW = 48
 
 
+# On an engine that sorts a window without PARTITION BY in one task (Spark), a larger table is ranked in
+# score ranges of about this many rows, in parallel.
+ROWS_PER_RANGE = 1_000_000
+
+
 def rows_per_sort(engine) -> int:
     """The most rows one ranking sort takes under the engine's memory_limit (at least a million)."""
+    if not engine.parallel_global_sort:
+        return ROWS_PER_RANGE
     return max(1_000_000, engine.memory_limit_bytes() // BYTES_PER_RANKED_ROW)
 
 
@@ -55,7 +62,7 @@ RANKING_SQL = """WITH scored AS (
   FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL
 ), ranked AS (
   SELECT {part}y, count(*) OVER w AS ge, sum(y::INTEGER) OVER w AS tp
-  FROM scored WINDOW w AS (ORDER BY {part}s DESC RANGE UNBOUNDED PRECEDING)
+  FROM scored WINDOW w AS ({order} RANGE UNBOUNDED PRECEDING)
 ){offsets}
 SELECT {part}count(*) AS ranked, sum(y::INTEGER) AS positives,
   sum(CASE WHEN y THEN {negatives_above} ELSE 0 END) AS negatives_above,
@@ -73,21 +80,32 @@ PARTITIONED = {
     "precision": "(tp - tp_before) / (ge - rows_before)",
     "join": " JOIN offsets USING (part)",
     "group_by": " GROUP BY part ORDER BY part",
+    "order": "ORDER BY part, s DESC",
 }
 WHOLE = {"part": "", "offsets": "", "negatives_above": "ge - tp", "positives_above": "tp", "precision": "tp / ge",
-         "join": "", "group_by": ""}
+         "join": "", "group_by": "", "order": "ORDER BY s DESC"}
+# An engine whose sort of every row runs as one task (Spark: a window without PARTITION BY) ranks each
+# partition in a window of its own, in parallel: the counts start again in each, so nothing is taken off.
+SPLIT = {**WHOLE, "part": "part, ", "group_by": " GROUP BY part ORDER BY part", "order": "PARTITION BY part ORDER BY s DESC"}
+# The score ranges of one ranking, each in a window of its own: the rows and positives of the ranges
+# above (scoring higher) are added on.
+SPLIT_RANGES = {**PARTITIONED, "order": "PARTITION BY part ORDER BY s DESC",
+                "negatives_above": "ge + rows_before - (tp + tp_before)", "positives_above": "tp + tp_before",
+                "precision": "(tp + tp_before) / (ge + rows_before)"}
 # The labelled, scored rows and positives per partition, when the caller has not counted them.
 PARTITION_COUNTS_SQL = """SELECT {partition} AS part, count(*), count(*) FILTER (WHERE {label})
 FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL
 GROUP BY 1 ORDER BY 1"""
 
 
-def ranking_sql(view: str, *, label: str, score: str, partition: str | None = None, where: str | None = None) -> str:
+def ranking_sql(view: str, *, label: str, score: str, partition: str | None = None, where: str | None = None,
+                split: dict[str, str] | None = None) -> str:
     """The ranking query of `view`: one row (ranked, positives, negatives_above, positives_above,
     precision_sum) for `ranking_metrics`; with `partition` (a SQL expression, e.g. a window's
     position) one such row per partition value, that value first, in order, and the parameters of
-    `ranking_offsets` to bind. `where` keeps only the rows it is true for."""
-    parts = PARTITIONED if partition else WHOLE
+    `ranking_offsets` to bind (with `split=SPLIT`, a window per partition and no parameters). `where`
+    keeps only the rows it is true for."""
+    parts = (PARTITIONED if split is None else split) if partition else WHOLE
     return RANKING_SQL.format(view=view, label=label, score=score, where=f"{where} AND " if where else "",
                               part_expr=f"{partition} AS part, " if partition else "", **parts)
 
@@ -126,7 +144,7 @@ def ranking_metrics(row: tuple) -> dict[str, float | None]:
 
 # A score range of the whole ranking: the rows of the ranges above are bound as offsets.
 IN_RANGE = "($from IS NULL OR {score} >= $from) AND ($below IS NULL OR {score} < $below)"
-OFFSET = {"part": "", "offsets": "",
+OFFSET = {"part": "", "offsets": "", "order": "ORDER BY s DESC",
           "negatives_above": "ge + $rows_before::BIGINT - tp - $positives_before::BIGINT",
           "positives_above": "tp + $positives_before::BIGINT",
           "precision": "(tp + $positives_before::BIGINT) / (ge + $rows_before::BIGINT)",
@@ -157,6 +175,9 @@ def rank_whole(engine, view: str, *, label: str, score: str, rows: int, where: s
     # Highest first, each once: equal cuts (many tied scores) would make empty ranges, and cuts out of
     # order would count the rows between them twice.
     cuts = sorted(set(cuts), reverse=True)
+    if not engine.parallel_global_sort:
+        return _rank_ranges_at_once(engine, view, label=label, score=score, where=where, params=params, cuts=cuts,
+                                    cuts_sql=cuts_sql)
     bounds = list(zip([None, *cuts], [*cuts, None], strict=True))  # (below, from), highest first
     in_range = IN_RANGE.format(score=score)
     sql = RANKING_SQL.format(view=view, label=label, score=score, part_expr="",
@@ -173,6 +194,21 @@ def rank_whole(engine, view: str, *, label: str, score: str, rows: int, where: s
         precision_sums.append(float(row[4] or 0.0))
     return (ranking_metrics((ranked, positives, negatives_above, positives_above, math.fsum(precision_sums))),
             [cuts_sql, sql])
+
+
+def _rank_ranges_at_once(engine, view: str, *, label: str, score: str, where: str | None, params: Mapping[str, Any],
+                         cuts: list, cuts_sql: str) -> tuple[dict[str, float | None], list[str]]:
+    """`rank_whole`'s score ranges as the partitions of one statement, each sorted in a window of its own
+    (in parallel on Spark), the ranges above added on: the same whole-number sums, so the same AUC."""
+    range_of = "CASE " + " ".join(f"WHEN {score} >= $cut{i} THEN {i}" for i in range(len(cuts))) + f" ELSE {len(cuts)} END"
+    bound = {**params, **{f"cut{i}": cut for i, cut in enumerate(cuts)}}
+    counts_sql = partition_counts_sql(view, label=label, score=score, partition=range_of, where=where)
+    counts = engine.query(counts_sql, bind(counts_sql, bound))
+    sql = ranking_sql(view, label=label, score=score, partition=range_of, where=where, split=SPLIT_RANGES)
+    rows = engine.query(sql, bind(sql, {**bound, **ranking_offsets(counts)}))
+    totals = [sum(int(r[i] or 0) for r in rows) for i in (1, 2, 3, 4)]
+    found = ranking_metrics((*totals, math.fsum(float(r[5] or 0.0) for r in rows)))
+    return found, [cuts_sql, counts_sql, sql]
 
 
 def partition_groups(counts: Sequence[tuple[Any, int, int]], per_sort: int) -> list[list[tuple[Any, int, int]]]:
@@ -200,6 +236,9 @@ def rank_partitions(engine, view: str, *, label: str, score: str, partition: str
     in terms the Parquet reader can prune by (a time window's timestamps) saves a full read per group.
     """
     params = params or {}
+    if not engine.parallel_global_sort:  # a window per partition, all at once
+        sql = ranking_sql(view, label=label, score=score, partition=partition, where=where, split=SPLIT)
+        return {row[0]: ranking_metrics(row[1:]) for row in engine.query(sql, bind(sql, params) or None)}, [sql]
     groups = partition_groups([c for c in counts if c[1]], rows_per_sort(engine))
     if len(groups) > 1:
         between = between or f"{partition} BETWEEN $first_part AND $last_part"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.engine import long_form, quantiles, rollup
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.rollup import Measures
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import bind, is_numeric, quote_ident, select_list

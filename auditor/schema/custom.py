@@ -1,6 +1,6 @@
 """Checks only pandera can run (custom Python checks, regexes RE2 reads differently).
 
-The table is streamed from DuckDB as Arrow record batches of `chunk_rows` rows; each
+The table is streamed from the engine as Arrow record batches of `chunk_rows` rows; each
 batch becomes a small pandas frame (indexed by its global row number) that pandera
 validates lazily. Counts add up across batches and at most `sample` failure cases
 are kept per check, so memory is bounded by one batch whatever the table size.
@@ -10,12 +10,12 @@ batch at a time: such checks belong in SQL, not here.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from auditor.engine.duckdb_engine import Engine, QueryLog
+from auditor.engine.base import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import quote_ident
+from auditor.errors import ConfigError
 from auditor.schema.plan import Outcome, SchemaPlan, check_name
 
 FRAME = "(dataframe)"  # the column label of a schema-level check's failure
@@ -46,6 +46,11 @@ def run_custom(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: in
 
     if not plan.custom and not plan.frame_checks:
         return [], None
+    if engine.kind == "spark":  # the first Spark version streams nothing into Python
+        names = [f"{column}: {check_name(c)}" for column, checks in plan.custom.items() for c in checks]
+        names += [f"(dataframe): {check_name(c)}" for c in plan.frame_checks]
+        raise ConfigError(f"schema: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}: custom pandera checks "
+                          "(and regexes RE2 cannot run) need engine.kind: duckdb; remove them or use kind: duckdb")
     schema = _sub_schema(plan)
     outcomes: dict[tuple[str, str], Outcome] = {}
     for name, checks in plan.custom.items():
@@ -57,7 +62,7 @@ def run_custom(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: in
                                                        sample_columns=["row", "column", "failure_case"],
                                                        engine="pandera")
     sql = custom_sql(plan, dataset)
-    reader = _stream(engine, sql, int(chunk_rows))
+    reader = engine.logged_stream(sql, int(chunk_rows))
     offset = 0
     for batch in reader:
         frame = batch.to_pandas()
@@ -68,19 +73,6 @@ def run_custom(engine: Engine, plan: SchemaPlan, dataset: Dataset, *, sample: in
         except pandera.errors.SchemaErrors as exc:
             _collect(exc.failure_cases, outcomes, sample=sample)
     return list(outcomes.values()), sql
-
-
-def _stream(engine: Engine, sql: str, rows: int) -> Any:
-    """Arrow record batches of `rows` rows, logged like any query of the engine.
-
-    A relation's reader streams; a DB-API result's reader would first copy every row."""
-    started = time.perf_counter()
-    abort = getattr(engine.con, "abort", None)
-    if abort is not None:  # DuckDB 2 refuses a relation while an earlier query_one result is pending
-        abort()
-    reader = engine.con.sql(sql).to_arrow_reader(rows)
-    engine.log.append(QueryLog(sql=sql, seconds=time.perf_counter() - started, check=getattr(engine, "check", None)))
-    return reader
 
 
 def _collect(cases: Any, outcomes: dict[tuple[str, str], Outcome], *, sample: int) -> None:

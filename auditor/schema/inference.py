@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
+from auditor.engine.duckdb_engine import DuckDBEngine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_float, is_integer, is_numeric, quote_ident
 from auditor.schema.dtypes import pandas_equivalents
@@ -101,7 +102,7 @@ def write_inferred(data: str, *, out: Path | None, max_categories: int, now: dat
     from auditor.engine.sources import attach_datasets
 
     config = parse_config({"datasets": {"current": {"path": data}}}, source="infer-schema", base_dir=Path.cwd())
-    engine = Engine()
+    engine = DuckDBEngine()  # infer-schema reads a local file: DuckDB
     try:
         ds = attach_datasets(engine, config)["current"]
         schema, _ = infer_schema(engine, ds, max_categories=max_categories)

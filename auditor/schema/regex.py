@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-import duckdb
+from auditor.engine.duckdb_engine import regex_accepted_by_re2
 
 # Python's `\d` on str is Unicode category Nd; `\w` is str.isalnum() plus "_"; `\s` is str.isspace().
 _DIGIT = r"\p{Nd}"
@@ -23,19 +23,6 @@ _CLASS_ESCAPES = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
 _SUPPORTED_FLAGS = set("ims")
 _QUANTIFIER_END = set("*+?}")
 _FLAG_PREFIX = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s"}
-
-_checker = None  # a private DuckDB connection: validating a pattern must not count as a query of the run
-
-
-def _re2_accepts(pattern: str) -> bool:
-    global _checker
-    if _checker is None:
-        _checker = duckdb.connect(":memory:")
-    try:
-        _checker.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
-    except duckdb.Error:
-        return False
-    return True
 
 
 def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int] | None:
@@ -144,4 +131,4 @@ def translate(pattern: str | re.Pattern) -> str | None:
         out.append(ch)
         i += 1
     translated = "".join(out)
-    return translated if _re2_accepts(translated) else None
+    return translated if regex_accepted_by_re2(translated) else None

@@ -3,7 +3,7 @@ failing rules' most frequent failure cases, capped."""
 
 from __future__ import annotations
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.repeats import find_repeats
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import quote_ident

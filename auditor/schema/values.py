@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import quote_ident
 from auditor.engine.summary import ColumnSummary, statements

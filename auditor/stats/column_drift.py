@@ -32,7 +32,7 @@ import math
 from collections.abc import Collection
 
 from auditor.engine import long_form, quantiles
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sql import is_float, quote_ident
 from auditor.engine.value_counts import value_counts_of_view
 from auditor.stats import distances as stats

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.stats import distances as stats
 from auditor.stats import ecdf
 from auditor.stats.drift_relations import (  # noqa: F401  (DriftColumn, Kind, missing_condition: re-exported)

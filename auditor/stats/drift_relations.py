@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.quantiles import LOCATE_BINS, Located
 from auditor.engine.sql import is_float, is_integer, quote_ident
 from auditor.engine.value_counts import few_valued_integers, value_counts_of_view

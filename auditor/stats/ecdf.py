@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 
 # Counts stay BIGINT (sum() would widen them to HUGEINT) and there is one window, ordered by value:
 # the window holds every distinct value of the column, so its row width is what bounds memory.

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from auditor.engine import long_form
-from auditor.engine.duckdb_engine import Engine
+from auditor.engine.base import Engine
 from auditor.engine.sql import is_float, quote_ident
 
 ROWS_MAX = 4_000_000
@@ -38,8 +38,9 @@ running AS (
   FROM stacked WINDOW w AS (PARTITION BY k ORDER BY v RANGE UNBOUNDED PRECEDING)),
 gaps AS (SELECT running.*, cum_ref / n - cum_cur / m AS gap, {cut_columns} FROM running JOIN totals USING (k))
 SELECT k, max(abs(gap)), coalesce(fsum(abs(gap) * (next_v - v)) FILTER (WHERE next_v IS NOT NULL), 0),
-  arg_max(cum_ref, abs(gap)), arg_max(cum_cur, abs(gap)), {at_cuts}
+  arg_max(cum_ref, [abs(gap), -v]), arg_max(cum_cur, [abs(gap), -v]), {at_cuts}
 FROM gaps GROUP BY k"""
+# The widest gap's running counts: at tied gaps, those of the smallest value (deterministic on every engine).
 # Rows at or below a cut point: the running counts of the last row at or below it.
 CUT_COLUMN = "cuts[{j}] AS cut_{j}"
 AT_CUT = "coalesce(max(cum_ref) FILTER (WHERE v <= cut_{j}), 0), coalesce(max(cum_cur) FILTER (WHERE v <= cut_{j}), 0)"
