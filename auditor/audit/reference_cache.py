@@ -6,8 +6,8 @@ The reference rarely changes between nights. When a cache folder is given (the h
 
 - the reference's content fingerprint (auditor.engine.fingerprint: never modification times), and
   how the config defines it (its `datasets.reference` entry);
-- auditor's and DuckDB's versions, and the engine's threads (a float sum may differ in its last bit
-  across thread counts; the answers must be the ones this run would compute).
+- auditor's and DuckDB's versions, the engine and its settings (threads: a float sum may differ in its
+  last bit across thread counts; the answers must be the ones this run would compute).
 
 The statements a check sends are the same text whatever the cache, so a run with an unchanged
 reference sends the same statements and gets the same answers: its check values are identical to an
@@ -17,14 +17,15 @@ never cached.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from auditor.config import AuditConfig
-from auditor.engine.duckdb_engine import Engine
+from auditor.config import AuditConfig, EngineSettings
+from auditor.engine.base import Engine
 from auditor.engine.fingerprint import Fingerprint
 from auditor.engine.stored import StoredResults, cache_key
 from auditor.version import __version__
@@ -32,15 +33,17 @@ from auditor.version import __version__
 VIEWS = frozenset({"reference"})
 
 
-def open_cache(folder: Path, config: AuditConfig, engine: Engine, fingerprint: Fingerprint | None,
-               warn: Callable[[str], None]) -> StoredResults | None:
+def open_cache(folder: Path, config: AuditConfig, settings: EngineSettings, engine: Engine,
+               fingerprint: Fingerprint | None, warn: Callable[[str], None]) -> StoredResults | None:
     """The kept answers for this reference (loaded; empty on a miss), or None when it cannot be keyed."""
     spec = config.datasets.reference
     if spec is None or fingerprint is None or fingerprint.digest is None:
         return None
-    threads = engine.query_one("SELECT current_setting('threads')")[0]
+    # The settings as this run took them (AUDITOR_THREADS and the like applied), not as the file says.
+    shaping = settings.model_dump(mode="json", exclude={"cache_dir", "temp_directory"})
     parts: dict[str, Any] = {"fingerprint": fingerprint.digest, "reference": spec.model_dump(mode="json"),
-                             "auditor": __version__, "duckdb": duckdb.__version__, "threads": threads}
+                             "auditor": __version__, "duckdb": duckdb.__version__, "engine": engine.kind,
+                             "settings": shaping, "cores": os.cpu_count()}
     store = StoredResults(folder, cache_key(parts), VIEWS).load()
     if store.warning:
         warn(store.warning)

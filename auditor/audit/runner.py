@@ -200,7 +200,7 @@ def run_audit(
         fingerprints, catalog_fingerprints = fingerprint_sources(config, catalog)
         store = None
         if cache_dir is not None:
-            store = open_cache(Path(cache_dir), config, engine, fingerprints.get("reference"),
+            store = open_cache(Path(cache_dir), config, settings, engine, fingerprints.get("reference"),
                                warn or (lambda message: warnings.warn(message, stacklevel=3)))
             engine.stored = store
         state = RunState(config=config, engine=engine, datasets=datasets, roles=None,  # type: ignore[arg-type]
