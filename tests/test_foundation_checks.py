@@ -3,8 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from tests.conftest import BASE_SELECT, results
+from auditor import load_config
+from auditor.audit.runner import run_audit
+from tests.conftest import BASE_SELECT, results, write_parquet
 
 NULLS = """SELECT i AS id, CASE WHEN i < {k} THEN NULL ELSE i * 1.5 END AS x, ['f', 'm'][1 + i % 2] AS sex,
                   i % 2 AS label, (i % 10) / 10.0 AS score, i % 2 AS prediction FROM range(100) t(i)"""
@@ -97,7 +100,15 @@ def test_profile_histogram_matches_numpy(project, audit):
     assert prof.metrics["std"] == pytest.approx(values.std(), rel=1e-9)
 
 
-def test_whole_row_duplicates_match_pandas_with_nulls_nan_and_signed_zero(project, audit):
+# What one statement may read: the default, or so little that every column is read alone (the row hash in
+# batches of columns keyed by each row's place in the file, as a table too wide to read at once is).
+READ_SHARES = pytest.mark.parametrize("read_share", [None, 1e-12], ids=["at once", "column by column"])
+
+
+@READ_SHARES
+def test_whole_row_duplicates_match_pandas_with_nulls_nan_and_signed_zero(project, audit, read_share, monkeypatch):
+    if read_share:
+        monkeypatch.setattr("auditor.engine.duckdb_engine.READ_SHARE", read_share)
     # Rows that differ only by NULL vs NULL, NaN vs NaN or 0.0 vs -0.0 are copies, as pandas says.
     cur = """SELECT * FROM (VALUES
         (1, 0.0::DOUBLE, 'a'), (1, -0.0::DOUBLE, 'a'), (3, 'nan'::DOUBLE, NULL), (3, 'nan'::DOUBLE, NULL),
@@ -107,15 +118,19 @@ def test_whole_row_duplicates_match_pandas_with_nulls_nan_and_signed_zero(projec
     frame = pd.read_parquet(path.parent / "data" / "current.parquet")
     found = results(audit(path, stages=["data"]), "data.duplicates")
     assert found["(whole rows)"].value == int(frame.duplicated().sum()) == 4
+    assert ("file_row_number" in " ".join(found["(whole rows)"].evidence["sql"])) == bool(read_share)
     assert found["id"].value == int(frame["id"].duplicated().sum()) == 5
     assert found["id"].metrics["duplicated_ids"] == 4
 
 
+@READ_SHARES
 @pytest.mark.parametrize("listed_rows_max", [1_000_000, 0])  # candidate rows held once, or read twice
 @pytest.mark.parametrize("id_type", ["BIGINT", "VARCHAR", "DOUBLE"])
 def test_whole_row_copies_are_found_among_repeated_and_missing_ids(project, audit, id_type, listed_rows_max,
-                                                                   monkeypatch):
-    monkeypatch.setattr("auditor.checks.data.LISTED_ROWS_MAX", listed_rows_max)
+                                                                   read_share, monkeypatch):
+    monkeypatch.setattr("auditor.engine.duplicate_rows.LISTED_ROWS_MAX", listed_rows_max)
+    if read_share:
+        monkeypatch.setattr("auditor.engine.duckdb_engine.READ_SHARE", read_share)
     # Copies hide behind repeated ids (7) and missing ids (NULL); a repeated id alone is not a copy (8).
     cur = f"""SELECT id::{id_type} AS id, x FROM (VALUES (7, 1.0), (7, 1.0), (8, 1.0), (8, 2.0), (NULL, 3.0),
         (NULL, 3.0), (NULL, 4.0), (9, 5.0)) t(id, x)"""
@@ -132,3 +147,32 @@ def test_whole_row_copies_without_an_id_column(project, audit):
     path = project(current=cur, config={"columns": {"features": ["x", "s"]}})
     found = results(audit(path, stages=["data"]), "data.duplicates")
     assert found["(whole rows)"].value == 1 and "id" not in found
+
+
+@READ_SHARES
+def test_whole_row_duplicates_without_an_id_over_several_files_match_pandas(tmp_path, read_share, monkeypatch):
+    # Two files read as one dataset: a row of the second file copies rows of the first; rows are told apart
+    # by their file as well as their row number in it when hashed in batches of columns.
+    if read_share:
+        monkeypatch.setattr("auditor.engine.duckdb_engine.READ_SHARE", read_share)
+    parts = ["SELECT * FROM (VALUES (1, 'a', 0.5, NULL), (2, 'b', 'nan'::DOUBLE, 1), (1, 'a', 0.5, NULL), (3, 'c', 1.0, 2))"
+             " t(x, s, f, n)",
+             "SELECT * FROM (VALUES (1, 'a', 0.5, NULL), (2, 'b', 'nan'::DOUBLE, 1), (2, 'B', 'nan'::DOUBLE, 1), (4, 'd', 1.0, 2))"
+             " t(x, s, f, n)"]
+    for i, select in enumerate(parts):
+        write_parquet(tmp_path / "data" / f"part-{i}.parquet", select)
+    config = {"version": 1, "project": {"name": "files"}, "datasets": {"current": {"path": "data/*.parquet"}},
+              "outputs": {"dir": "out", "formats": ["json"]}}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
+    frame = pd.concat([pd.read_parquet(tmp_path / "data" / f"part-{i}.parquet") for i in range(2)])
+    report = run_audit(load_config(tmp_path / "audit.yaml"), stages=["data"])
+    found = results(report, "data.duplicates")["(whole rows)"]
+    assert found.value == int(frame.duplicated().sum()) == 3
+    assert ("file_index" in " ".join(found.evidence["sql"])) == bool(read_share)
+
+
+def test_no_whole_row_is_read_when_every_row_has_an_id_of_its_own(project, audit):
+    cur = "SELECT * FROM (VALUES (1, 0.5), (2, 0.5), (3, 0.5)) t(id, x)"
+    found = results(audit(project(current=cur, config={"columns": {"id": "id"}}), stages=["data"]), "data.duplicates")
+    assert found["(whole rows)"].value == 0 and found["(whole rows)"].status == "pass"
+    assert not any("hash(" in sql for sql in found["(whole rows)"].evidence["sql"])  # the ids' census alone

@@ -189,3 +189,20 @@ def test_window_quantiles_equal_numpy_per_window(tmp_path):
         assert n == len(values)
         assert quantiles == list(np.quantile(values, [0.5, 0.95, 0.99]))  # bit for bit
     engine.close()
+
+
+def test_no_check_in_error_when_a_row_group_of_every_column_does_not_fit_the_memory_limit(tmp_path):
+    """80 numbers in row groups of 30,000 rows hold ~0.4 MB a column a thread while read: more than a 64 MB
+    memory_limit when every column is read at once (the summary of such a table, the whole-row hash), so the
+    statements read as many columns as fit, and the duplicate rows are hashed column batch by column batch."""
+    numbers = ", ".join(f"(hash(i * {j + 7}) % 1000003) / 1000.0 AS x{j}" for j in range(80))
+    select = f"SELECT {numbers}, (i % 3)::VARCHAR AS s FROM range(90000) t(i)"
+    copy = f"COPY (SELECT * FROM ({select}) UNION ALL (SELECT * FROM ({select}) LIMIT 5)) TO '{{}}' (FORMAT parquet, ROW_GROUP_SIZE 30000)"
+    duckdb.execute(copy.format(tmp_path / "current.parquet"))
+    config = {"version": 1, "project": {"name": "tall and wide"}, "datasets": {"current": {"path": "current.parquet"}},
+              "engine": {"memory_limit": "64MB"}, "outputs": {"dir": "out", "formats": ["json"]}}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
+    report = run_audit(load_config(tmp_path / "audit.yaml"), stages=["data"])
+    assert [f"{r.id}: {r.message}" for r in report.checks if r.status == "error"] == []
+    assert results(report, "data.duplicates")["(whole rows)"].value == 5  # the five rows written twice
+    assert len(results(report, "data.null_rate")) == 81

@@ -10,6 +10,7 @@ from auditor.audit.context import CheckContext
 from auditor.audit.failures import ExportOptions
 from auditor.audit.options import Count, Factor, Rate, Size, Strict
 from auditor.audit.registry import check
+from auditor.engine.duplicate_rows import duplicate_rows
 from auditor.engine.missing import MAX_COLUMNS, missing_condition, missing_patterns
 from auditor.engine.repeats import find_repeats
 from auditor.engine.sql import is_integer, quote_ident
@@ -90,21 +91,12 @@ def _pattern_chart(ctx: CheckContext, current: dict) -> tuple[dict, str] | None:
     return {"chart": chart, "table": found, "sql": sql}, missing[0].name
 
 
-# Equal rows hash alike (DuckDB's hash agrees with its equality, -0.0 and NaN included), so grouping
-# 8-byte row hashes finds every candidate; DISTINCT over the few candidate rows keeps the count exact.
-# Grouping whole rows instead held every distinct row in memory: 1.6 GB at 10M rows, 0.65 GB this way.
-DUPLICATE_ROWS_SQL = """WITH {listed}repeated AS (SELECT hash({columns}) AS h FROM {rows} GROUP BY ALL HAVING count(*) > 1),
-candidates AS (SELECT * FROM {rows} WHERE hash({columns}) IN (SELECT h FROM repeated))
-SELECT (SELECT count(*) FROM candidates) - (SELECT count(*) FROM (SELECT DISTINCT * FROM candidates))"""
-# Two equal rows have equal ids, so with an id column only the rows of repeated (or missing) ids can be
-# copies: the row hashes are grouped over those few rows, read once (10M rows: 1.6 -> 0.9 CPU s).
-LISTED_ROWS = "listed AS MATERIALIZED (SELECT * FROM {view} WHERE {id} IS NULL OR {id} IN (SELECT unnest(?::{type}[]))),\n"
-LISTED_ROWS_MAX = 1_000_000  # rows of repeated or missing ids held in memory at most; more are read twice instead
 # The rows that have an exact copy (failing rows export): grouped by every column over the few rows whose
-# hash repeats, as DUPLICATE_ROWS_SQL finds them; NULLs and NaNs group together, as DISTINCT treats them.
+# hash repeats, as auditor.engine.duplicate_rows finds them; NULLs and NaNs group together, as DISTINCT treats them.
 COPIES_SQL = ("hash({columns}) IN (SELECT hash({columns}) FROM {view} WHERE hash({columns}) IN "
               "(SELECT hash({columns}) FROM {view} GROUP BY ALL HAVING count(*) > 1) GROUP BY {columns} HAVING count(*) > 1)")
-ROWS_OF_LISTED_IDS = "(SELECT * FROM {view} WHERE {id} IS NULL OR {id} IN (SELECT unnest(?::{type}[])))"
+# Two equal rows have equal ids, so with an id column only the rows of repeated (or missing) ids can be copies.
+ROWS_OF_LISTED_IDS = "{id} IS NULL OR {id} IN (SELECT unnest(?::{type}[]))"
 
 
 class DuplicatesOptions(ExportOptions):
@@ -137,16 +129,17 @@ def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
                 evidence={"tables": [table("Duplicated ids", ["id", "rows"], [list(r) for r in sample], total_rows=ids)]
                           if sample else [], "sql": found.sql},
             )
-        rows, listed, params = ds.view, "", []
         id_type = ds.column(id_col).type if id_col and ds.column(id_col) else None
-        if id_type and every_id is not None and (is_integer(id_type) or id_type == "VARCHAR"):
-            ident, params = quote_ident(id_col), [list(every_id)]
-            if found.rows + ctx.summary(name)[id_col].nulls <= LISTED_ROWS_MAX:
-                rows, listed = "listed", LISTED_ROWS.format(view=ds.view, id=ident, type=id_type)
-            else:
-                rows, params = ROWS_OF_LISTED_IDS.format(view=ds.view, id=ident, type=id_type), params * 2
-        query = DUPLICATE_ROWS_SQL.format(listed=listed, rows=rows, columns=", ".join(quote_ident(c) for c in ds.column_names))
-        extra_rows = ctx.engine.query_one(query, params)[0]
+        id_nulls = ctx.summary(name)[id_col].nulls if id_type else None
+        if every_id == [] and id_nulls == 0:
+            # Every row has an id of its own, so no two rows are equal: nothing more to read.
+            extra_rows, query = 0, found.sql
+        elif id_type and every_id is not None and (is_integer(id_type) or id_type == "VARCHAR"):
+            where = ROWS_OF_LISTED_IDS.format(id=quote_ident(id_col), type=id_type)
+            extra_rows, query = duplicate_rows(ctx.engine, ds, where=where, params=[list(every_id)],
+                                               candidates=found.rows + id_nulls)
+        else:
+            extra_rows, query = duplicate_rows(ctx.engine, ds)
         rows_warn = ctx.options.rows_warn
         if name == "current" and extra_rows and rows_warn is not None and extra_rows >= rows_warn:
             every = ", ".join(quote_ident(c) for c in ds.column_names)
@@ -157,5 +150,5 @@ def duplicates(ctx: CheckContext) -> Iterator[CheckResult]:
             threshold=Threshold(warn=ctx.options.rows_warn, fail=None),
             message=(f"{extra_rows:,} rows of {name} repeat another row exactly." if extra_rows
                      else f"No row of {name} is an exact copy of another."),
-            metrics={"dataset": name, "duplicate_rows": extra_rows, "rows": ds.rows}, evidence={"sql": [query]},
+            metrics={"dataset": name, "duplicate_rows": extra_rows, "rows": ds.rows}, evidence={"sql": query},
         )

@@ -111,8 +111,9 @@ def leakage(ctx: CheckContext) -> Iterator[CheckResult]:
         compared = [f for f in features if f not in apart]
         equal = dict.fromkeys(apart, 0)
         if compared or is_float(summary[label].type):  # a floating label's NaNs count as labelled in SQL
-            # At most MAX_COLUMNS features a statement: one reading 2,000 columns at once ran out of memory.
-            for batch in long_form.batches(compared) or [[]]:
+            # At most MAX_COLUMNS features a statement, fewer when reading them would not fit: one reading
+            # 2,000 columns at once ran out of memory.
+            for batch in long_form.batches(compared, read=ctx.engine.read_shares(cur.view)) or [[]]:
                 sql = label_equality_sql(cur, label, batch)
                 row = ctx.engine.query_one(sql)
                 labelled = row[0]

@@ -27,6 +27,7 @@ from auditor.audit.context import CheckContext
 from auditor.audit.options import NonNegative, Probability, Size
 from auditor.audit.registry import check
 from auditor.audit.windowed import WindowedOptions, latest, log_windows, query_windows
+from auditor.engine import long_form
 from auditor.engine.sources import Dataset
 from auditor.engine.sql import is_numeric
 from auditor.report import CheckResult, Threshold, grade, table
@@ -42,7 +43,8 @@ class MultivariateDriftOptions(WindowedOptions):
                                                       "from their mean that warn")
     fail: NonNegative | None = Field(6.0, description="standard deviations that fail")
     variance_kept: Probability = Field(0.65, description="share of the reference's variance the kept components explain")
-    max_features: Size = Field(50, description="the numeric features with the largest variance that are used")
+    max_features: Size = Field(50, description="the numeric features with the largest variance that are used (fewer "
+                               "when reading them together would not fit the engine's memory limit)")
     chunks: int = Field(10, ge=2, description="reference chunks whose spread grades the error")
     min_rows: Size = Field(500, description="windows with fewer rows are not graded")
 
@@ -128,7 +130,10 @@ def _features(ctx: CheckContext, reference: Dataset, current: Dataset) -> rc.Sta
         # Imputing the mean adds rows at the mean: the population sd of the imputed column (StandardScaler's).
         found.append((s.std ** 2, name, s.mean, s.std * math.sqrt(valid / s.rows)))
     found.sort(key=lambda f: (-f[0], f[1]))
-    found = found[: ctx.options.max_features]
+    # Every statement reads all the features at once: no more than reading them allows (Parquet row groups
+    # of many rows hold a few MB a column: auditor.engine.base.READ_SHARE).
+    read = ctx.engine.read_shares(reference.view, current.view)
+    found = long_form.batches(found, most=ctx.options.max_features, read=lambda f: read(f[1]))[0] if found else []
     return rc.Standardised(columns=tuple(f[1] for f in found), means=tuple(f[2] for f in found),
                            scales=tuple(f[3] for f in found))
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from auditor.engine.sql import quote_ident
 from auditor.engine.stored import StoredResults, reads_only
 
 # Only plain reads are remembered, and only small results; nothing that differs between two calls.
@@ -33,6 +34,11 @@ VOLATILE = re.compile(r"\b(random|uuid|gen_random_uuid|now|current_timestamp|cur
                       r"|USING\s+SAMPLE(?![^;]*REPEATABLE)", re.IGNORECASE)
 CACHE_MAX_ROWS = 100_000
 READ_ONLY = re.compile(r"^\s*(SELECT|WITH|FROM|DESCRIBE|SHOW|EXPLAIN|SUMMARIZE)\b", re.IGNORECASE)
+# What one statement may hold to read its columns, as a share of the memory limit. A Parquet scan holds each
+# column's chunk of the row group it reads, compressed and decompressed, per thread: 500 numbers in row
+# groups of 122,880 rows need ~1.65 MB a column a thread, and more than 143 of them at once ran out of a
+# 488 MiB limit on two threads. The rest of the limit is the statement's hash tables and sorts.
+READ_SHARE = 0.4
 
 
 def peak_rss_mb() -> float | None:
@@ -96,7 +102,11 @@ class Engine(ABC):
         self.check: str | None = None  # set by the runner while a check runs, so the log says who asked
         self.cache_hits = 0  # queries answered from an identical earlier one
         self.stored: StoredResults | None = None  # answers kept across runs (auditor.engine.stored), when on
+        # Per view (quoted name): per column, what a scan reading it holds at once on all threads, in bytes
+        # (known for Parquet files on DuckDB: `measure_reads`); a view not listed costs nothing to read.
+        self.read_bytes: dict[str, dict[str, int]] = {}
         self._results: dict[tuple, Any] = {}
+        self._scratches = 0
 
     # --- what each engine implements -------------------------------------------------------------
     @abstractmethod
@@ -146,9 +156,40 @@ class Engine(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def measure_reads(self, view: str, columns: list[str]) -> str | None:
+        """For a view that is every column of Parquet files, fill `read_bytes[view]` and return the table
+        function it selects from (its rows carry file_index and file_row_number); None elsewhere."""
+        return None
+
     # --- shared ----------------------------------------------------------------------------------
-    def execute(self, sql: str, params: Any = None) -> Result:
-        if not READ_ONLY.match(sql):
+    def read_shares(self, *sources: str) -> Callable[[str], float]:
+        """Each column's share of what one statement may hold to read it (`READ_SHARE` of the memory limit),
+        added up over the views named in `sources` (view names, or SQL that reads them, as a relation's
+        subquery does): a batch of columns whose shares add up to at most 1 can be read in one statement."""
+        views = [view for view in self.read_bytes if any(view in source for source in sources)]
+        if not views:
+            return lambda _column: 0.0
+        budget = max(1.0, self.memory_limit_bytes() * READ_SHARE)
+        per_column: dict[str, float] = {}
+        for view in views:
+            for column, size in self.read_bytes[view].items():
+                per_column[column] = per_column.get(column, 0.0) + size / budget
+        return lambda column: per_column.get(column, 0.0)
+
+    def scratch(self, select: str, params: Any = None) -> str:
+        """A temporary table of `select`'s rows, for a result too large to bring back that later statements
+        read (built in steps, say); its name (quoted) is new to the run, so nothing remembered reads it and
+        nothing remembered is forgotten. Drop it with `drop_scratch`."""
+        self._scratches += 1
+        name = quote_ident(f"auditor scratch {self._scratches}")
+        self.execute(f"CREATE TEMP TABLE {name} AS {select}", params, keep_results=True)
+        return name
+
+    def drop_scratch(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}", keep_results=True)
+
+    def execute(self, sql: str, params: Any = None, *, keep_results: bool = False) -> Result:
+        if not keep_results and not READ_ONLY.match(sql):
             self._results.clear()  # a view or table may have changed: forget what was read before
         entry = QueryLog(sql=sql, seconds=0.0, check=self.check, params=params)
         started, cpu = time.perf_counter(), time.process_time()

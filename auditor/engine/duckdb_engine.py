@@ -7,6 +7,7 @@ SQL arrives in DuckDB's own dialect and runs as written. Datasets are views over
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -24,6 +25,13 @@ from auditor.errors import ConfigError
 __all__ = ["DuckDBEngine", "Engine", "QueryLog", "default_memory_limit"]
 
 READERS = {"parquet": "read_parquet", "csv": "read_csv_auto", "json": "read_json_auto"}
+# A view that is every column of Parquet files, as `view_of_files` writes it (or a `sql:` dataset just like it).
+PARQUET_VIEW = re.compile(r"SELECT \* FROM (read_parquet\('(?:[^']|'')*'\))")
+# Per leaf column of the files: its largest chunk (compressed and decompressed: a scan holds both), and
+# the row groups a scan's threads can read at once. From the files' footers, not their data.
+PARQUET_CHUNKS_SQL = """SELECT path_in_schema, max(total_compressed_size + total_uncompressed_size),
+  any_value(groups) FROM (SELECT *, count(DISTINCT (file_name, row_group_id)) OVER () AS groups
+  FROM parquet_metadata({files})) GROUP BY path_in_schema"""
 
 # DuckDB's own default limit is 80% of RAM, so its buffers (hash tables, sorts) grow with the data
 # until the machine runs out. A limit that scales with threads, not rows, keeps the run's memory flat:
@@ -78,6 +86,7 @@ class DuckDBEngine(Engine):
         self.threads, self.memory_limit, self.temp_directory = threads, memory_limit, temp_directory
         self._cleanup: weakref.finalize | None = None
         self.con: duckdb.DuckDBPyConnection | None = None
+        self._parquet_readers: dict[str, str] = {}  # view (unquoted) -> the read_parquet(...) it selects from
         config: dict[str, Any] = {}
         if self.threads:
             config["threads"] = int(self.threads)
@@ -136,6 +145,11 @@ class DuckDBEngine(Engine):
         self.execute(f"SET file_search_path = {quote_literal(str(folder))}")
 
     def _view(self, view: str, select: str) -> None:
+        plain = PARQUET_VIEW.fullmatch(select.strip())
+        if plain:
+            self._parquet_readers[view] = plain.group(1)
+        else:
+            self._parquet_readers.pop(view, None)
         self.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS {select}")
 
     def columns(self, view: str) -> list[Column]:
@@ -158,6 +172,29 @@ class DuckDBEngine(Engine):
 
     def regex_accepts(self, pattern: str) -> bool:
         return regex_accepted_by_re2(pattern)
+
+    def measure_reads(self, view: str, columns: list[str]) -> str | None:
+        """Per column of a Parquet view, the bytes a scan reading it holds at once: its largest chunk,
+        compressed and decompressed, on each thread that reads a row group of its own. One statement.
+
+        DuckDB reads a row group's chunk of every column a statement needs, and decompresses it, before the
+        first row comes out, so what a statement holds grows with its columns times the row group's size:
+        500 numbers in row groups of 122,880 rows could not be read together under a 488 MiB limit, nor
+        2,000 columns of one 20,000-row group. Batches of columns are sized by these (`read_shares`)."""
+        reader = self._parquet_readers.get(view)
+        if reader is None:
+            return None
+        files = reader.removeprefix("read_parquet(").removesuffix(")")
+        (threads,) = self.query_one("SELECT current_setting('threads')")
+        leaves = self.query(PARQUET_CHUNKS_SQL.format(files=files))
+        out = dict.fromkeys(columns, 0)
+        for path, size, groups in leaves:
+            # A nested column's leaves are "name, field, ...": each counts towards its top-level column.
+            column = path if path in out else next((c for c in columns if path.startswith(f"{c}, ")), None)
+            if column is not None:
+                out[column] += int(size or 0) * min(int(threads), int(groups or 1))
+        self.read_bytes[quote_ident(view)] = out
+        return reader
 
     def close(self) -> None:
         if self.con is not None:

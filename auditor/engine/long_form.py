@@ -1,5 +1,6 @@
 """Many columns in one statement: the columns stacked into (column, value) rows with UNPIVOT, in
-batches of at most MAX_COLUMNS columns, or fewer where the memory limit calls for it.
+batches of at most MAX_COLUMNS columns, or fewer where the memory limit calls for it (what the batch's
+hash table or sort holds, and what reading its columns holds: a Parquet row group's chunk of each).
 
 A statement per column, or a UNION ALL of one narrow aggregate per column, scans the table once per
 column: 1,000 columns took 24 CPU s and 1.4 GB for a 20,000-row summary. One wide aggregate over
@@ -35,19 +36,22 @@ NARROW_MAX = 24
 
 
 def batches(items: Sequence[T], *, weight: Callable[[T], float] | None = None, budget: float | None = None,
-            most: int = MAX_COLUMNS) -> list[list[T]]:
+            most: int = MAX_COLUMNS, read: Callable[[T], float] | None = None) -> list[list[T]]:
     """The items in order, in consecutive batches of at most `most`, whose weights (what a batch holds
-    in memory: groups, rows) add up to at most `budget`; an item heavier than the budget goes alone."""
+    in memory: groups, rows) add up to at most `budget`, and whose `read` shares (what reading an item's
+    column holds: `Engine.read_shares`) add up to at most 1; an item over either goes alone."""
     out: list[list[T]] = []
     current: list[T] = []
-    held = 0.0
+    held = reading = 0.0
     for item in items:
         w = weight(item) if weight is not None and budget is not None else 0.0
-        if current and (len(current) >= most or (budget is not None and held + w > budget)):
+        r = read(item) if read is not None else 0.0
+        if current and (len(current) >= most or (budget is not None and held + w > budget) or reading + r > 1.0):
             out.append(current)
-            current, held = [], 0.0
+            current, held, reading = [], 0.0, 0.0
         current.append(item)
         held += w
+        reading += r
     if current:
         out.append(current)
     return out

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from auditor.engine import long_form
 from auditor.engine.base import Engine
 from auditor.engine.sql import quote_ident
 
@@ -76,7 +77,8 @@ HINT_NAMES = {"email": "an email address", "phone": "a phone number", "iban": "a
               "national id": "a national id number", "dob": "a date of birth", "address": "a postal address",
               "name": "a person's name", "card": "a payment card number", "ssn": "a social security number"}
 
-# One statement per table for every text column to read: UNPIVOT makes a (column name, value) row of each
+# One statement per table for every text column to read (per MAX_COLUMNS of them, or fewer where reading them
+# would not fit the memory limit: auditor.engine.long_form): UNPIVOT makes a (column name, value) row of each
 # non-null value, the predicates are computed once per row (`flags`), then counted and the smallest matching
 # value kept per column and kind, to be masked (`mask`) before it goes anywhere. The grouping has a group per
 # column, so memory does not grow with rows; nor the statement with columns, as a UNION ALL of a branch per
@@ -167,8 +169,8 @@ def scan(engine: Engine, view: str, columns: Sequence[str], *, as_of: datetime,
     counted = {c: counted[c] for c in columns if c in (counted or {})}
     read = [c for c in columns if c not in counted]
     statements: list[tuple[str, dict[str, Any]]] = []
-    if read:
-        picked = ", ".join(f"{quote_ident(c)}::VARCHAR AS {quote_ident(c)}" for c in read)
+    for batch in long_form.batches(read, read=engine.read_shares(view)):  # few statements, whatever the width
+        picked = ", ".join(f"{quote_ident(c)}::VARCHAR AS {quote_ident(c)}" for c in batch)
         statements.append((scan_sql(SCANNED_ROWS.format(columns=picked, view=view)), {}))
     if counted:
         names = [c for c, counts in counted.items() for _ in counts]

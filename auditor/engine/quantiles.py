@@ -23,7 +23,7 @@ quantiles are of the finite values. A column without a value is left out.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -120,12 +120,13 @@ def stacked_cells(view: str, types: Mapping[str, str], located: Mapping[str, Loc
 
 
 def order_statistics_sql(view: str, types: Mapping[str, str], located: Mapping[str, Located],
-                         wanted: dict[str, dict[int, tuple[int, int, list[int]]]]) -> list[tuple[str, list, list[str]]]:
+                         wanted: dict[str, dict[int, tuple[int, int, list[int]]]], *,
+                         read: Callable[[str], float] | None = None) -> list[tuple[str, list, list[str]]]:
     """Per stack of columns, one query: per wanted cell, its min, max and (unless crowded) its values; with
     its parameters and its columns. The stacks run one after another (side by side in one statement they
     would read all their columns at once)."""
     out = []
-    for batch in long_form.batches(list(wanted)):
+    for batch in long_form.batches(list(wanted), read=read):
         stacked, cell_params = stacked_cells(view, types, located, batch, finite=True)
         pairs = [(str(i), cell, count <= FETCH_MAX) for i, col in enumerate(batch)
                  for cell, (count, _, _) in wanted[col].items()]
@@ -166,7 +167,7 @@ def _fetch(engine: Engine, view: str, types: Mapping[str, str], located: Mapping
             wanted[col] = cells
     if not wanted:
         return
-    stacks = order_statistics_sql(view, types, located, wanted)
+    stacks = order_statistics_sql(view, types, located, wanted, read=engine.read_shares(view))
     fetched = [(batch, row) for query, params, batch in stacks for row in engine.query(query, params)]
     query = "\n;\n".join(q for q, _, _ in stacks)
     columns = list(wanted)
@@ -227,7 +228,7 @@ def _ranges(engine: Engine, view: str, types: Mapping[str, str], todo: list[str]
             found: dict[str, tuple], statements: list[str]) -> None:
     """Each column's range for its grid, into `found`: from the file's statistics, else its finite values."""
     for bounds in (BOUNDS, FINITE_BOUNDS):
-        for batch in long_form.batches([col for col in todo if col not in found]):
+        for batch in long_form.batches([col for col in todo if col not in found], read=engine.read_shares(view)):
             parts = [bounds.format(c=quote_ident(col), where=finite_condition(col, types[col])) for col in batch]
             range_sql = RANGE_SQL.format(parts=", ".join(parts), view=view)
             row = engine.query_one(range_sql)
@@ -276,7 +277,7 @@ def locate(engine: Engine, view: str, types: Mapping[str, str], *, cache: dict |
         def cells(col: str) -> int:
             return min(int(rows), LOCATE_BINS) + 2
 
-        for batch in long_form.batches(todo, weight=cells, budget=CELL_GROUPS_MAX):
+        for batch in long_form.batches(todo, weight=cells, budget=CELL_GROUPS_MAX, read=engine.read_shares(view)):
             stacked, cell_params = stacked_cells(view, types, located, batch, finite=False)
             cells_sql = CELLS_SQL.format(batch=0, stacked=stacked)
             statements.append(cells_sql)

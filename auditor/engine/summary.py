@@ -13,7 +13,7 @@ statement per stack (a few statements per 500 columns, whatever the column count
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from auditor.engine import long_form
@@ -69,10 +69,11 @@ def family(column: Column, metadata_bounds: Collection[str] = ()) -> tuple[str, 
     return "VARCHAR", f"{c}::VARCHAR", column.name not in metadata_bounds
 
 
-def summary_plan(dataset: Dataset, columns: list[Column] | None = None, *,
-                 metadata_bounds: Collection[str] = ()) -> tuple[str, list[list[Column]]]:
+def summary_plan(dataset: Dataset, columns: list[Column] | None = None, *, metadata_bounds: Collection[str] = (),
+                 read: Callable[[str], float] | None = None) -> tuple[str, list[list[Column]]]:
     """The summary statement of some (default all) columns of a dataset, and the columns of each of its
-    branches, in order: a branch's k-th row is its k-th column."""
+    branches, in order: a branch's k-th row is its k-th column. `read`: each column's read share
+    (`Engine.read_shares`), so no branch reads more than a statement may hold."""
     columns = list(dataset.columns if columns is None else columns)
     families: dict[tuple[str, bool], list[Column]] = {}
     exprs: dict[str, str] = {}
@@ -87,7 +88,7 @@ def summary_plan(dataset: Dataset, columns: list[Column] | None = None, *,
         else:
             low, high = ("min(v)::VARCHAR", "max(v)::VARCHAR") if read_bounds else ("NULL::VARCHAR", "NULL::VARCHAR")
             aggregates = TEXT_AGGREGATES.format(low=low, high=high)
-        for batch in long_form.batches(members):
+        for batch in long_form.batches(members, read=read and (lambda c: read(c.name))):
             stacked = long_form.unpivot(dataset.view, [exprs[c.name] for c in batch])
             branches.append(BRANCH_SQL.format(batch=len(plan), aggregates=aggregates, stacked=stacked))
             plan.append(batch)
@@ -140,18 +141,19 @@ def summarize(engine: Engine, dataset: Dataset) -> dict[str, ColumnSummary]:
     """One statement over the dataset (and a plan and the file statistics, for the bounds of text and
     temporal columns); one ColumnSummary per column, whose `sql` is the statement of that column alone."""
     bounded = bounds_from_metadata(engine, dataset)
+    read = engine.read_shares(dataset.view)
     found: dict[str, tuple] = {}
     if dataset.columns:
         # A statement per stack, one after another: stacks in one UNION ALL run at once, and 2,000 columns'
         # five stacks ran out of a 488 MiB memory_limit together.
-        _, plan = summary_plan(dataset, metadata_bounds=bounded)
+        _, plan = summary_plan(dataset, metadata_bounds=bounded, read=read)
         for columns in plan:
             sql, (same,) = summary_plan(dataset, columns, metadata_bounds=bounded)
             for _, k, *values in engine.query(sql):
                 found[same[long_form.position(k)].name] = tuple(values)
     bounds: dict[str, tuple] = {}
     listed = [c for c in dataset.columns if c.name in bounded]
-    for batch in long_form.batches(listed):
+    for batch in long_form.batches(listed, read=lambda c: read(c.name)):
         row = engine.query_one(bounds_sql(dataset.view, batch))
         bounds.update({c.name: (row[2 * i], row[2 * i + 1]) for i, c in enumerate(batch)})
     out: dict[str, ColumnSummary] = {}

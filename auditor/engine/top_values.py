@@ -45,12 +45,14 @@ def _value(column: str, duck_type: str) -> str:
     return f"{c}::{stacked_as(duck_type)}"
 
 
-def _plans(types: Mapping[str, str]) -> list[tuple[str, list[str]]]:
-    """(stacked type, columns) per branch: one family at a time, at most MAX_COLUMNS columns each."""
+def _plans(engine: Engine, view: str, types: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+    """(stacked type, columns) per branch: one family at a time, at most MAX_COLUMNS columns each (fewer
+    when reading them would not fit)."""
     families: dict[str, list[str]] = {}
     for col, duck_type in types.items():
         families.setdefault(stacked_as(duck_type), []).append(col)
-    return [(kind, batch) for kind, members in families.items() for batch in long_form.batches(members)]
+    read = engine.read_shares(view)
+    return [(kind, batch) for kind, members in families.items() for batch in long_form.batches(members, read=read)]
 
 
 def _stack(view: str, types: Mapping[str, str], columns: list[str]) -> str:
@@ -80,7 +82,7 @@ def exact_top_values(engine: Engine, view: str, types: Mapping[str, str]) -> tup
     statement per stack, one after another (stacks side by side in one statement read their columns at once)."""
     out: dict[str, tuple[Any, int]] = dict.fromkeys(types, (None, 0))
     statements = []
-    for plan in _plans(types):
+    for plan in _plans(engine, view, types):
         sql = _branches(EXACT_SQL, EXACT_TOP, view, types, [plan])
         for col, top, n in _rows(engine, sql, [plan]):
             out[col] = (top, int(n))
@@ -93,7 +95,7 @@ def approximate_top_values(engine: Engine, view: str, types: Mapping[str, str]
     """{column: (its approximate most frequent value, that value's exact rows)}; two statements per stack."""
     out: dict[str, tuple[Any, int]] = {}
     statements = []
-    for plan in _plans(types):
+    for plan in _plans(engine, view, types):
         kind, cols = plan
         first = _branches(CANDIDATE_SQL, CANDIDATE_TOP, view, types, [plan])
         candidates: dict[str, Any] = dict.fromkeys(cols)
@@ -126,7 +128,7 @@ def frequent_texts(engine: Engine, view: str, columns: list[str], top: int) -> t
     MAX_COLUMNS columns, whatever the number of values."""
     out: dict[str, dict] = {}
     statements = []
-    for batch in long_form.batches(columns):
+    for batch in long_form.batches(columns, read=engine.read_shares(view)):
         stacked = long_form.unpivot(view, [f"{quote_ident(c)}::VARCHAR" for c in batch])
         first = TEXT_CANDIDATES_SQL.format(stacked=stacked)
         pairs = []

@@ -67,7 +67,7 @@ def value_counts_of_view(engine: Engine, view: str, types: Mapping[str, str], *,
     def groups(col: str) -> int:  # the column's estimated values, and its NULL
         return min((sizes or {}).get(col, EXACT_VALUES_MAX), EXACT_VALUES_MAX) + 1
 
-    for batch in long_form.batches(todo, weight=groups, budget=GROUPS_MAX):
+    for batch in long_form.batches(todo, weight=groups, budget=GROUPS_MAX, read=engine.read_shares(view)):
         families: dict[str, list[str]] = {}
         for col in batch:
             families.setdefault(types[col].upper(), []).append(col)

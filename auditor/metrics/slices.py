@@ -156,7 +156,8 @@ def stacked_slices(engine: Engine, view: str, keys: list[SliceKey], inner: list[
     cells = "".join(f", {c}" for c in measures.cells)
     aggregates = select_list(measures.aggregates)
     branches = []
-    for batch in long_form.batches(list(range(len(keys)))):
+    read = engine.read_shares(view)
+    for batch in long_form.batches(list(range(len(keys))), read=lambda i: read(keys[i].feature)):
         values = [f"coalesce(({keys[i].expr})::VARCHAR, '')" for i in batch]
         stacked = long_form.unpivot(view, values, names=("slice",), keep=inner)
         branch = STACKED_SQL.format(cells=cells, aggregates=aggregates, stacked=stacked)

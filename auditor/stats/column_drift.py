@@ -117,8 +117,9 @@ def _count_side_stacked(engine: Engine, rel: Relation, columns: list[DriftColumn
     branches = [STACKED_ROWS.format(rel=rel.sql, empty="NULL::VARCHAR AS v, NULL::DOUBLE AS std, NULL::DOUBLE AS lo, "
                                                        "NULL::DOUBLE AS hi, NULL::BIGINT AS n_distinct")]
     batches: list[list[DriftColumn]] = []
+    read = engine.read_shares(rel.sql)
     for kind, template in (("numeric", STACKED_NUMBERS), ("categorical", STACKED_CATEGORIES)):
-        for batch in long_form.batches(plan[kind]):
+        for batch in long_form.batches(plan[kind], read=lambda c: read(c.name)):
             values = [_value(c) if kind == "numeric" else f"CASE WHEN {valid_condition(c)} THEN {quote_ident(c.name)}::VARCHAR END"
                       for c in batch]
             stacked = long_form.unpivot(rel.sql, values)

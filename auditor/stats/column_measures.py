@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from auditor.engine import long_form
 from auditor.engine.base import Engine
 from auditor.stats import distances as stats
 from auditor.stats import ecdf
@@ -105,6 +106,9 @@ def _bin_label(edges: list[float | None], i: int) -> str:
 REFINE_MIN_VALUES = 1_000_000
 REFINE_MIN_DISTINCT = 50_000
 REFINE_MIN_DISTINCT_LOCATED = 1_000  # fewer proven by the locating histogram: few enough, no HLL needed
+# Columns whose fine bins one statement counts at most: each is a grouping of its own (a UNION ALL branch
+# per column and side), all alive together.
+FINE_COLUMNS_MAX = 50
 
 
 def refines(col: DriftColumn, ref: ReferenceProfile, c: SideCounts) -> bool:
@@ -117,27 +121,28 @@ def refines(col: DriftColumn, ref: ReferenceProfile, c: SideCounts) -> bool:
 def fine_bin_stats(engine: Engine, columns: list[DriftColumn], reference: Relation, current: Relation,
                     ref: ReferenceProfile) -> dict[str, tuple]:
     """Per refined column: its fine bins, and each side's (v, n) relation and bin statistics. One statement
-    for all the columns of both sides (only the current's when the reference's are kept with its cached
-    profile, as windows reuse them)."""
-    if not columns:
-        return {}
-    todo = [c for c in columns if c.name not in ref.fine_bins]
-    plans = []
-    for col in todo:
-        lo, hi = ref.finite_range[col.name]
-        bins = ecdf.FineBins.on(ref.cuts[col.name], lo, hi, pieces=ecdf.pieces_for(ref.counts[col.name].values))
-        plans.append((col, bins, ref.value_counts.get(col.name) or raw_values(col, reference)))
-    if plans:
-        # The reference's bins in a statement of their own: the same each night, so an engine that keeps
-        # answers across runs (auditor.engine.stored) does not read an unchanged reference for them again.
-        found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params, vn.unit) for _, bins, vn in plans])
-        for (col, bins, vn), stats_of in zip(plans, found, strict=True):
-            ref.fine_bins[col.name] = (bins, vn, (stats_of, query))
-    current_vn = {c.name: raw_values(c, current) for c in columns}
-    found, query = ecdf.bin_stats_of(engine, [(ref.fine_bins[c.name][0], current_vn[c.name].sql,
-                                               current_vn[c.name].params, True) for c in columns])
-    return {c.name: (*ref.fine_bins[c.name], current_vn[c.name], (stats_of, query))
-            for c, stats_of in zip(columns, found, strict=True)}
+    for the columns of each side (only the current's when the reference's are kept with its cached
+    profile, as windows reuse them), or one per batch of them where reading them all would not fit. The
+    reference's bins are a statement of their own: the same each night, so an engine that keeps answers
+    across runs (auditor.engine.stored) does not read an unchanged reference for them again."""
+    out: dict[str, tuple] = {}
+    read = engine.read_shares(reference.sql, current.sql)
+    for batch in long_form.batches(columns, read=lambda c: read(c.name), most=FINE_COLUMNS_MAX):
+        plans = []
+        for col in (c for c in batch if c.name not in ref.fine_bins):
+            lo, hi = ref.finite_range[col.name]
+            bins = ecdf.FineBins.on(ref.cuts[col.name], lo, hi, pieces=ecdf.pieces_for(ref.counts[col.name].values))
+            plans.append((col, bins, ref.value_counts.get(col.name) or raw_values(col, reference)))
+        if plans:
+            found, query = ecdf.bin_stats_of(engine, [(bins, vn.sql, vn.params, vn.unit) for _, bins, vn in plans])
+            for (col, bins, vn), stats_of in zip(plans, found, strict=True):
+                ref.fine_bins[col.name] = (bins, vn, (stats_of, query))
+        current_vn = {c.name: raw_values(c, current) for c in batch}
+        found, query = ecdf.bin_stats_of(engine, [(ref.fine_bins[c.name][0], current_vn[c.name].sql,
+                                                   current_vn[c.name].params, True) for c in batch])
+        out.update({c.name: (*ref.fine_bins[c.name], current_vn[c.name], (stats_of, query))
+                    for c, stats_of in zip(batch, found, strict=True)})
+    return out
 
 
 def numeric_drift(engine: Engine, col: DriftColumn, current: Relation, ref: ReferenceProfile, r: SideCounts,

@@ -67,7 +67,8 @@ def stacked_distances(engine: Engine, reference: str, current: str, types: Mappi
     each side (both > 0), `known` value counts of either side known already (bound, not read)."""
     known = known or {}
     out: dict[str, tuple[float, float, list[int], str, tuple[int, int]]] = {}
-    for batch in long_form.batches(list(types), weight=lambda c: sum(values[c]), budget=ROWS_MAX):
+    read = engine.read_shares(reference, current)
+    for batch in long_form.batches(list(types), weight=lambda c: sum(values[c]), budget=ROWS_MAX, read=read):
         sides, params = [], []
         counted: list[tuple[int, float, int, int]] = []  # (k, v, reference rows, current rows)
         for side, view in ((0, reference), (1, current)):
