@@ -220,8 +220,9 @@ def _cut(sql: str, limit: int = MAX_SQL_CHARS) -> str:
     return whole[0][:limit] + f"\n-- cut: the first {limit:,} of {total:,} characters"
 
 
-def _size(value: Any) -> int:
-    return len(json.dumps(json_clean(value), ensure_ascii=False, separators=(",", ":")))
+def _size(result: CheckResult) -> int:
+    """The bytes of a result in report.json (its dict is JSON-native already)."""
+    return len(json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":")))
 
 
 def bound_results(checks: list[CheckResult], *, budget: int = REPORT_BYTES, other_bytes: int = 0
@@ -230,7 +231,8 @@ def bound_results(checks: list[CheckResult], *, budget: int = REPORT_BYTES, othe
     A report under the budget keeps every statement (each at most MAX_SQL_CHARS), table, chart and metric."""
     out = [replace(c, evidence={**empty_evidence(), **c.evidence,
                                 "sql": [_cut(str(q)) for q in c.evidence.get("sql") or []]}) for c in checks]
-    total = other_bytes + sum(_size(c.to_dict()) for c in out)
+    sizes = [_size(c) for c in out]
+    total = other_bytes + sum(sizes)
     shown: set[tuple[str, str]] = set()
 
     def unseen(c: CheckResult) -> CheckResult:
@@ -252,13 +254,13 @@ def bound_results(checks: list[CheckResult], *, budget: int = REPORT_BYTES, othe
         if total <= budget:
             break
         order = sorted((i for i, c in enumerate(out) if not passing_only or c.status == "pass"),
-                       key=(lambda i: -_size(out[i].to_dict())) if passing_only else (lambda i: i))
+                       key=(lambda i: -sizes[i]) if passing_only else (lambda i: i))
         for i in order:
             if total <= budget:
                 break
-            before = _size(out[i].to_dict())
             out[i] = step(out[i])
-            total -= before - _size(out[i].to_dict())
+            before, sizes[i] = sizes[i], _size(out[i])
+            total -= before - sizes[i]
     return out
 
 

@@ -36,7 +36,7 @@ def keys_of(df: pd.DataFrame):
     keys = []
     for i, f in enumerate(["x", "k"]):
         c = quote_ident(f)
-        keys.append(numeric_key(f, i, EDGES[f], f"(CASE WHEN isnan({c}::DOUBLE) THEN NULL ELSE {c}::DOUBLE END)"))
+        keys.append(numeric_key(f, i, EDGES[f], f"{c}::DOUBLE"))
     keys += [categorical_key("cat", 3), categorical_key("one", 1), categorical_key("label")]  # label: size unknown
     return keys
 

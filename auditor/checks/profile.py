@@ -95,20 +95,21 @@ def _chart_from_cells(loc: quantiles.Located, lo: float, hi: float, bins: int
                       ) -> tuple[dict[int, int], set[int]] | None:
     """The chart counts of the cells lying in one chart bin, and the cells straddling an edge (left out);
     None when the cells cannot tell: a cell without its min and max, or a straddling cell too full to fetch."""
-    chart: dict[int, int] = {}
-    straddling = set()
-    for cell, n in loc.cells.items():
-        if cell not in loc.extremes:
-            return None
-        low, high = loc.extremes[cell]
-        first = quantiles.bin_of(low, lo, hi, bins)
-        if first == quantiles.bin_of(high, lo, hi, bins):
-            chart[first] = chart.get(first, 0) + n
-        elif n <= quantiles.FETCH_MAX:
-            straddling.add(cell)
-        else:
-            return None
-    return chart, straddling
+    cells, counts = quantiles.cell_arrays(loc.cells)
+    known, lows, highs = quantiles.cell_arrays(loc.extremes) if loc.extremes else (np.zeros(0, np.int64),) * 3
+    at = np.searchsorted(known, cells)
+    if len(cells) and (at[-1] >= len(known) or not np.array_equal(known[at], cells)):
+        return None  # some cell without its min and max
+    # quantiles.bin_of, vectorised: the same operations in doubles, so a value lands in the same bin.
+    _, width, _ = quantiles.bin_params(lo, hi, bins)
+    first = np.clip(np.floor((lows[at] - lo) / width), 0, bins - 1).astype(np.int64)
+    last = np.clip(np.floor((highs[at] - lo) / width), 0, bins - 1).astype(np.int64)
+    inside = first == last
+    if (counts[~inside] > quantiles.FETCH_MAX).any():
+        return None
+    totals = np.bincount(first[inside], weights=counts[inside], minlength=bins)
+    chart = {int(b): int(totals[b]) for b in np.flatnonzero(totals)}
+    return chart, set(cells[~inside].tolist())
 
 
 def _add_straddling(chart: dict[int, int], loc: quantiles.Located, cells: set[int], lo: float, hi: float,

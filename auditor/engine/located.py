@@ -74,6 +74,15 @@ class CellMap(Mapping):
         """The sum of the values (counts)."""
         return int(self._values.sum()) if len(self._keys) else 0
 
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """(cells, counts), or (cells, lows, highs), sorted by cell: shared, not to be modified."""
+        return (self._keys, self._low, self._high) if self._pair else (self._keys, self._values)
+
+
+def cell_arrays(cells: Mapping[int, Any]) -> tuple[np.ndarray, ...]:
+    """`CellMap.arrays` of any cell mapping (a dict while a histogram is being counted)."""
+    return (cells if isinstance(cells, CellMap) else CellMap(cells)).arrays()
+
 
 def finite_condition(col: str, duck_type: str) -> str:
     """SQL true for a value that takes part: not NULL, and finite for floating columns."""

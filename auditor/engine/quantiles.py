@@ -36,6 +36,7 @@ from auditor.engine.located import (  # noqa: F401  (re-exported: the quantiles'
     bin_expr,
     bin_of,
     bin_params,
+    cell_arrays,
     finite_at_most,
     finite_condition,
     located_from_counts,
@@ -65,14 +66,13 @@ def _wanted_cells(cells: Mapping[int, int], ranks: set[int]) -> dict[int, tuple[
     wanted: dict[int, tuple[int, int, list[int]]] = {}
     if not ranks:
         return wanted
-    before, last = 0, max(ranks)
-    for cell, count in sorted(cells.items()):
-        inside = sorted(r - before for r in ranks if before <= r < before + count)
-        if inside:
-            wanted[cell] = (count, before, inside)
-        before += count
-        if before > last:
-            break
+    keys, counts = cell_arrays(cells)
+    ends = np.cumsum(counts)  # the values up to the end of each cell
+    for rank in sorted(ranks):
+        i = int(np.searchsorted(ends, rank, side="right"))  # the cell whose values hold this rank
+        if i < len(keys):
+            count, before = int(counts[i]), int(ends[i] - counts[i])
+            wanted.setdefault(int(keys[i]), (count, before, []))[2].append(rank - before)
     return wanted
 
 
@@ -109,12 +109,16 @@ def stacked_cells(view: str, types: Mapping[str, str], located: Mapping[str, Loc
     entries, params = [], []
     for col in columns:
         c, loc = quote_ident(col), located[col]
-        test = finite_condition(col, types[col]) if finite else value_condition(col, types[col])
+        # The value alone, or NULL when it takes no part (NULL itself included: UNPIVOT leaves it out). As
+        # short as it can be: at 500 columns, planning a statement costs more than its rows, with its text.
+        value = f"{c}::DOUBLE"
+        if is_float(types[col]):
+            value = f"CASE WHEN {'isfinite' if finite else 'NOT isnan'}({c}) THEN {value} END"
         cell = bin_expr(c)
         if not finite and is_float(types[col]):
             cell = INFINITE_CELL.format(c=c, bin=cell)
             params.append(loc.bins)
-        entries.append((f"CASE WHEN {test} THEN {c}::DOUBLE END", cell))
+        entries.append((value, cell))
         params.extend(bin_params(loc.lo, loc.hi, loc.bins))
     return long_form.unpivot(view, entries, names=("v", "b")), params
 

@@ -48,16 +48,19 @@ def _edge(x: float) -> str:
 
 
 def numeric_key(feature: str, index: int, edges: list[float], value_sql: str) -> SliceKey:
-    """Right-closed bins (−∞, e1], (e1, e2], ..., (ek, ∞) on distinct edges; NULL is '(missing)'."""
+    """Right-closed bins (−∞, e1], (e1, e2], ..., (ek, ∞) on distinct edges of a DOUBLE value; NULL and NaN
+    are '(missing)'."""
     edges = sorted(set(edges))
     names = [f"(-inf, {_edge(edges[0])}]"] if edges else ["all values"]
     names += [f"({_edge(a)}, {_edge(b)}]" for a, b in zip(edges, edges[1:], strict=False)]
     if edges:
         names.append(f"({_edge(edges[-1])}, inf)")
     params = {f"k{index}_e{j}": e for j, e in enumerate(edges)}
-    # The bin number is how many edges lie below the value: bin j is (e_j-1, e_j].
+    # The bin number is how many edges lie below the value: bin j is (e_j-1, e_j]. The value is written as
+    # plainly as it can be: with 500 keys a statement's planning costs more than its rows, and grows with
+    # its text (a CASE for NaN in every comparison made the statement three times as slow to plan).
     above = " + ".join(f"({value_sql} > $k{index}_e{j})::INTEGER" for j in range(len(edges))) or "0"
-    expr = f"CASE WHEN {value_sql} IS NULL THEN NULL ELSE {above} END"
+    expr = f"CASE WHEN {value_sql} IS NULL OR isnan({value_sql}) THEN NULL ELSE {above} END"
     return SliceKey(feature, expr, params, "quintiles", tuple(names) + (MISSING,), tuple(names), len(names) + 1)
 
 
@@ -82,8 +85,7 @@ def slice_keys(engine: Engine, *, current: Dataset, reference: Dataset | None, f
             if distinct.get(feature, 0) <= max_categories:
                 keys.append(categorical_key(feature, distinct.get(feature)))
         elif is_numeric(col.type):
-            value = f"(CASE WHEN isnan({quote_ident(feature)}::DOUBLE) THEN NULL ELSE {quote_ident(feature)}::DOUBLE END)"
-            numeric.append((len(keys), feature, value))
+            numeric.append((len(keys), feature, f"{quote_ident(feature)}::DOUBLE"))
             keys.append(None)
     statements = []
     for source in (reference, current):

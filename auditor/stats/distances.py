@@ -102,10 +102,16 @@ def ks_pvalue_asymptotic(d: float, n_reference: int, n_current: int) -> float:
 
 
 def ks_test_small(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    """KS statistic and p-value of two small samples, by scipy itself (its exact method when it can)."""
+    """KS statistic and p-value of two small samples, by scipy itself (its exact method when it can).
+
+    scipy's own function beneath its decorators (`inspect.unwrap`): they check axes and NaN policy for
+    every call, 1.5 ms each, a second over the columns of a 600-column table; these samples are 1-D and
+    without NaN, so the function's answer is the same (tests compare them with ks_2samp's)."""
+    import inspect
+
     from scipy.stats import ks_2samp
 
-    result = ks_2samp(reference, current, method="auto")
+    result = inspect.unwrap(ks_2samp)(reference, current, method="auto")
     return float(result.statistic), float(result.pvalue)
 
 
