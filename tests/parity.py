@@ -24,7 +24,16 @@ EXAMPLE = ROOT / "examples" / "credit_scoring"
 # Where SQL text is not the engine's: the history database is DuckDB's own file, whatever the engine.
 NOT_ENGINE_SQL = ("auditor/delivery/",)
 # Templates no Spark run can use, each with what Spark runs instead (a test holds each reason true).
+DUPLICATE_ROWS_IN_BATCHES = ("whole rows in column batches keyed by file_index and file_row_number of DuckDB's "
+                             "Parquet reader: a Spark dataset has no reader (Dataset.reader), so Spark hashes "
+                             "whole rows in one statement (DUPLICATE_ROWS_SQL)")
 DUCKDB_ONLY = {
+    "auditor.engine.duplicate_rows.KEYED_SQL": DUPLICATE_ROWS_IN_BATCHES,
+    "auditor.engine.duplicate_rows.FIRST_HASHES_SQL": DUPLICATE_ROWS_IN_BATCHES,
+    "auditor.engine.duplicate_rows.MORE_HASHES_SQL": DUPLICATE_ROWS_IN_BATCHES,
+    "auditor.engine.duplicate_rows.REPEATED_SQL": DUPLICATE_ROWS_IN_BATCHES,
+    "auditor.engine.duplicate_rows.SPLIT_SQL": DUPLICATE_ROWS_IN_BATCHES,
+    "auditor.engine.duplicate_rows.EXTRA_ROWS_SQL": DUPLICATE_ROWS_IN_BATCHES,
     "auditor.engine.repeats.CENSUS_SQL": "bitmaps (Engine.bitmaps): Spark groups the ids (REPEATS_SQL)",
     "auditor.engine.repeats.BUCKETS_SQL": "bitmaps (Engine.bitmaps): Spark groups the ids (REPEATS_SQL)",
     "auditor.engine.repeats.SHARED_BITMAP_SQL": "bitmaps (Engine.bitmaps): Spark intersects the tables",

@@ -108,7 +108,7 @@ READ_SHARES = pytest.mark.parametrize("read_share", [None, 1e-12], ids=["at once
 @READ_SHARES
 def test_whole_row_duplicates_match_pandas_with_nulls_nan_and_signed_zero(project, audit, read_share, monkeypatch):
     if read_share:
-        monkeypatch.setattr("auditor.engine.duckdb_engine.READ_SHARE", read_share)
+        monkeypatch.setattr("auditor.engine.base.READ_SHARE", read_share)
     # Rows that differ only by NULL vs NULL, NaN vs NaN or 0.0 vs -0.0 are copies, as pandas says.
     cur = """SELECT * FROM (VALUES
         (1, 0.0::DOUBLE, 'a'), (1, -0.0::DOUBLE, 'a'), (3, 'nan'::DOUBLE, NULL), (3, 'nan'::DOUBLE, NULL),
@@ -130,7 +130,7 @@ def test_whole_row_copies_are_found_among_repeated_and_missing_ids(project, audi
                                                                    read_share, monkeypatch):
     monkeypatch.setattr("auditor.engine.duplicate_rows.LISTED_ROWS_MAX", listed_rows_max)
     if read_share:
-        monkeypatch.setattr("auditor.engine.duckdb_engine.READ_SHARE", read_share)
+        monkeypatch.setattr("auditor.engine.base.READ_SHARE", read_share)
     # Copies hide behind repeated ids (7) and missing ids (NULL); a repeated id alone is not a copy (8).
     cur = f"""SELECT id::{id_type} AS id, x FROM (VALUES (7, 1.0), (7, 1.0), (8, 1.0), (8, 2.0), (NULL, 3.0),
         (NULL, 3.0), (NULL, 4.0), (9, 5.0)) t(id, x)"""
@@ -154,7 +154,7 @@ def test_whole_row_duplicates_without_an_id_over_several_files_match_pandas(tmp_
     # Two files read as one dataset: a row of the second file copies rows of the first; rows are told apart
     # by their file as well as their row number in it when hashed in batches of columns.
     if read_share:
-        monkeypatch.setattr("auditor.engine.duckdb_engine.READ_SHARE", read_share)
+        monkeypatch.setattr("auditor.engine.base.READ_SHARE", read_share)
     parts = ["SELECT * FROM (VALUES (1, 'a', 0.5, NULL), (2, 'b', 'nan'::DOUBLE, 1), (1, 'a', 0.5, NULL), (3, 'c', 1.0, 2))"
              " t(x, s, f, n)",
              "SELECT * FROM (VALUES (1, 'a', 0.5, NULL), (2, 'b', 'nan'::DOUBLE, 1), (2, 'B', 'nan'::DOUBLE, 1), (4, 'd', 1.0, 2))"
