@@ -91,3 +91,24 @@ def test_window_with_parameters_still_groups_its_values(tmp_path):
     cur_in_window = pa.array([v for v in cur.to_pylist() if v >= 5], pa.int64())
     assert_numeric_matches_oracles(out["x"], ref, cur_in_window)
     assert not any(q.sql.startswith("SELECT histogram") for q in engine.log)
+
+
+def test_known_reference_counts_hold_a_bounded_number_of_values_fewest_valued_columns_first(tmp_path, monkeypatch):
+    """At width the reference's counts would be millions of dict entries and bound parameters: past
+    KNOWN_VALUES_MAX values in all, a column compares in the statement that reads both sides, same numbers."""
+    from auditor.stats import column_drift
+
+    rng = np.random.default_rng(11)
+    n = 20000
+    pools = {name: rng.choice(10**7, size, replace=False) for name, size in (("a", 2000), ("b", 6000), ("c", 9000))}
+    sides = {side: {name: pa.array(rng.choice(pool, n + extra), pa.int64()) for name, pool in pools.items()}
+             for side, extra in (("reference", 0), ("current", 37))}
+    engine = engine_with(tmp_path, sides)
+    cols = [DriftColumn(name, "BIGINT", "numeric") for name in ("c", "a", "b")]
+    monkeypatch.setattr(column_drift, "KNOWN_VALUES_MAX", 9000)  # a (2,000) and b (~6,000) fit; c does not
+    cache: dict = {}
+    out = compare(engine, Relation("reference"), Relation("current"), cols, cache=cache)
+    for name in ("a", "b", "c"):
+        assert_numeric_matches_oracles(out[name], sides["reference"][name], sides["current"][name])
+    assert ("value_counts", "reference", "a") in cache and ("value_counts", "reference", "b") in cache
+    assert ("value_counts", "reference", "c") not in cache
