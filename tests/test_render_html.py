@@ -351,3 +351,30 @@ def test_a_finding_of_many_results_lists_forty_and_counts_the_rest():
     summary = html.split('<section id="summary"', 1)[1].split("</section>", 1)[0]
     assert summary.count('<li><span class="badge badge-fail">') == 40
     assert "… and 60 more, in the stages below" in summary
+
+
+def test_a_wide_audit_page_draws_every_failing_chart_and_bounds_the_passing_ones(monkeypatch):
+    """Thousands of passing results (one per column) would make a page of tens of MB: charts of passing
+    results stop at PASSING_CHARTS_MAX and their details at PASSING_DETAILS_MAX, said on the page."""
+    from auditor.render import page_budget
+
+    monkeypatch.setattr(page_budget, "PASSING_CHARTS_MAX", 3)
+    monkeypatch.setattr(page_budget, "PASSING_DETAILS_MAX", 5)
+    chart = {"kind": "bars", "title": "t", "categories": ["a", "b"], "series": [{"name": "s", "values": [1, 2]}]}
+
+    def result(i: int, status: str) -> CheckResult:
+        return CheckResult(id="data.profile", stage="data", title="Column profile", status=status, message="m",
+                           subject=f"col{i:02d}", metrics={"rows": 10}, evidence={"charts": [dict(chart, title=f"c{i}")]})
+
+    checks = [result(i, "pass") for i in range(8)] + [result(i, "fail") for i in range(8, 10)]
+    page = render_html(AuditReport(tool={}, run={}, project={}, datasets=[], checks=checks))
+    drawn = re.findall(r"<svg\b", page)
+    assert len(drawn) == 3 + 2 + 2  # three passing, both failing, and the failing ones again in the overview
+    for i in (8, 9):
+        article = page[page.index(f'id="check-data-profile-col{i:02d}"'):]
+        assert "<svg" in article[:article.index("</article>")]
+    for i in range(5, 8):  # passing results past the details budget: no details at all
+        article = page[page.index(f'id="check-data-profile-col{i:02d}"'):]
+        assert "<details" not in article[:article.index("</article>")]
+    assert "3 passing results here show no details" in page
+    assert page.count("Chart left out") == 2  # col03 and col04 have details but no chart

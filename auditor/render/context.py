@@ -24,6 +24,7 @@ from auditor.render.filters import (
     status_emoji,
 )
 from auditor.render.overview import findings_view, overview_view
+from auditor.render.page_budget import PASSING_CHARTS_MAX, PASSING_DETAILS_MAX, page_budget
 from auditor.render.provenance import provenance_view
 from auditor.render.trends import Trends
 from auditor.report import ATTENTION, SEVERITY, STAGES, AuditReport, CheckResult
@@ -168,7 +169,8 @@ class _Queries:
         return {"text": text, "id": qid, "ref": None, "label": qid}
 
 
-def _check(check: CheckResult, anchor: str, figures: _Figures, queries: _Queries) -> dict[str, Any]:
+def _check(check: CheckResult, anchor: str, figures: _Figures, queries: _Queries,
+           detailed: bool = True, charted: bool = True) -> dict[str, Any]:
     name = check.id.rsplit(".", 1)[-1]  # the value is named like its check: null_rate is a rate
     threshold = check.threshold.to_dict() if check.threshold else None
     evidence = check.evidence or {}
@@ -189,13 +191,14 @@ def _check(check: CheckResult, anchor: str, figures: _Figures, queries: _Queries
         "threshold": fmt_threshold(threshold, name, check.unit),
         "metrics": [{"name": str(k), "value": fmt_number(v, str(k))} for k, v in metrics.items()],
         "tables": [_table(t, MAX_TABLE_ROWS) for t in evidence.get("tables") or []],
-        "charts": [figures(spec) for spec in evidence.get("charts") or []],
+        "charts": [figures(spec) for spec in evidence.get("charts") or []] if charted else [],
+        "charts_left_out": 0 if charted else len(evidence.get("charts") or []),
         "sql": [queries(q, owner) for q in sql],
         "sql_summary": f"SQL ({len(sql)} {'query' if len(sql) == 1 else 'queries'})",
         "compact": check.status in ("pass", "skip"),
         "files": [_failing_rows(f) for f in evidence.get("files") or []],
-        "has_detail": bool(metrics or evidence.get("tables") or evidence.get("charts") or evidence.get("sql")
-                           or evidence.get("files")),
+        "has_detail": detailed and bool(metrics or evidence.get("tables") or evidence.get("charts")
+                                        or evidence.get("sql") or evidence.get("files")),
     }
 
 
@@ -305,14 +308,15 @@ def check_anchors(report: AuditReport) -> list[tuple[CheckResult, str]]:
 
 def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]:
     """Everything the templates need. `charts=False` skips drawing SVGs (Markdown has none)."""
-    specs = [spec for c in report.checks for spec in (c.evidence or {}).get("charts") or []]
-    anchors, figures, queries = Anchors(), _Figures(charts, specs), _Queries()
     grouped = stage_groups(report)
+    detailed, charted = page_budget(grouped)
+    specs = [spec for c in report.checks if id(c) in charted for spec in (c.evidence or {}).get("charts") or []]
+    anchors, figures, queries = Anchors(), _Figures(charts, specs), _Queries()
     stage_ids = [sid for sid, _ in grouped]
     stages, checks_by_anchor = [], []
     trends = Trends(report.run or {})  # run["history"] of a history-enabled run (auditor.delivery.history)
     for sid, in_stage in grouped:
-        checks = [{**_check(c, anchors(c), figures, queries), "trend": trends.check(c.id, c.subject)}
+        checks = [{**_check(c, anchors(c), figures, queries, id(c) in detailed, id(c) in charted), "trend": trends.check(c.id, c.subject)}
                   for c in in_stage]
         checks_by_anchor += checks
         counts = {s: sum(1 for c in checks if c["status"] == s) for s in STATUS_ORDER}
@@ -323,6 +327,7 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
             "checks": checks,
             "empty": not checks,
             "empty_message": EMPTY_STAGE,
+            "details_left_out": sum(1 for c in in_stage if id(c) not in detailed),
             "counts": [{"status": s, "count": counts[s], "emoji": status_emoji(s)} for s in STATUS_ORDER if counts[s]],
             "counts_line": _counts_line(counts) or "no checks",
             "size": f"{len(checks)} check{'' if len(checks) == 1 else 's'}",
@@ -357,6 +362,8 @@ def build_context(report: AuditReport, *, charts: bool = True) -> dict[str, Any]
         "project": project,
         "datasets": [_dataset(d) for d in report.datasets or []],
         "stages": stages,
+        "passing_charts_max": PASSING_CHARTS_MAX,
+        "passing_details_max": PASSING_DETAILS_MAX,
         "run": {
             "id": fmt_number(run.get("id")) if run.get("id") is not None else UNDEFINED,
             "started_at": fmt_timestamp(run.get("started_at")),
