@@ -221,3 +221,27 @@ def test_feature_drift_alone_scans_no_whole_summary(project, audit, tmp_path, mo
     found = results(report, "deployment.feature_drift")
     assert found["region"].status == "skip" and "max_categories" in found["region"].message
     assert found["sex"].status == "pass" and found["income"].status == "fail"
+
+
+def noisy(n: int, salt: int, shift: float = 0.0) -> str:
+    """BASE_SELECT with income drawn from one uniform distribution (hash-seeded by `salt`), plus `shift`."""
+    return BASE_SELECT.replace(INCOME, f"{1000.0 + shift} + (hash(i * 7919 + {salt}) % 500)::DOUBLE AS income").format(n=n)
+
+
+def test_small_samples_fail_only_where_their_test_tells_the_sides_apart(project, audit):
+    """At 50 rows a side two draws of one distribution cross the distance lines by chance: a pass that says
+    so, not a fail. A real shift at the same size still fails: its KS test is significant."""
+    same = audit(project(reference=noisy(50, 1), current=noisy(50, 2), n=50), stages=DEPLOYMENT)
+    income = feature(same, "income")
+    m = income.metrics
+    assert max(m["psi"] / 0.1, m["wasserstein_norm"] / 0.1) >= 1  # past a line: the old verdict was warn or fail
+    assert m["ks_pvalue"] >= 0.05
+    assert income.status == "pass" and m["within_chance"] is True
+    assert "not drifted beyond chance" in income.message and "50 values on a side" in income.message
+    moved = audit(project(reference=noisy(50, 1), current=noisy(50, 2, shift=300.0), n=50), stages=DEPLOYMENT)
+    income = feature(moved, "income")
+    assert income.status == "fail" and income.metrics["ks_pvalue"] < 0.05 and "within_chance" not in income.metrics
+    # small_sample: 10 judges on distances alone again, as for large samples.
+    strict = audit(project(reference=noisy(50, 1), current=noisy(50, 2), n=50,
+                           config={"checks": {"deployment.feature_drift": {"small_sample": 10}}}), stages=DEPLOYMENT)
+    assert feature(strict, "income").status in ("warn", "fail")

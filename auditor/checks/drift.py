@@ -3,7 +3,11 @@
 A numeric column takes the worse of normalised Wasserstein (warn 0.1, fail 0.2)
 and PSI (warn 0.1, fail 0.25); a categorical one the worse of PSI and
 Jensen-Shannon distance (warn 0.1, fail 0.2). KS and chi-square p-values are
-reported beside them, never graded: at a million rows every p-value is tiny.
+reported beside them and do not grade large samples: at a million rows every p-value
+is tiny. Small samples are the other way round: at 50 rows a side the PSI of two draws
+of one distribution is ~0.4, so noise crosses every line. Under `small_sample` values on
+a side, a distance past a line counts only where its test is significant (p < alpha);
+otherwise the column passes and the message says the distance is within chance.
 
 Options (`DriftOptions`, per check and per column under `columns: {income: {...}}`):
   method: [wasserstein, psi]   which effect sizes grade (psi, js, wasserstein)
@@ -21,7 +25,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field
 
 from auditor.audit.context import CheckContext
-from auditor.audit.options import CheckOptions, Lines, NonNegative, Size, Strict
+from auditor.audit.options import CheckOptions, Lines, NonNegative, Probability, Size, Strict
 from auditor.audit.registry import check
 from auditor.audit.wording import some
 from auditor.config import closest
@@ -64,6 +68,10 @@ class DriftOptions(CheckOptions):
     wasserstein: Lines = Field(DEFAULT_LINES["wasserstein"], description="Wasserstein-1 over the reference's std")
     max_categories: Size = Field(1000, description="categorical columns with more distinct values are skipped")
     top_bins: Size = Field(10, description="bins or categories shown in the evidence, the largest PSI terms first")
+    small_sample: Size = Field(1000, description="under this many values on a side, a distance past a line counts only "
+                               "where the KS or chi-square test is significant (p < alpha): small samples' "
+                               "distances are mostly noise")
+    alpha: Probability = Field(0.05, description="the significance level of small samples' tests")
     columns: dict[str, DriftColumnOptions] = Field(default_factory=dict, description="per-column overrides")
 
 
@@ -229,15 +237,36 @@ def _too_many_categories(ctx: CheckContext, column: str, categorical: list[str],
     return any(found[ds].get(column, 0) > limit for ds in (reference, current))
 
 
+def _within_chance(ctx: CheckContext, drift: ColumnDrift) -> tuple[int, float] | None:
+    """(values on the smaller side, the test's p-value) when the sample is small and its test does not
+    tell the two sides apart: a distance past a line is then noise, not drift."""
+    m = drift.metrics
+    fewest = min(m.get("values_reference") or 0, m.get("values_current") or 0)
+    p = m.get("ks_pvalue") if drift.column.kind == "numeric" else m.get("chi2_pvalue")
+    if fewest < ctx.options.small_sample and p is not None and p >= ctx.options.alpha:
+        return fewest, p
+    return None
+
+
 def _result(ctx: CheckContext, drift: ColumnDrift) -> CheckResult:
     col = drift.column.name
     status, method, value, threshold = _grade(ctx, drift)
     metrics = {**drift.metrics, "kind": drift.column.kind, "method": method,
                "methods": ", ".join(_methods(ctx, col, drift.column.kind)),
                "notes": "; ".join(drift.notes) or None}
+    message = _message(col, status, drift, method, threshold)
+    chance = _within_chance(ctx, drift) if status in ("warn", "fail") else None
+    if chance is not None:
+        fewest, p = chance
+        test = "KS" if drift.column.kind == "numeric" else "chi-square"
+        line = threshold.fail if status == "fail" else threshold.warn
+        metrics["within_chance"] = True
+        message = (f"'{col}' has not drifted beyond chance: {LABEL_OF[method]} {_fmt(value)} is past {line:g}, but "
+                   f"with {fewest:,} values on a side the {test} test does not tell the two apart "
+                   f"(p-value {_fmt_p(p)}, alpha {ctx.options.alpha:g}; small_sample {ctx.options.small_sample:,}).")
+        status = "pass"
     return ctx.result(subject=col, status=status, value=value, threshold=threshold, metrics=metrics,
-                      message=_message(col, status, drift, method, threshold),
-                      evidence=_evidence(drift, ctx.options.top_bins))
+                      message=message, evidence=_evidence(drift, ctx.options.top_bins))
 
 
 def _kind(ctx: CheckContext, column: str) -> Kind:
