@@ -6,7 +6,7 @@ EXAMPLE := examples/credit_scoring
 DEMO_OUT := reports/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint golden docs bench bench-render bench-cache clean
+.PHONY: help install demo test lint golden docs bench bench-render bench-cache bench-engines clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench: $(BIN)/auditor  ## the shape matrix against its one-pass floors (a subset
 
 bench-cache: $(BIN)/auditor  ## a nightly run reusing the reference's cached statistics against --no-cache, at 10M rows
 	$(BIN)/python benchmarks/cache.py $(BENCH_CACHE_ARGS)
+
+bench-engines: $(BIN)/auditor  ## the example's audit on DuckDB and on Spark local[2], 20k and 1M rows (needs Java 17)
+	$(BIN)/python benchmarks/engines.py $(BENCH_ENGINES_ARGS)
 
 bench-render: $(BIN)/auditor  ## rendering against the json-only audit, on the example (time and sizes)
 	$(BIN)/python benchmarks/render.py $(BENCH_ARGS)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 import shapes
-from measure import run_child, views_read
+from measure import largest_difference, run_child, views_read
 from run import AUDITOR, BENCH, ROOT, tall
 
 TARGET = 0.6
@@ -41,29 +41,6 @@ def reference_statements(log: Path) -> dict:
             "reference_cpu_s": round(sum(q["cpu_seconds"] or 0 for q in reading), 3),
             "reference_rows_fetched": sum(q["rows_fetched"] or 0 for q in reading),
             "reference_by_check": sorted({q["check"] or "(attach)" for q in reading})}
-
-
-def largest_difference(a: dict, b: dict) -> float:
-    """The largest relative difference between two runs' numbers (values and metrics); inf when a status
-    or a non-number differs."""
-    worst = 0.0
-
-    def walk(x: object, y: object) -> None:
-        nonlocal worst
-        if isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys():
-            for key in x:
-                walk(x[key], y[key])
-        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
-            for u, v in zip(x, y, strict=True):
-                walk(u, v)
-        elif isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
-            if x != y:
-                worst = max(worst, abs(x - y) / max(abs(x), abs(y)))
-        elif x != y:
-            worst = float("inf")
-
-    walk(a, b)
-    return worst
 
 
 def audit(shape: shapes.Shape, out: Path, label: str, *extra: str) -> tuple[dict, dict]:

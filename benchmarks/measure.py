@@ -126,3 +126,26 @@ def analyse_query_log(path: Path) -> dict:
             "view_references": {v: references.get(v, 0) for v in VIEWS},
             "query_seconds": round(sum(q["seconds"] for q in queries), 3),
             "checks": checks, "slowest": costly[:15], "memory_growth": growth[:8]}
+
+
+def largest_difference(a: dict, b: dict) -> float:
+    """The largest relative difference between two runs' numbers (values and metrics); inf when a status
+    or a non-number differs."""
+    worst = 0.0
+
+    def walk(x: object, y: object) -> None:
+        nonlocal worst
+        if isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys():
+            for key in x:
+                walk(x[key], y[key])
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for u, v in zip(x, y, strict=True):
+                walk(u, v)
+        elif isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
+            if x != y:
+                worst = max(worst, abs(x - y) / max(abs(x), abs(y)))
+        elif x != y:
+            worst = float("inf")
+
+    walk(a, b)
+    return worst
