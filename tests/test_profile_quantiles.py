@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from auditor.checks.profile import QUANTILES, _profiles
 from auditor.engine import quantiles as quantiles_module
 from auditor.engine.duckdb_engine import Engine
 from auditor.engine.sources import Dataset
+from auditor.engine.summary import summarize
 from auditor.stats import distances as stats
 from tests.engines import attach_parquet, new_engine
 
@@ -63,6 +65,26 @@ def test_missing_and_infinite_values_are_left_out_and_integers_work(tmp_path: Pa
     profiles, _, _ = _profiles(engine, ds, {"x": (1.0, 8.0, 20), "n": (1.0, 9.0, 20)}, [])
     assert profiles["quantiles"]["x"] == pytest.approx(list(np.quantile([1.0, 4.0, 2.0, 8.0], QUANTILES)))
     assert profiles["quantiles"]["n"] == pytest.approx(list(np.quantile([5, 1, 3, 9, 9], QUANTILES)))
+    engine.close()
+
+
+def test_nan_that_the_files_statistics_leave_out_is_missing(tmp_path: Path) -> None:
+    """pyarrow (as polars and Spark) writes a float column's min and max without its NaN, as Parquet asks. DuckDB
+    took such a column to hold no NaN and folded isnan() to false: 57 NaN were counted as 0, and as the largest
+    values. NaN is missing; a column without NaN keeps its finite range, read from its values."""
+    values = rng.normal(size=400)
+    values[::7] = np.nan  # no NULL either: nothing else tells the engine the column may hold NaN
+    clean = rng.normal(size=400)
+    engine, ds = _view(tmp_path, {"x": values, "y": clean})
+    stats = pq.read_metadata(tmp_path / "d.parquet").row_group(0).column(0).statistics
+    assert stats.has_min_max and stats.max == np.nanmax(values)  # the statistics as the writer left them
+    summary = summarize(engine, dataclasses.replace(ds, rows=400))
+    assert summary["x"].nulls == 58 and summary["x"].max == np.nanmax(values) and summary["y"].nulls == 0
+    found, _ = quantiles_module.quantiles(engine, ds.view, {"x": "DOUBLE", "y": "DOUBLE"}, QUANTILES)
+    assert found["x"] == list(np.quantile(values[~np.isnan(values)], QUANTILES))
+    assert found["y"] == list(np.quantile(clean, QUANTILES))
+    located = quantiles_module.locate(engine, ds.view, {"y": "DOUBLE"})["y"]
+    assert (located.lo, located.hi) == (clean.min(), clean.max())
     engine.close()
 
 
@@ -120,9 +142,11 @@ def test_quantiles_of_any_columns_in_four_statements(tmp_path: Path) -> None:
     assert found["a"] == pytest.approx(list(np.quantile(a, wanted)), rel=1e-12)
     assert found["b"] == pytest.approx(list(np.quantile(b[np.isfinite(b)], wanted)), rel=1e-12)
     assert found["n"] == pytest.approx(list(np.quantile([4, 4, 1, 9] * 300, wanted)))
-    # The bounds, the finite bounds of the columns whose bounds are not finite, the cells, the values.
+    # The integer column's bounds (from the file's statistics), the float columns' finite bounds (read: the
+    # statistics do not say whether they hold NaN), the cells, the values.
     assert "none" not in found and len(sql) == 4
-    assert '"a"' not in sql[1] and '"b"' in sql[1] and '"none"' in sql[1]
+    assert '"n"' in sql[0] and '"a"' not in sql[0]
+    assert '"n"' not in sql[1] and all(f'"{c}"' in sql[1] for c in ("a", "b", "none"))
     assert exact_quantiles_of(engine, ds, [], wanted) == ({}, [])
     engine.close()
 
@@ -180,9 +204,10 @@ def test_quantiles_are_located_once_per_run_and_reused(tmp_path: Path) -> None:
     before = len(engine.log)
     deciles, _ = quantiles_module.quantiles(engine, ds.view, types, DECILES, cache=cache, infinite=True)
     ran = len(engine.log)
-    # Bounds, finite bounds (of b, whose bounds are infinite), the row count (which a run's attach has asked
-    # already), cells, values around the ranks: both columns at once.
-    assert ran - before == 5
+    # Finite bounds (a float column's are read from its values: its file's statistics do not say whether it
+    # holds NaN), the row count (which a run's attach has asked already), cells, values around the ranks: both
+    # columns at once.
+    assert ran - before == 4
     # The same deciles again, and quintiles (deciles 2, 4, 6, 8): nothing more to read.
     assert quantiles_module.quantiles(engine, ds.view, types, DECILES, cache=cache, infinite=True)[0] == deciles
     quintiles, _ = quantiles_module.quantiles(engine, ds.view, {"a": "DOUBLE"}, [0.2, 0.4, 0.6, 0.8], cache=cache,

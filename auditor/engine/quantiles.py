@@ -218,7 +218,8 @@ def _with_run_end(values: Sequence[float], offset: int, start: int) -> dict[int,
 RANGE_SQL = "SELECT {parts} FROM {view}"
 # Unfiltered, DuckDB answers min and max from Parquet's statistics without reading the column. Any range
 # will do for the grid (values outside it are clamped into the outer cells); only an infinite or NaN
-# bound needs the finite range, read from the values.
+# bound needs the finite range, read from the values. A float column's is always read: its statistics
+# leave NaN out, so DuckDB takes its max to be NaN (auditor.engine.duckdb_engine, parquet_can_have_nan).
 BOUNDS = "min({c})::DOUBLE, max({c})::DOUBLE"
 FINITE_BOUNDS = "min(CASE WHEN {where} THEN {c}::DOUBLE END), max(CASE WHEN {where} THEN {c}::DOUBLE END)"
 # -1 and bins + 1 are the cells of -inf and +inf, counted apart from the finite grid. Each cell's min and
@@ -232,7 +233,8 @@ def _ranges(engine: Engine, view: str, types: Mapping[str, str], todo: list[str]
             found: dict[str, tuple], statements: list[str]) -> None:
     """Each column's range for its grid, into `found`: from the file's statistics, else its finite values."""
     for bounds in (BOUNDS, FINITE_BOUNDS):
-        for batch in long_form.batches([col for col in todo if col not in found], read=engine.read_shares(view)):
+        left = [col for col in todo if col not in found and (bounds == FINITE_BOUNDS or not is_float(types[col]))]
+        for batch in long_form.batches(left, read=engine.read_shares(view)):
             parts = [bounds.format(c=quote_ident(col), where=finite_condition(col, types[col])) for col in batch]
             range_sql = RANGE_SQL.format(parts=", ".join(parts), view=view)
             row = engine.query_one(range_sql)
