@@ -42,12 +42,12 @@ def write(path: Path, cols: dict[str, np.ndarray]) -> None:
     pq.write_table(pa.table(arrays), path)
 
 
-def run(tmp_path: Path, reference: dict, current: dict, **options):
+def run(tmp_path: Path, reference: dict, current: dict, timestamp: bool = True, **options):
     write(tmp_path / "reference.parquet", reference)
     write(tmp_path / "current.parquet", current)
     cfg = {"version": 1, "project": {"name": "butterfly"},
            "datasets": {"reference": {"path": "reference.parquet"}, "current": {"path": "current.parquet"}},
-           "columns": {"id": "id", "timestamp": "ts", "features": list(reference)},
+           "columns": {"id": "id", **({"timestamp": "ts"} if timestamp else {}), "features": list(reference)},
            "checks": {"deployment.multivariate_drift": options} if options else {}}
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
     return run_audit(load_config(tmp_path / "audit.yaml"), stages=["deployment"])
@@ -104,6 +104,34 @@ def test_numbers_match_scikit_learn(tmp_path, nulls):
     # the band is scaled to current's rows: a chunk holds a tenth of them
     scale = np.sqrt((N / 10) / N)
     assert m["upper_threshold"] == pytest.approx(chunk_means.mean() + 3 * chunk_means.std(ddof=1) * scale, rel=1e-7)
+
+
+def test_without_a_timestamp_rows_are_chunked_by_a_hash_of_their_values_that_numpy_reproduces(tmp_path):
+    """The chunks: each standardised value in millionths, folded modulo a prime (auditor.checks.multivariate's
+    SPREAD_CHUNK) in numpy, from the check's own means and scales; every chunk's mean error equals
+    scikit-learn's errors averaged over it, and the chunks hold about a tenth of the rows each (the fold
+    spreads them; a sum past 2^53 would have lost its last digits and put rows in even chunks only)."""
+    from auditor.checks.multivariate import SPREAD_BASE, SPREAD_PRIME
+
+    reference, current = butterfly(3, flipped=False, nulls=True), butterfly(4, flipped=True)
+    reference["x3"][:2] = [np.inf, -np.inf]  # like NULL, the mean: 0 once standardised
+    report = run(tmp_path, reference, current, timestamp=False)
+    result = results(report, "deployment.multivariate_drift")["current"]
+    assert result.metrics["chunking"] == "10 chunks of rows spread by a hash of their values"
+    features = {row[0]: (row[1], row[2]) for row in result.evidence["tables"][0]["rows"]}
+    z = np.column_stack([np.where(np.isfinite(reference[name]), (reference[name] - mean) / scale, 0.0)
+                         for name, (mean, scale) in features.items()])
+    terms = np.fmod(np.floor(np.clip(z, -1e9, 1e9) * 1e6), SPREAD_PRIME)
+    folded = terms[:, 0]
+    for j in range(1, z.shape[1]):
+        folded = np.fmod(folded * SPREAD_BASE + terms[:, j], SPREAD_PRIME)
+    chunk = np.fmod(np.abs(folded), 10).astype(int)
+    sizes = np.bincount(chunk, minlength=10)
+    assert sizes.min() > 0.08 * N and sizes.max() < 0.12 * N, sizes
+    pca = PCA(n_components=result.metrics["components"]).fit(z)
+    errors = np.linalg.norm(z - pca.inverse_transform(pca.transform(z)), axis=1)
+    chart = result.evidence["charts"][0]["series"]["mean error"][:10]
+    assert chart == pytest.approx([errors[chunk == c].mean() for c in range(10)], rel=1e-9)
 
 
 def test_variance_kept_is_an_option(tmp_path):

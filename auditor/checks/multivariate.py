@@ -7,13 +7,13 @@ auditor.stats.reconstruction computes it from SQL aggregates, as NannyML's
 DataReconstructionDriftCalculator does (mean imputation, standard scaling, 65% of the variance).
 
 Grading, as NannyML's thresholds: the reference is cut into chunks (equal spans of its timestamp,
-else rows spread by a hash), each chunk's mean error is computed, and a mean error further than
-`warn` standard deviations of those chunk means from their mean warns (`fail`: fails). NannyML
-compares chunks of equal size; here current and the windows have their own sizes, so the spread is
-scaled to the rows compared (a mean over n rows spreads as 1/√n: a window of a quarter of a chunk's
-rows may lie twice as far). The value is that distance in standard deviations, for current and for
-each window of the prediction log (the latest window with `min_rows` rows is graded, and the first
-window past a line is named).
+else rows spread by a hash of their values, the same on every engine), each chunk's mean error is
+computed, and a mean error further than `warn` standard deviations of those chunk means from their
+mean warns (`fail`: fails). NannyML compares chunks of equal size; here current and the windows have
+their own sizes, so the spread is scaled to the rows compared (a mean over n rows spreads as 1/√n: a
+window of a quarter of a chunk's rows may lie twice as far). The value is that distance in standard
+deviations, for current and for each window of the prediction log (the latest window with `min_rows`
+rows is graded, and the first window past a line is named).
 """
 
 from __future__ import annotations
@@ -35,7 +35,13 @@ from auditor.stats import reconstruction as rc
 
 TIME_SPAN_SQL = "SELECT epoch_us(min({ts})), epoch_us(max({ts})) FROM {view}"
 TIME_CHUNK = "least(CAST(floor((epoch_us({ts}) - $mv_t0) * $mv_chunks / $mv_span) AS INTEGER), $mv_chunks - 1)"
-HASH_CHUNK = "CAST(hash({row}) % $mv_chunks AS INTEGER)"
+# Without a timestamp, rows are spread over the chunks by a hash of their standardised values, written in
+# arithmetic every engine evaluates alike (DuckDB's hash() and Spark's differ, so the chunks, the band and
+# the grade did): each value in millionths (clamped, so never infinite), folded modulo a prime. Every step
+# is a whole number under 2^53, so exact in doubles (DuckDB) and in longs (Spark's floor is a BIGINT).
+SPREAD_PRIME, SPREAD_BASE = 1_000_003, 1_000_033
+SPREAD_CHUNK = (f"CAST(abs(list_reduce(list_transform({{row}}, lambda v: floor(least(greatest(v, -1e9), 1e9) * 1e6) "
+                f"% {SPREAD_PRIME}), lambda h, t: (h * {SPREAD_BASE} + t) % {SPREAD_PRIME})) % $mv_chunks AS INTEGER)")
 
 
 class MultivariateDriftOptions(WindowedOptions):
@@ -148,7 +154,7 @@ def _chunks(ctx: CheckContext, reference: Dataset, row: str) -> tuple[str, dict,
         if t0 is not None and t1 > t0:
             return (TIME_CHUNK.format(ts=ts.sql), {"mv_t0": t0, "mv_span": t1 - t0 + 1, "mv_chunks": n, **ts.params},
                     f"{n} equal spans of '{ts.column}'")
-    return HASH_CHUNK.format(row=row), {"mv_chunks": n}, f"{n} chunks of rows spread by a hash"
+    return SPREAD_CHUNK.format(row=row), {"mv_chunks": n}, f"{n} chunks of rows spread by a hash of their values"
 
 
 def _over_time(ctx: CheckContext, features: rc.Standardised, fitted: rc.Components, row: str, row_params: dict,
