@@ -1,8 +1,8 @@
-"""The parity corpus: every statement an audit of the example (and a few targeted calls) runs on DuckDB,
-with its parameters, replayed on Spark and compared value by value.
+"""The parity corpus: every statement an audit of the example and of a generated wide pair (and a few
+targeted calls) runs on DuckDB, with its parameters, replayed on Spark and compared value by value.
 
-`corpus(folder)` records the statements; `templates()` walks auditor/ for its SQL templates (module
-constants holding a SELECT); `covered(template, statements)` says whether a template ran in the corpus.
+`generate_example` and `generate_wide` write the projects; `templates()` walks auditor/ for its SQL templates
+(module constants holding a SELECT); `covered(template, statements)` says whether a template ran in the corpus.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,17 +43,8 @@ DUCKDB_ONLY = {
     "auditor.engine.repeats.SHARED_BITMAP_SQL": "bitmaps (Engine.bitmaps): Spark intersects the tables",
     "auditor.engine.repeats.IN_BUCKETS": "bitmaps (Engine.bitmaps): the buckets follow the bitmap census",
     "auditor.engine.catalog.TABLES_SQL": "a DuckDB database file's tables: catalog[i].database is refused on Spark",
-}
-# Templates #16 (any shape) added after this corpus was built: they run only at width (hundreds of columns,
-# stacked statements) or for text of many values, which the example does not reach. Each needs a wide-table
-# run in the corpus (issue #20's phase 2); until then the walker names them here, and any other template
-# without a parity run still fails it.
-AWAITING_A_WIDE_RUN = {
-    "auditor.checks.profile.FUSED_SQL", "auditor.engine.top_values.EXACT_SQL",
-    "auditor.engine.top_values.TEXT_CANDIDATES_SQL", "auditor.engine.top_values.TEXT_COUNTS_SQL",
-    "auditor.engine.value_counts.VALUE_COUNTS_SQL", "auditor.metrics.slices.STACKED_SQL",
-    "auditor.stats.column_drift.STACKED_ROWS", "auditor.stats.column_drift.STACKED_NUMBERS",
-    "auditor.stats.column_drift.STACKED_CATEGORIES", "auditor.stats.ecdf.ECDF_SQL",
+    "auditor.engine.duckdb_engine.PARQUET_CHUNKS_SQL": "read sizes from Parquet footers (Engine.measure_reads): "
+                                                       "Spark measures none, so its reads are never batched by size",
 }
 APPROXIMATE = re.compile(r"\bapprox_(count_distinct|top_k|quantile)\b")
 APPROXIMATE_REL = 0.15  # HyperLogLog at Spark's 5% relative error, three deviations
@@ -113,9 +108,6 @@ def generate_example(folder: Path, rows: int, *, challenger: bool = False) -> Pa
     (folder / "schema.yaml").write_text((EXAMPLE / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     config = yaml.safe_load((EXAMPLE / "audit.yaml").read_text(encoding="utf-8"))
     if challenger:
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
         path = folder / "data" / "current.parquet"
         table = pq.read_table(path)
         second = pc.add(pc.multiply(table["score"], 0.8), 0.1)
@@ -124,6 +116,64 @@ def generate_example(folder: Path, rows: int, *, challenger: bool = False) -> Pa
         pq.write_table(table, path)
         config["columns"].update(challenger_score="challenger_score", challenger_prediction="challenger_prediction")
         config["checks"]["modeling.champion_challenger"] = {}
+    (folder / "audit.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return folder / "audit.yaml"
+
+
+WIDE_ROWS = 400
+
+
+def generate_wide(folder: Path, rows: int = WIDE_ROWS) -> Path:
+    """A reference/current pair of 55 columns in `folder`, and its audit.yaml: more features than
+    long_form.NARROW_MAX, and more than it of the columns counted per value (integers and text), so the stacked
+    statements run. Numbers with NaN (written by pyarrow, so the file's min and max leave it out), ±infinity
+    and NULL, an all-null and a constant one; few-valued integers; text of a few values, one with a single
+    value and one holding `<script>`; `note`, free text of more values than data.profile's max_categories;
+    booleans with NULLs; ISO-string dates; labels '>50K'/'<=50K' and scores from 1 to 10. Current shifts
+    some numbers and integers and moves a category's rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for side, seed in (("reference", 11), ("current", 12)):
+        rng = np.random.default_rng(seed)
+        shift = 0.5 if side == "current" else 0.0
+        columns: dict[str, pa.Array] = {"id": pa.array(np.arange(rows) + (rows if shift else 0))}
+        for j in range(16):
+            x = rng.normal(j % 5, 1 + j % 3, rows).round(2) + (shift if j % 4 == 0 else 0.0)
+            if j % 3 == 0:
+                x[rng.random(rows) < 0.05] = np.nan
+            if j % 6 == 1:
+                x[:2] = [np.inf, -np.inf]
+            missing = rng.random(rows) < 0.1 if j % 4 == 2 else None
+            columns[f"x{j:02d}"] = pa.array(x, mask=missing)
+        columns["x_constant"] = pa.array(np.full(rows, 2.5))
+        columns["x_empty"] = pa.nulls(rows, pa.float64())
+        for j in range(10):
+            n = rng.integers(0, 3 + j, rows) + (1 if shift and j == 0 else 0)
+            columns[f"n{j}"] = pa.array(n, mask=rng.random(rows) < 0.05 if j % 2 else None)
+        for j in range(16):
+            values = np.array([f"v{k}" for k in range(2 + j)] + (["<script>"] if j == 3 else []))
+            picked = values[rng.integers(0, len(values), rows)]
+            if shift and j == 1:
+                picked[picked == "v0"] = "v1"
+            columns[f"c{j}"] = pa.array(picked, mask=rng.random(rows) < 0.08 if j % 2 else None)
+        columns["c_single"] = pa.array(["only"] * rows)
+        columns["note"] = pa.array([f"note {k % (rows // 2)}" if k % 5 else "frequent" for k in rng.permutation(rows)])
+        for j in range(4):
+            columns[f"b{j}"] = pa.array(rng.random(rows) < 0.3 + 0.1 * j, mask=rng.random(rows) < 0.05 if j else None)
+        days = rng.integers(0, 60, rows)
+        columns["applied_on"] = pa.array([f"2026-{9 + d // 30:02d}-{1 + d % 30:02d}" for d in days])
+        score = rng.integers(1, 11, rows)
+        label = rng.random(rows) < score / 12
+        columns["score"] = pa.array(score)
+        columns["label"] = pa.array(np.where(label, ">50K", "<=50K"))
+        columns["prediction"] = pa.array(np.where(score >= 6, ">50K", "<=50K"))
+        pq.write_table(pa.table(columns), folder / f"{side}.parquet")
+    config = {"version": 1, "project": {"name": "wide"}, "task": "binary_classification",
+              "target": {"positive_label": ">50K"},
+              "datasets": {"reference": {"path": "reference.parquet"}, "current": {"path": "current.parquet"}},
+              "columns": {"id": "id", "label": "label", "score": "score", "prediction": "prediction",
+                          "sensitive": ["c0"]},
+              "checks": {"data.profile": {"max_categories": 50}},
+              "outputs": {"dir": "out", "formats": ["json"]}}
     (folder / "audit.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return folder / "audit.yaml"
 

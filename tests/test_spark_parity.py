@@ -1,10 +1,10 @@
 """The Spark engine against DuckDB: every SQL template, every rewrite, and the example audit end to end.
 
-The corpus is what an audit of the example runs on DuckDB (statements and parameters), plus the
-calls it does not make. The walker fails when a template of auditor/ never runs in the corpus; the
-replay runs each statement on Spark and compares the results (exact values to 1e-9 relative;
-statements with approx_* aggregates within APPROXIMATE_REL). Spark runs at local[2], one session
-for the whole test run.
+The corpus is what audits of the example and of a wide pair run on DuckDB with Spark's capabilities
+(statements and parameters), plus the calls they do not make. The walker fails when a template of
+auditor/ never runs in the corpus; the replay runs each statement on Spark and compares the results
+(exact values to 1e-9 relative; statements with approx_* aggregates within APPROXIMATE_REL). Spark runs
+at local[2], one session for the whole test run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from auditor import load_config
+from auditor.checks import profile
 from auditor.checks.deployment_drift import REFERENCE_COUNTS_SQL, counts_sql
+from auditor.checks.multivariate import SPREAD_CHUNK
 from auditor.engine import long_form, pii, quantiles, repeats
 from auditor.engine.base import Engine
 from auditor.engine.catalog import attach_catalog
@@ -28,7 +30,7 @@ from auditor.engine.sources import Dataset, attach_datasets
 from auditor.metrics import curves, ranking
 from auditor.metrics.evaluate import compute_metrics
 from auditor.metrics.performance import model_columns
-from auditor.stats import column_measures
+from auditor.stats import column_drift, column_measures
 from auditor.stats.column_drift import DriftColumn, Relation, reference_deciles
 from tests import parity
 from tests.engines import attach_parquet, new_engine
@@ -42,29 +44,48 @@ def corpus(tmp_path_factory):
     return build_corpus(tmp_path_factory.mktemp("parity"))
 
 
-def build_corpus(folder):
-    """(statements, the example's config): what a Spark run of the example sends, recorded on DuckDB (a DuckDB
-    engine with Spark's capabilities: no bitmaps, no min and max from Parquet statistics, rankings in window
-    partitions): the audit as it runs, then with the alternative paths forced (refined ECDF bins, ranking in
-    score ranges, a challenger compared), the windowed checks alone, plus calls the audit does not make."""
-    config = parity.generate_example(folder, CORPUS_ROWS, challenger=True)
-    statements = []
+def as_spark(patch: pytest.MonkeyPatch) -> None:
+    """A DuckDB engine with Spark's capabilities: no bitmaps, no min and max from Parquet statistics, rankings
+    in window partitions, no reads sized by Parquet chunks (so no batches keyed by place in the files)."""
+    patch.setattr(DuckDBEngine, "bitmaps", False)
+    patch.setattr(DuckDBEngine, "parallel_global_sort", False)
+    patch.setattr(DuckDBEngine, "reads_from_metadata", lambda self, select: False)
+    patch.setattr(DuckDBEngine, "measure_reads", lambda self, view, columns: None)
+
+
+def build_corpus(folder) -> dict:
+    """{config: its statements}: what a Spark run sends, recorded on DuckDB with Spark's capabilities (`as_spark`).
+    The example: as it runs, then with the alternative paths forced (refined ECDF bins, ranking in score ranges, a
+    challenger compared), the windowed checks alone, plus calls the audit does not make. A wide pair
+    (parity.generate_wide: more columns of each kind than long_form.NARROW_MAX, so the stacked statements run):
+    as it runs, then data.profile and feature drift with their fallbacks forced (the fused chart grouping, the
+    sorted ECDF of each column)."""
+    example = parity.generate_example(folder / "example", CORPUS_ROWS, challenger=True)
+    wide = parity.generate_wide(folder / "wide")
+    runs: dict = {example: [], wide: []}
+
+    def record(config, **how) -> None:
+        _, engine = parity.run_example(config, **how)
+        runs[config] += [parity.Statement(q.sql, q.params, q.check) for q in engine.log]
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DuckDBEngine, "bitmaps", False)
-        patch.setattr(DuckDBEngine, "parallel_global_sort", False)
-        patch.setattr(DuckDBEngine, "reads_from_metadata", lambda self, select: False)
-        _, engine = parity.run_example(config, failures_dir=folder / "failures")
-        statements += [parity.Statement(q.sql, q.params, q.check) for q in engine.log]
-        alone = ("deployment.volume", "deployment.performance_over_time", "deployment.drift_over_time")
-        _, engine = parity.run_example(config, only=alone, columns={"model_version": None})
-        statements += [parity.Statement(q.sql, q.params, q.check) for q in engine.log]
+        as_spark(patch)
+        record(wide)
+        patch.setattr(profile, "_chart_from_cells", lambda *cells: None)  # a crowded cell across a chart edge
+        for module in (column_measures, column_drift):  # 1M values of few distinct ones: no fine bins
+            patch.setattr(module, "REFINE_MIN_VALUES", 1)
+        record(wide, only=("data.profile", "deployment.feature_drift"), columns={"features": ["x00", "x01", "n0"]})
+    with pytest.MonkeyPatch.context() as patch:
+        as_spark(patch)
+        record(example, failures_dir=folder / "example" / "failures")
+        record(example, only=("deployment.volume", "deployment.performance_over_time", "deployment.drift_over_time"),
+               columns={"model_version": None})
         patch.setattr(column_measures, "REFINE_MIN_VALUES", 1)
         patch.setattr(column_measures, "REFINE_MIN_DISTINCT", 0)
         patch.setattr(ranking, "rows_per_sort", lambda engine: 3000)
-        _, engine = parity.run_example(config)
-        statements += [parity.Statement(q.sql, q.params, q.check) for q in engine.log]
-    statements += _targeted(folder)
-    return statements, config
+        record(example)
+    runs[example] += _targeted(folder / "example")
+    return runs
 
 
 def _targeted(folder) -> list[parity.Statement]:
@@ -102,18 +123,19 @@ def _targeted(folder) -> list[parity.Statement]:
 
 def test_every_sql_template_runs_in_the_parity_corpus(corpus):
     """A template no statement of the corpus was built from has no parity test: add a call to `_targeted`."""
-    statements, _ = corpus
+    statements = [st for recorded in corpus.values() for st in recorded]
     found = parity.templates()
     assert len(found) > 30 and "auditor.metrics.ranking.RANKING_SQL" in found
     missing = [name for name, text in found.items()
                if name not in parity.DUCKDB_ONLY and not parity.covered(text, statements)]
-    assert not set(missing) - parity.AWAITING_A_WIDE_RUN, f"SQL templates with no parity run: {missing}"
-    assert parity.AWAITING_A_WIDE_RUN <= set(found)  # a template renamed or gone leaves the list
-    assert set(parity.DUCKDB_ONLY) <= set(found)
+    assert not missing, f"SQL templates with no parity run: {missing}"
+    assert set(parity.DUCKDB_ONLY) <= set(found)  # a template renamed or gone leaves the list
 
 
 def test_duckdb_only_templates_never_reach_spark(tmp_path):
-    """The bitmap census is DuckDB's: a Spark engine says it has no bitmaps, and repeats group instead."""
+    """The bitmap census and the reads keyed by place in the files are DuckDB's: a Spark engine says it has no
+    bitmaps (repeats group instead) and measures no reads (a dataset has no reader: whole-row copies are counted
+    in one statement)."""
     from auditor.engine.spark_engine import SparkEngine
 
     assert SparkEngine.bitmaps is False and SparkEngine.parallel_global_sort is False
@@ -124,30 +146,31 @@ def test_duckdb_only_templates_never_reach_spark(tmp_path):
 @pytest.mark.spark
 @pytest.mark.slow
 def test_every_statement_of_the_corpus_gives_the_same_result_on_spark(corpus):
-    statements, config = corpus
-    spark = new_engine("spark")
-    duck = new_engine("duckdb")
-    loaded = load_config(config)
-    for engine in (spark, duck):  # the example's datasets and catalog tables, as a run attaches them
-        attach_datasets(engine, loaded)
-        attach_catalog(engine, loaded)
-        attach_parquet(engine, "extra", config.parent / "data" / "extra.parquet")
-    differences, replayed, seen = [], 0, set()
-    for st in statements:
-        # Each statement text once (the same text with other values binds the same way): a statement costs
-        # Spark a tenth of a second or more.
-        if re.match(r"\s*(EXPLAIN|DESCRIBE|CREATE|DROP|ATTACH|COPY|SET|--|SELECT current_setting)", st.sql) \
-                or "parquet_metadata(" in st.sql or st.sql in seen:  # DuckDB's own: read sizes, scratch tables
-            continue
-        seen.add(st.sql)
-        want = duck.query(st.sql, st.params)
-        got = spark.query(st.sql, st.params)
-        replayed += 1
-        if (where := parity.compare_rows(st.sql, want, got)) is not None:
-            differences.append(f"{st.check}: {where}\n{st.sql[:300]}")
-    spark.close()
-    duck.close()
-    assert replayed > 50
+    differences, replayed = [], 0
+    for config, statements in corpus.items():
+        spark, duck = new_engine("spark"), new_engine("duckdb")
+        loaded = load_config(config)
+        for engine in (spark, duck):  # the config's datasets and catalog tables, as a run attaches them
+            attach_datasets(engine, loaded)
+            attach_catalog(engine, loaded)
+            if (extra := config.parent / "data" / "extra.parquet").is_file():
+                attach_parquet(engine, "extra", extra)
+        seen = set()
+        for st in statements:
+            # Each statement text once (the same text with other values binds the same way): a statement costs
+            # Spark a tenth of a second or more.
+            if re.match(r"\s*(EXPLAIN|DESCRIBE|CREATE|DROP|ATTACH|COPY|SET|--|SELECT current_setting)", st.sql) \
+                    or st.sql in seen:  # DuckDB's own, and scratch tables
+                continue
+            seen.add(st.sql)
+            want = duck.query(st.sql, st.params)
+            got = spark.query(st.sql, st.params)
+            replayed += 1
+            if (where := parity.compare_rows(st.sql, want, got)) is not None:
+                differences.append(f"{config.parent.name} {st.check}: {where}\n{st.sql[:300]}")
+        spark.close()
+        duck.close()
+    assert replayed > 100
     assert not differences, "\n\n".join(differences)
 
 
@@ -235,6 +258,13 @@ REWRITES = {
         "lambda p: p[1] - p[2]) AS d FROM (SELECT unnest([1.0, 4.0]) AS a, unnest([2.0, 0.5]) AS b)) ORDER BY 1",
         [[0.5, -1.0], [1.0, 1.0]]),
     "integer division, casts and try_cast": ("SELECT 7 // 2, (-7) // 2, TRY_CAST('x' AS INTEGER), 5 / 2", []),
+    "first with an ORDER BY (top_values: the most frequent value, the smallest of a tie)": (
+        "SELECT k, first(v ORDER BY n DESC, v), first(v ORDER BY n) FILTER (WHERE n > 1) FROM (SELECT unnest(['a', 'a', "
+        "'a', 'b']) AS k, unnest(['x', 'w', 'y', 'z']) AS v, unnest([2, 2, 1, 5]) AS n) GROUP BY k ORDER BY k", []),
+    "multivariate drift's chunk of a row (a hash of its values in arithmetic, not DuckDB's hash())": (
+        "SELECT a, b, " + SPREAD_CHUNK.format(row="[a, b]").replace("$mv_chunks", "10") + " FROM (SELECT "
+        "unnest(?::DOUBLE[]) AS a, unnest(?::DOUBLE[]) AS b) ORDER BY a, b",
+        [[0.0, -1.25, 3.5e-7, 2e12, -0.999999, 17.3], [0.0, 4.0, -8.25, -3e15, 0.5, 1e-9]]),
 }
 
 

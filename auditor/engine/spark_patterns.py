@@ -1,5 +1,6 @@
 """Values as Spark reads them: bound parameters as Spark SQL literals, RE2 regexes (as auditor.schema.regex
-writes them for DuckDB) in java.util.regex's syntax, and strptime formats as Spark's datetime patterns."""
+writes them for DuckDB) in java.util.regex's syntax, and strptime formats as Spark's datetime patterns; and
+the Spark SQL of DuckDB's ordered aggregates (an ordered collect, a compensated sum in value order)."""
 
 from __future__ import annotations
 
@@ -114,3 +115,38 @@ def spark_datetime_pattern(strptime_format: str, *, where: str = "timestamp_form
         out.append("'" + literal.replace("'", "''") + "'" if re.search(r"[A-Za-z']", literal) else literal)
         i = j
     return "".join(out)
+
+
+def comparator(keys: list[tuple[str, bool]]) -> str:
+    """A comparator of array_sort over structs by `o0`, `o1`... (desc or not), NULLs last as DuckDB."""
+    body = "0"
+    for i, (_, desc) in reversed(list(enumerate(keys))):
+        a, b = f"l.o{i}", f"r.o{i}"
+        lt, gt = ("1", "-1") if desc else ("-1", "1")
+        body = (f"CASE WHEN {a} IS NULL AND {b} IS NULL THEN {body} WHEN {a} IS NULL THEN 1 WHEN {b} IS NULL THEN -1 "
+                f"WHEN {a} < {b} THEN {lt} WHEN {a} > {b} THEN {gt} ELSE {body} END")
+    return f"(l, r) -> {body}"
+
+
+def ordered_collect(value: str, keys: list[tuple[str, bool]], condition: str | None, limit: str | None = None) -> str:
+    """DuckDB's list(value ORDER BY keys) (or a top-k), NULL over no rows, NULL values kept."""
+    fields = ", ".join([f"'x', {value}", *(f"'o{i}', {k}" for i, (k, _) in enumerate(keys))])
+    struct = f"named_struct({fields})"
+    if condition:
+        struct = f"CASE WHEN {condition} THEN {struct} END"
+    collected = f"collect_list({struct})"
+    if keys:
+        collected = f"array_sort({collected}, {comparator([(f'o{i}', d) for i, (_, d) in enumerate(keys)])})"
+    if limit:
+        collected = f"slice({collected}, 1, {limit})"
+    counted = f"count(CASE WHEN {condition} THEN 1 END)" if condition else "count(*)"
+    return f"CASE WHEN {counted} > 0 THEN transform({collected}, e -> e.x) END"
+
+
+def compensated_sum(value: str) -> str:
+    """fsum: a Neumaier sum of the values in ascending order (deterministic), NULL over no values."""
+    step = ("named_struct('s', acc.s + v, 'c', acc.c + CASE WHEN abs(acc.s) >= abs(v) "
+            "THEN (acc.s - (acc.s + v)) + v ELSE (v - (acc.s + v)) + acc.s END)")
+    finish = f"acc -> CASE WHEN isnan(acc.s) OR abs(acc.s) = {INF} THEN acc.s ELSE acc.s + acc.c END"
+    return (f"CASE WHEN count({value}) > 0 THEN aggregate(array_sort(collect_list(CAST({value} AS DOUBLE))), "
+            f"named_struct('s', 0D, 'c', 0D), (acc, v) -> {step}, {finish}) END")

@@ -6,8 +6,8 @@ its syntax tree (each rewrite has a parity test in tests/test_spark_parity.py):
 
 - parameters (`?`, `$name`, `?::BIGINT[]`, which sqlglot cannot parse) become literals of the
   values bound, typed as Spark reads them (a float is a DOUBLE, not a DECIMAL);
-- `list(x ORDER BY ...)`, `arg_max(x, n, k)` / `arg_min`: an ordered collect (sqlglot drops the
-  ORDER BY and the k); `list(x)` keeps NULLs as DuckDB's does;
+- `list(x ORDER BY ...)`, `first(x ORDER BY ...)`, `arg_max(x, n, k)` / `arg_min`: an ordered collect
+  (sqlglot drops the ORDER BY and the k; Spark's first takes none); `list(x)` keeps NULLs as DuckDB's does;
 - `histogram(x)`: a GROUP BY of its own, as a scalar subquery over the same rows (Spark has no
   exact value-count aggregate);
 - `fsum(x)`: a compensated sum of the values in ascending order: the same whatever order the
@@ -37,7 +37,14 @@ from sqlglot import exp
 from sqlglot.dialects.spark import Spark
 from sqlglot.tokens import TokenType
 
-from auditor.engine.spark_patterns import INF, java_regex, literal_of, spark_datetime_pattern
+from auditor.engine.spark_patterns import (
+    INF,
+    compensated_sum,
+    java_regex,
+    literal_of,
+    ordered_collect,
+    spark_datetime_pattern,
+)
 
 MARK = "\x00p{}\x00"  # where a bound value goes in the translated text
 REGEX_MARK = "\x00r{}\x00"  # a bound value that is a regex (written for Java)
@@ -124,41 +131,6 @@ def _fn(node: exp.Expression) -> str:
     return node.sql_name().lower() if isinstance(node, exp.Func) else ""
 
 
-def _comparator(keys: list[tuple[str, bool]]) -> str:
-    """A comparator of array_sort over structs by `o0`, `o1`... (desc or not), NULLs last as DuckDB."""
-    body = "0"
-    for i, (_, desc) in reversed(list(enumerate(keys))):
-        a, b = f"l.o{i}", f"r.o{i}"
-        lt, gt = ("1", "-1") if desc else ("-1", "1")
-        body = (f"CASE WHEN {a} IS NULL AND {b} IS NULL THEN {body} WHEN {a} IS NULL THEN 1 WHEN {b} IS NULL THEN -1 "
-                f"WHEN {a} < {b} THEN {lt} WHEN {a} > {b} THEN {gt} ELSE {body} END")
-    return f"(l, r) -> {body}"
-
-
-def _ordered_collect(value: str, keys: list[tuple[str, bool]], condition: str | None, limit: str | None = None) -> str:
-    """DuckDB's list(value ORDER BY keys) (or a top-k), NULL over no rows, NULL values kept."""
-    fields = ", ".join([f"'x', {value}", *(f"'o{i}', {k}" for i, (k, _) in enumerate(keys))])
-    struct = f"named_struct({fields})"
-    if condition:
-        struct = f"CASE WHEN {condition} THEN {struct} END"
-    collected = f"collect_list({struct})"
-    if keys:
-        collected = f"array_sort({collected}, {_comparator([(f'o{i}', d) for i, (_, d) in enumerate(keys)])})"
-    if limit:
-        collected = f"slice({collected}, 1, {limit})"
-    counted = f"count(CASE WHEN {condition} THEN 1 END)" if condition else "count(*)"
-    return f"CASE WHEN {counted} > 0 THEN transform({collected}, e -> e.x) END"
-
-
-def _compensated_sum(value: str) -> str:
-    """fsum: a Neumaier sum of the values in ascending order (deterministic), NULL over no values."""
-    step = ("named_struct('s', acc.s + v, 'c', acc.c + CASE WHEN abs(acc.s) >= abs(v) "
-            "THEN (acc.s - (acc.s + v)) + v ELSE (v - (acc.s + v)) + acc.s END)")
-    finish = f"acc -> CASE WHEN isnan(acc.s) OR abs(acc.s) = {INF} THEN acc.s ELSE acc.s + acc.c END"
-    return (f"CASE WHEN count({value}) > 0 THEN aggregate(array_sort(collect_list(CAST({value} AS DOUBLE))), "
-            f"named_struct('s', 0D, 'c', 0D), (acc, v) -> {step}, {finish}) END")
-
-
 def _histogram(select: exp.Select, value: str, condition: str | None) -> str:
     """histogram(value) over the select's rows: a scalar subquery grouping them by value."""
     where = [f"({value}) IS NOT NULL"]
@@ -210,7 +182,8 @@ def _filter_of(node: exp.Expression) -> tuple[exp.Expression, str | None]:
 
 def _rewrite_node(node: exp.Expression, regexes: set[str]) -> exp.Expression | None:  # noqa: C901
     name = _fn(node)
-    if isinstance(node, exp.ArrayAgg) or name in ("list", "array_agg"):
+    first = isinstance(node, exp.First) and isinstance(node.this, exp.Order)  # first(x ORDER BY k): the head
+    if isinstance(node, exp.ArrayAgg) or name in ("list", "array_agg") or first:
         target, condition = _filter_of(node)
         inner = node.this
         keys: list[tuple[str, bool]] = []
@@ -221,16 +194,17 @@ def _rewrite_node(node: exp.Expression, regexes: set[str]) -> exp.Expression | N
             value = sql(inner.expressions[0])
             return _replace(target, Raw(this=f"CASE WHEN count(*) > 0 THEN array_sort(array_distinct("
                                              f"transform(collect_list(named_struct('x', {value})), e -> e.x))) END"))
-        return _replace(target, Raw(this=_ordered_collect(sql(inner), keys, condition)))
+        collected = ordered_collect(sql(inner), keys, condition, limit="1" if first else None)
+        return _replace(target, Raw(this=f"element_at({collected}, 1)" if first else collected))
     if isinstance(node, (exp.ArgMax, exp.ArgMin)) and node.args.get("count") is not None:
         target, condition = _filter_of(node)
         desc = isinstance(node, exp.ArgMax)
-        return _replace(target, Raw(this=_ordered_collect(sql(node.this), [(sql(node.expression), desc)], condition,
+        return _replace(target, Raw(this=ordered_collect(sql(node.this), [(sql(node.expression), desc)], condition,
                                                           limit=sql(node.args["count"]))))
     if name == "fsum":
         target, condition = _filter_of(node)
         value = sql(node.expressions[0])
-        return _replace(target, Raw(this=_compensated_sum(f"CASE WHEN {condition} THEN {value} END" if condition
+        return _replace(target, Raw(this=compensated_sum(f"CASE WHEN {condition} THEN {value} END" if condition
                                                           else value)))
     if name == "histogram":
         target, condition = _filter_of(node)
@@ -256,7 +230,7 @@ def _rewrite_node(node: exp.Expression, regexes: set[str]) -> exp.Expression | N
         target, condition = _filter_of(node)
         x = sql(node.this)
         present = f"{x} IS NOT NULL" + (f" AND ({condition})" if condition else "")
-        return _replace(target, Raw(this=_ordered_collect(x, [(x, isinstance(node, exp.Max))], present,
+        return _replace(target, Raw(this=ordered_collect(x, [(x, isinstance(node, exp.Max))], present,
                                                           limit=sql(node.args["count"]))))
     if (isinstance(node, exp.Grouping) or name == "grouping_id") and len(node.expressions) > 1:
         # Spark's grouping_id takes every grouping column, in order: the bits, one grouping() each
