@@ -1,9 +1,10 @@
-"""Shared by the modeling tests: small frames as DuckDB views, and audit configs in tmp_path."""
+"""Shared by the modeling tests: small frames as DuckDB views, audit configs in tmp_path, and DeLong's oracle."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -43,3 +44,20 @@ def run(path: Path, *, check_ids: tuple[str, ...] | None = None):
 
     report = run_audit(load_config(path), stages=["modeling"])
     return [c for c in report.checks if check_ids is None or c.id in check_ids]
+
+
+def naive_delong(y, a, b):
+    """DeLong from the definition, O(P·N): the oracle for the SQL version."""
+    pos, neg = y == 1, y == 0
+
+    def components(s):
+        sp, sn = s[pos][:, None], s[neg][None, :]
+        psi = (sp > sn) + 0.5 * (sp == sn)
+        return psi.mean(axis=1), psi.mean(axis=0), psi.mean()
+
+    a10, a01, auc_a = components(a)
+    b10, b01, auc_b = components(b)
+    s10 = np.cov(np.vstack([a10, b10]))
+    s01 = np.cov(np.vstack([a01, b01]))
+    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / pos.sum() + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / neg.sum()
+    return auc_a, auc_b, np.sqrt(var)

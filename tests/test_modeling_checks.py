@@ -17,7 +17,7 @@ from auditor.engine.sql import select_list
 from auditor.errors import ConfigError
 from auditor.metrics.paired import delong, delong_sql, mcnemar, mcnemar_aggregates
 from auditor.metrics.performance import model_columns
-from tests.modeling_helpers import run, view_of, write_project
+from tests.modeling_helpers import naive_delong, run, view_of, write_project
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = {"label": "label", "prediction": "prediction", "score": "score", "sensitive": ["sex"]}
@@ -240,23 +240,6 @@ def test_fairness_and_performance_share_one_scan(tmp_path, monkeypatch):
 
 
 # --- champion vs challenger --------------------------------------------------------------------
-
-def naive_delong(y, a, b):
-    """DeLong from the definition, O(P·N): the oracle for the SQL version."""
-    pos, neg = y == 1, y == 0
-
-    def components(s):
-        sp, sn = s[pos][:, None], s[neg][None, :]
-        psi = (sp > sn) + 0.5 * (sp == sn)
-        return psi.mean(axis=1), psi.mean(axis=0), psi.mean()
-
-    a10, a01, auc_a = components(a)
-    b10, b01, auc_b = components(b)
-    s10 = np.cov(np.vstack([a10, b10]))
-    s01 = np.cov(np.vstack([a01, b01]))
-    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / pos.sum() + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / neg.sum()
-    return auc_a, auc_b, np.sqrt(var)
-
 
 def test_delong_matches_the_definition_with_ties(tmp_path):
     rng = np.random.default_rng(7)

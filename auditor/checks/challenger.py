@@ -17,10 +17,9 @@ from pydantic import Field
 from auditor.audit.context import CheckContext
 from auditor.audit.options import CheckOptions, Probability, Size
 from auditor.audit.registry import check
-from auditor.engine.sql import bind
 from auditor.errors import DataError
 from auditor.metrics.group_rates import holm
-from auditor.metrics.paired import delong, delong_sql, mcnemar, mcnemar_measures
+from auditor.metrics.paired import delong_test, mcnemar, mcnemar_measures
 from auditor.metrics.performance import canonical_metric
 from auditor.metrics.slices import TOTAL, categorical_key, slice_scan
 from auditor.report import CheckResult, table
@@ -75,9 +74,9 @@ def champion_challenger(ctx: CheckContext) -> Iterator[CheckResult]:
     statements = [*key_sql, sql]
     overall = mcnemar(groups[TOTAL][0][1])
     if use_auc:
-        query = delong_sql(current.view, label=champion.label, score_a=champion.score, score_b=challenger.score)
-        primary = delong(ctx.engine.query_one(query, bind(query, params) or None))
-        statements.append(query)
+        primary, more = delong_test(ctx.engine, current.view, label=champion.label, score_a=champion.score,
+                                    score_b=challenger.score, rows=current.rows, params=params)
+        statements += more
         metric, test, a, b = "roc_auc", "DeLong", primary["auc_a"], primary["auc_b"]
     else:
         primary = overall

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from auditor.engine.sql import bind
@@ -155,6 +156,42 @@ CUTS_SQL = """SELECT approx_quantile({score}, $fractions::FLOAT[])
 FROM {view} WHERE {where}{label} IS NOT NULL AND {score} IS NOT NULL"""
 
 
+@dataclass(frozen=True)
+class ScoreRanges:
+    """A score cut into ranges at approximate quantiles, highest first: range 0 holds the highest scores.
+    Equal scores always share a range, whatever the cuts, so rankings per range add up exactly."""
+
+    cuts: list  # distinct, highest first
+    sql: str  # the statement that found them
+    prefix: str = "cut"  # the cuts are bound as $cut0, $cut1...
+
+    def of(self, value: str) -> str:
+        """SQL: the range of `value` (a score expression), 0 to len(cuts)."""
+        whens = " ".join(f"WHEN {value} >= ${self.prefix}{i} THEN {i}" for i in range(len(self.cuts)))
+        return f"CASE {whens} ELSE {len(self.cuts)} END"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {f"{self.prefix}{i}": cut for i, cut in enumerate(self.cuts)}
+
+
+def score_ranges(engine, view: str, *, label: str, score: str, rows: int, where: str | None = None,
+                 params: Mapping[str, Any] | None = None, prefix: str = "cut") -> ScoreRanges | None:
+    """Ranges of `view`'s labelled scores of about `rows_per_sort` rows each (of `rows` in all), from one scan;
+    None when one sort takes them all, or every score is the same."""
+    per_sort = rows_per_sort(engine)
+    if rows <= per_sort:
+        return None
+    ranges = math.ceil(rows / per_sort)
+    cuts_sql = CUTS_SQL.format(score=score, view=view, label=label, where=f"{where} AND " if where else "")
+    fractions = [i / ranges for i in range(ranges - 1, 0, -1)]  # highest first
+    (cuts,) = engine.query_one(cuts_sql, bind(cuts_sql, {**(params or {}), "fractions": fractions}))
+    # Highest first, each once: equal cuts (many tied scores) would make empty ranges, and cuts out of
+    # order would count the rows between them twice.
+    cuts = sorted({c for c in cuts or [] if c is not None}, reverse=True)
+    return ScoreRanges(cuts, cuts_sql, prefix) if cuts else None
+
+
 def rank_whole(engine, view: str, *, label: str, score: str, rows: int, where: str | None = None,
                params: Mapping[str, Any] | None = None) -> tuple[dict[str, float | None], list[str]]:
     """ROC AUC and average precision of `view`'s `rows` labelled, scored rows, and the SQL run.
@@ -163,22 +200,14 @@ def rank_whole(engine, view: str, *, label: str, score: str, rows: int, where: s
     ranked highest first: one scan for the cuts and one sort of a range's rows per range.
     """
     params = params or {}
-    per_sort = rows_per_sort(engine)
-    if rows <= per_sort:
+    ranges = score_ranges(engine, view, label=label, score=score, rows=rows, where=where, params=params)
+    if ranges is None:
         sql = ranking_sql(view, label=label, score=score, where=where)
         return ranking_metrics(engine.query_one(sql, bind(sql, params) or None)), [sql]
-    ranges = math.ceil(rows / per_sort)
-    filters = f"{where} AND " if where else ""
-    cuts_sql = CUTS_SQL.format(score=score, view=view, label=label, where=filters)
-    fractions = [i / ranges for i in range(ranges - 1, 0, -1)]  # highest first
-    (cuts,) = engine.query_one(cuts_sql, bind(cuts_sql, {**params, "fractions": fractions}))
-    # Highest first, each once: equal cuts (many tied scores) would make empty ranges, and cuts out of
-    # order would count the rows between them twice.
-    cuts = sorted(set(cuts), reverse=True)
     if not engine.parallel_global_sort:
-        return _rank_ranges_at_once(engine, view, label=label, score=score, where=where, params=params, cuts=cuts,
-                                    cuts_sql=cuts_sql)
-    bounds = list(zip([None, *cuts], [*cuts, None], strict=True))  # (below, from), highest first
+        return _rank_ranges_at_once(engine, view, label=label, score=score, where=where, params=params, ranges=ranges)
+    bounds = list(zip([None, *ranges.cuts], [*ranges.cuts, None], strict=True))  # (below, from), highest first
+    filters = f"{where} AND " if where else ""
     in_range = IN_RANGE.format(score=score)
     sql = RANKING_SQL.format(view=view, label=label, score=score, part_expr="",
                              where=f"{filters}{in_range} AND ", **OFFSET)
@@ -193,22 +222,26 @@ def rank_whole(engine, view: str, *, label: str, score: str, rows: int, where: s
         positives_above += int(row[3] or 0)
         precision_sums.append(float(row[4] or 0.0))
     return (ranking_metrics((ranked, positives, negatives_above, positives_above, math.fsum(precision_sums))),
-            [cuts_sql, sql])
+            [ranges.sql, sql])
+
+
+def range_counts(engine, view: str, *, label: str, score: str, ranges: ScoreRanges, where: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> tuple[list[tuple], str]:
+    """(range, labelled scored rows, positives) of every range that holds a row, and the statement."""
+    sql = partition_counts_sql(view, label=label, score=score, partition=ranges.of(score), where=where)
+    return engine.query(sql, bind(sql, {**(params or {}), **ranges.params})), sql
 
 
 def _rank_ranges_at_once(engine, view: str, *, label: str, score: str, where: str | None, params: Mapping[str, Any],
-                         cuts: list, cuts_sql: str) -> tuple[dict[str, float | None], list[str]]:
+                         ranges: ScoreRanges) -> tuple[dict[str, float | None], list[str]]:
     """`rank_whole`'s score ranges as the partitions of one statement, each sorted in a window of its own
     (in parallel on Spark), the ranges above added on: the same whole-number sums, so the same AUC."""
-    range_of = "CASE " + " ".join(f"WHEN {score} >= $cut{i} THEN {i}" for i in range(len(cuts))) + f" ELSE {len(cuts)} END"
-    bound = {**params, **{f"cut{i}": cut for i, cut in enumerate(cuts)}}
-    counts_sql = partition_counts_sql(view, label=label, score=score, partition=range_of, where=where)
-    counts = engine.query(counts_sql, bind(counts_sql, bound))
-    sql = ranking_sql(view, label=label, score=score, partition=range_of, where=where, split=SPLIT_RANGES)
-    rows = engine.query(sql, bind(sql, {**bound, **ranking_offsets(counts)}))
+    counts, counts_sql = range_counts(engine, view, label=label, score=score, ranges=ranges, where=where, params=params)
+    sql = ranking_sql(view, label=label, score=score, partition=ranges.of(score), where=where, split=SPLIT_RANGES)
+    rows = engine.query(sql, bind(sql, {**params, **ranges.params, **ranking_offsets(counts)}))
     totals = [sum(int(r[i] or 0) for r in rows) for i in (1, 2, 3, 4)]
     found = ranking_metrics((*totals, math.fsum(float(r[5] or 0.0) for r in rows)))
-    return found, [cuts_sql, counts_sql, sql]
+    return found, [ranges.sql, counts_sql, sql]
 
 
 def partition_groups(counts: Sequence[tuple[Any, int, int]], per_sort: int) -> list[list[tuple[Any, int, int]]]:
