@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,16 +33,9 @@ import duckdb
 
 from auditor.engine.base import VOLATILE
 from auditor.engine.sources import EXTENSIONS
+from auditor.engine.sql_parse import FILE_READERS, sql_inputs
 
 PARQUET_MAGIC = b"PAR1"
-FILE_READERS = {  # DuckDB's table functions that read files, by the format of what they read
-    "read_parquet": "parquet", "parquet_scan": "parquet",
-    **{f: "csv" for f in ("read_csv", "read_csv_auto", "sniff_csv")},
-    **{f: "json" for f in ("read_json", "read_json_auto", "read_ndjson", "read_ndjson_auto",
-                           "read_json_objects", "read_ndjson_objects", "read_json_objects_auto")},
-}
-# Table functions whose rows come from their arguments alone: the SQL text pins them down.
-PURE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "values"})
 
 
 @dataclass(frozen=True)
@@ -178,51 +170,6 @@ def database_fingerprint(database: Path, *, base_dir: Path | None = None, memo: 
 
 
 # ---------------------------------------------------------------- SQL sources
-
-def sql_inputs(sql: str) -> tuple[list[str], list[tuple[str, list[str]]], list[str]]:
-    """What a query reads, by DuckDB's parser: (table names, [(file reader, its path arguments)],
-    the table functions it calls that are neither file readers nor pure). Names of its own CTEs are
-    not tables. Raises ValueError when DuckDB cannot parse it."""
-    (text,) = duckdb.connect().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-    tree = json.loads(text)
-    if tree.get("error"):
-        raise ValueError(tree.get("error_message") or "cannot parse")
-    tables, readers, unknown, ctes = [], [], [], set()
-
-    def constants(node: Any) -> list[str]:
-        if isinstance(node, dict):
-            if node.get("class") == "CONSTANT":
-                return [str(node["literal"].get("text"))] if node.get("literal", {}).get("kind") == "STRING" else []
-            return [v for child in node.values() for v in constants(child)]
-        if isinstance(node, list):
-            return [v for child in node for v in constants(child)]
-        return []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for entry in (node.get("cte_map") or {}).get("map") or []:
-                ctes.add(str(entry.get("key", "")).lower())
-            kind = node.get("type")
-            if kind == "BASE_TABLE":
-                name = ".".join(p for p in (node.get("catalog_name"), node.get("schema_name"), node.get("table_name")) if p)
-                tables.append(name)
-            elif kind == "TABLE_FUNCTION":
-                function = node.get("function") or {}
-                name = str(function.get("function_name", "")).lower()
-                if name in FILE_READERS:
-                    arguments = function.get("arguments") or []
-                    readers.append((name, constants(arguments[0]) if arguments else []))
-                elif name not in PURE_FUNCTIONS:
-                    unknown.append(name)
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(tree["statements"])
-    return [t for t in dict.fromkeys(tables) if t.lower() not in ctes], readers, list(dict.fromkeys(unknown))
-
 
 def _resolve(relative: str, search: Sequence[Path]) -> list[Path]:
     path = Path(relative).expanduser()

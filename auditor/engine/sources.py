@@ -9,7 +9,6 @@ unreadable file) are `DataError`s: one line, exit 3.
 from __future__ import annotations
 
 import glob
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +18,7 @@ from auditor.config import AuditConfig, DatasetSpec
 from auditor.engine.base import Column, Engine
 from auditor.engine.duckdb_engine import READERS
 from auditor.engine.sql import quote_ident
+from auditor.engine.sql_parse import sql_inputs
 from auditor.errors import ConfigError, DataError
 
 __all__ = ["READERS", "Column", "Dataset", "attach_datasets", "attach_spec", "attach_view"]
@@ -104,25 +104,10 @@ def tables_read(engine: Engine, sql: str, where: str) -> set[str]:
         from auditor.engine.spark_engine import tables_read_by_spark
 
         return tables_read_by_spark(sql, where)
-    tree = json.loads(engine.query_one("SELECT json_serialize_sql($sql)", {"sql": sql})[0])
-    if tree.get("error"):
-        raise ConfigError(f"{where}: {tree.get('error_message', 'not a query DuckDB can parse')}")
-    tables: set[str] = set()
-    ctes: set[str] = set()
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "BASE_TABLE":
-                tables.add(str(node.get("table_name")))
-            ctes.update(str(entry.get("key")) for entry in (node.get("cte_map") or {}).get("map", []))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(tree)
-    return tables - ctes
+    try:
+        return set(sql_inputs(sql)[0])
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def attach_order(engine: Engine, config: AuditConfig) -> list[str]:

@@ -29,8 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
+
+from auditor.engine.sql_parse import sql_inputs
 
 FORMAT = 1
 KEEP_FILES = 3  # keys kept per folder, newest first: a reference that changes back is still warm
@@ -110,44 +111,14 @@ def decode(value: Any) -> Any:
     raise ValueError(f"unknown tag {kind!r} in the result cache")
 
 
-_parser: duckdb.DuckDBPyConnection | None = None
-
-
 def reads_only(sql: str, views: frozenset[str]) -> bool:
-    """Whether `sql` reads some of `views` and nothing else: no other table, no table function (a file
-    read directly), from DuckDB's parse tree. The SQL is auditor's (DuckDB's dialect, whatever engine then
-    runs it), so a private DuckDB connection parses it; nothing is read. Anything it cannot parse is not kept."""
-    global _parser
-    if _parser is None:
-        _parser = duckdb.connect()
+    """Whether `sql` reads some of `views` and nothing else: no other table, no file read directly, no
+    table function that is not pure (auditor.engine.sql_parse). Anything DuckDB cannot parse is not kept."""
     try:
-        tree = json.loads(_parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
-    except Exception:  # noqa: BLE001 (a statement DuckDB's serializer does not take is simply not kept)
+        tables, readers, unknown = sql_inputs(sql)
+    except ValueError:
         return False
-    if tree.get("error"):
-        return False
-    tables: set[str] = set()
-    ctes: set[str] = set()
-    functions = False
-
-    def walk(node: Any) -> None:
-        nonlocal functions
-        if isinstance(node, dict):
-            kind = node.get("type")
-            if kind == "BASE_TABLE":
-                tables.add(str(node.get("table_name")))
-            elif kind == "TABLE_FUNCTION":
-                functions = True
-            ctes.update(str(entry.get("key")) for entry in (node.get("cte_map") or {}).get("map", []))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(tree)
-    read = tables - ctes
-    return bool(read) and read <= views and not functions
+    return bool(tables) and set(tables) <= views and not readers and not unknown
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:
