@@ -378,3 +378,20 @@ def test_a_wide_audit_page_draws_every_failing_chart_and_bounds_the_passing_ones
         assert "<details" not in article[:article.index("</article>")]
     assert "3 passing results here show no details" in page
     assert page.count("Chart left out") == 2  # col03 and col04 have details but no chart
+
+
+def test_a_query_shared_with_a_result_shown_without_details_is_printed_where_it_is_shown(monkeypatch):
+    """Later results link to the first showing of a shared statement: one left without details shows none,
+    so the link would land nowhere."""
+    from auditor.render import page_budget
+
+    monkeypatch.setattr(page_budget, "PASSING_DETAILS_MAX", 0)
+    shared = {"sql": ["SELECT count(*) FROM current"]}
+    checks = [CheckResult(id="data.a", stage="data", title="A", status="pass", message="m", subject="x",
+                          metrics={"rows": 1}, evidence=dict(shared)),
+              CheckResult(id="deployment.b", stage="deployment", title="B", status="fail", message="m",
+                          subject="x", metrics={"rows": 1}, evidence=dict(shared))]
+    page = render_html(AuditReport(tool={}, run={}, project={}, datasets=[], checks=checks))
+    assert page.count("SELECT count(*) FROM current") == 1
+    for target in re.findall(r'href="#(sql-\d+)"', page):
+        assert f'id="{target}"' in page

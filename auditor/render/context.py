@@ -193,7 +193,8 @@ def _check(check: CheckResult, anchor: str, figures: _Figures, queries: _Queries
         "tables": [_table(t, MAX_TABLE_ROWS) for t in evidence.get("tables") or []],
         "charts": [figures(spec) for spec in evidence.get("charts") or []] if charted else [],
         "charts_left_out": 0 if charted else len(evidence.get("charts") or []),
-        "sql": [queries(q, owner) for q in sql],
+        # Only where the details are shown: a later result links to the first showing of a shared statement.
+        "sql": [queries(q, owner) for q in sql] if detailed else [],
         "sql_summary": f"SQL ({len(sql)} {'query' if len(sql) == 1 else 'queries'})",
         "compact": check.status in ("pass", "skip"),
         "files": [_failing_rows(f) for f in evidence.get("files") or []],
